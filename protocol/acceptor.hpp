@@ -1,0 +1,100 @@
+// The acceptor role: the durable memory of Multi-Paxos.
+//
+// Invariants kept by this class:
+// - `promised` never decreases, and every accepted ballot is <= `promised`.
+// - A slot marked chosen never changes its value again.
+// - A slot is marked chosen only when (a) a leader's first_unchosen is above
+//   it *and* the slot's accepted ballot equals that leader's ballot, or (b) a
+//   leader sent its chosen value in a `success` message.
+// - `first_unchosen` is the lowest slot not marked chosen.
+// - Every reply that reports state (promise, accepted, success_ack) is put in
+//   `after_write`: it leaves only after that state is durable.
+#pragma once
+
+#include <cstddef>
+#include <map>
+
+#include "protocol/effects.hpp"
+
+namespace paxoskv {
+
+/// Durable changes made by acceptor handlers, in the order they were made.
+struct acceptor_write {
+  /// New promised ballot, if it changed.
+  std::optional<ballot> promised;
+  /// Slots written (accepted or marked chosen), in order; a later entry for
+  /// the same slot supersedes an earlier one.
+  std::vector<accepted_entry> entries;
+
+  bool empty() const { return !promised && entries.empty(); }
+
+  /// Appends the changes of a later step (group commit).
+  void merge(acceptor_write&& later);
+};
+
+/// The acceptor's durable state, as loaded at start.
+struct acceptor_state {
+  /// Highest ballot promised.
+  ballot promised;
+  /// Accepted entries by slot.
+  std::map<slot_t, accepted_entry> entries;
+
+  /// Applies a committed write.
+  void apply(const acceptor_write& w);
+};
+
+struct acceptor_config {
+  /// This acceptor's node.
+  node_id self = 0;
+  /// At most this many entries per promise message; the proposer asks again
+  /// for the rest.
+  size_t promise_entries_max = 64;
+  /// At most this many entries per answer to a learner.
+  size_t learn_entries_max = 64;
+};
+
+using acceptor_step = durable_step<acceptor_write>;
+
+class acceptor {
+public:
+  acceptor(acceptor_config cfg, acceptor_state restored);
+
+  /// Phase 1: promise a ballot for every slot >= from_slot.
+  acceptor_step on_prepare(const prepare& m);
+
+  /// Phase 2: accept a value at a slot; mark older slots chosen.
+  acceptor_step on_accept(const accept& m);
+
+  /// A leader tells chosen values this acceptor was missing.
+  acceptor_step on_success(const success& m);
+
+  /// A learner asks for chosen values.
+  acceptor_step on_learn_request(const learn_request& m) const;
+
+  const ballot& promised() const { return state_.promised; }
+  slot_t first_unchosen() const { return first_unchosen_; }
+  const std::map<slot_t, accepted_entry>& entries() const {
+    return state_.entries;
+  }
+  const acceptor_config& config() const { return cfg_; }
+
+private:
+  /// Raises the promise if `b` is newer; records the change in `w`.
+  void raise_promise(const ballot& b, acceptor_write& w);
+
+  /// Stores an entry in memory and in `w`.
+  void store(accepted_entry e, acceptor_write& w);
+
+  /// Marks chosen every slot below `leader_first_unchosen` accepted under
+  /// exactly `b` (the equal-ballot rule).
+  void mark_chosen_below(slot_t leader_first_unchosen, const ballot& b,
+                         acceptor_write& w);
+
+  void advance_first_unchosen();
+
+  acceptor_config cfg_;
+  acceptor_state state_;
+  slot_t first_unchosen_ = 0;
+};
+
+} // namespace paxoskv

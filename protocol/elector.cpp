@@ -1,0 +1,75 @@
+#include "protocol/elector.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+namespace paxoskv {
+
+elector::elector(elector_config cfg) : cfg_(std::move(cfg)) {
+  assert(cfg_.self != 0 && cfg_.heartbeat_ticks > 0);
+  assert(cfg_.election_timeout_ticks >= cfg_.heartbeat_ticks);
+  for (auto n : cfg_.nodes)
+    if (n != cfg_.self)
+      peers_[n];
+}
+
+bool elector::fresh(const peer& p) const {
+  return p.heard && now_ - p.heard_tick <= cfg_.election_timeout_ticks;
+}
+
+std::vector<node_id> elector::heard_directly() const {
+  std::vector<node_id> result;
+  for (auto& [id, p] : peers_)
+    if (fresh(p))
+      result.push_back(id);
+  return result;
+}
+
+elector_step elector::on_tick() {
+  elector_step out;
+  ++now_;
+  if (now_ % cfg_.heartbeat_ticks == 0) {
+    heartbeat hb{cfg_.self, leader_, heard_directly()};
+    for (auto& [id, p] : peers_)
+      out.send_now.push_back({id, hb});
+    // Repeating the current decision is harmless and lets a restarted
+    // proposer (possibly in another process) learn it without asking.
+    if (leader_ != 0)
+      out.send_now.push_back({cfg_.self, leader_change{leader_}});
+  }
+  decide(out);
+  return out;
+}
+
+elector_step elector::on_heartbeat(const heartbeat& m) {
+  elector_step out;
+  auto i = peers_.find(m.from);
+  if (i == peers_.end())
+    return out; // Not a member.
+  i->second.heard = true;
+  i->second.heard_tick = now_;
+  i->second.alive = m.alive;
+  decide(out);
+  return out;
+}
+
+void elector::decide(elector_step& out) {
+  if (now_ < cfg_.election_timeout_ticks)
+    return;
+  node_id best = cfg_.self;
+  for (auto& [id, p] : peers_) {
+    if (!fresh(p))
+      continue;
+    best = std::max(best, id);
+    for (auto relayed : p.alive)
+      if (peers_.count(relayed) > 0 || relayed == cfg_.self)
+        best = std::max(best, relayed);
+  }
+  if (best == leader_)
+    return;
+  leader_ = best;
+  out.leader_changed = true;
+  out.send_now.push_back({cfg_.self, leader_change{leader_}});
+}
+
+} // namespace paxoskv

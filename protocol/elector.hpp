@@ -1,0 +1,74 @@
+// The leader elector: the bully algorithm over ticks.
+//
+// Every node sends a heartbeat every `heartbeat_ticks`. A node is alive if
+// it was heard within `election_timeout_ticks`, directly or through another
+// live node's heartbeat (which lists whom that node hears directly). The
+// leader is the highest live id. Relaying liveness means a single broken
+// link between the leader and one follower does not make that follower
+// claim leadership and unseat a leader the rest of the cluster still hears.
+//
+// Election only serves liveness: two nodes that both believe they lead cost
+// retries (ballots keep safety), never a wrong result.
+//
+//   startup --timeout elapsed--> deciding (leader = max alive id)
+//
+// Invariants: the node itself is always alive; no leader is named before
+// one election timeout has passed since start, so a restarted node first
+// hears the cluster before it claims anything.
+#pragma once
+
+#include <map>
+
+#include "protocol/messages.hpp"
+
+namespace paxoskv {
+
+struct elector_config {
+  /// This node.
+  node_id self = 0;
+  /// Every node of the cluster (including this one).
+  std::vector<node_id> nodes;
+  /// Send a heartbeat every this many ticks (T).
+  uint32_t heartbeat_ticks = 5;
+  /// A node not heard for this many ticks is dead (2T by default).
+  uint32_t election_timeout_ticks = 10;
+};
+
+struct elector_step {
+  /// Heartbeats to other electors, and leader_change to this node's
+  /// proposer when the leader changed.
+  std::vector<envelope> send_now;
+  /// Set when this step changed the leader.
+  bool leader_changed = false;
+};
+
+class elector {
+public:
+  explicit elector(elector_config cfg);
+
+  elector_step on_tick();
+  elector_step on_heartbeat(const heartbeat& m);
+
+  /// The current leader (0 before the first decision).
+  node_id leader() const { return leader_; }
+
+  /// Nodes heard from directly within the election timeout.
+  std::vector<node_id> heard_directly() const;
+
+private:
+  struct peer {
+    uint64_t heard_tick = 0;
+    bool heard = false;
+    std::vector<node_id> alive;
+  };
+
+  void decide(elector_step& out);
+  bool fresh(const peer& p) const;
+
+  elector_config cfg_;
+  uint64_t now_ = 0;
+  node_id leader_ = 0;
+  std::map<node_id, peer> peers_;
+};
+
+} // namespace paxoskv

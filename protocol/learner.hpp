@@ -1,0 +1,100 @@
+// The learner role: the key-value state machine.
+//
+// Invariants kept by this class:
+// - Slots are applied strictly in order, each exactly once: `next_slot` is
+//   the first slot not applied, and nothing at or above it has been applied.
+// - A command `(client_id, sequence)` changes the state at most once: a
+//   duplicate returns the reply saved when it was first applied.
+// - Memory is bounded: chosen values buffered ahead of `next_slot` are
+//   limited to `buffer_slots_max` slots, saved replies to
+//   `replies_per_client_max` per client.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "protocol/messages.hpp"
+
+namespace paxoskv {
+
+struct learner_config {
+  /// This learner's node.
+  node_id self = 0;
+  /// Acceptors to ask for chosen values when behind (round robin).
+  std::vector<node_id> acceptors;
+  /// Ask an acceptor for missing chosen values every this many ticks.
+  uint32_t poll_ticks = 8;
+  /// Chosen slots kept ahead of the next slot to apply; beyond that they
+  /// are dropped and fetched again later.
+  size_t buffer_slots_max = 4096;
+  /// Saved replies per client: a retry older than this many commands is not
+  /// applied again (and not answered).
+  size_t replies_per_client_max = 64;
+};
+
+/// What applying one command produced.
+struct command_outcome {
+  /// The slot whose batch held the command.
+  slot_t slot = 0;
+  /// The client and sequence.
+  uint64_t client_id = 0;
+  uint64_t sequence = 0;
+  /// The reply (the saved one for a duplicate).
+  command_result result;
+  /// True when this was a duplicate: the state did not change.
+  bool duplicate = false;
+};
+
+struct learner_step {
+  /// Slots applied by this step, in order.
+  std::vector<chosen_entry> applied;
+  /// One outcome per command applied or recognised as a duplicate.
+  std::vector<command_outcome> outcomes;
+  /// Messages to send (learn requests).
+  std::vector<envelope> send_now;
+};
+
+class learner {
+public:
+  explicit learner(learner_config cfg);
+
+  /// Chosen values arrive (from the leader or from an acceptor).
+  learner_step on_chosen(const chosen& m);
+
+  /// Timer: ask an acceptor for what is missing.
+  learner_step on_tick();
+
+  /// The first slot not yet applied.
+  slot_t next_slot() const { return next_slot_; }
+
+  /// The reply saved for a command already applied, if still remembered.
+  std::optional<command_result> saved_reply(uint64_t client_id,
+                                            uint64_t sequence) const;
+
+  const std::map<std::string, std::string>& data() const { return data_; }
+  size_t buffered() const { return buffer_.size(); }
+
+private:
+  struct session {
+    /// Replies of the most recent commands, by sequence.
+    std::map<uint64_t, command_result> replies;
+    /// Every sequence at or below this was applied or is forgotten.
+    uint64_t forgotten_upto = 0;
+  };
+
+  void apply_ready(learner_step& out);
+  void apply_command(slot_t slot, const command& c, learner_step& out);
+  command_result execute(const command& c);
+
+  learner_config cfg_;
+  slot_t next_slot_ = 0;
+  uint64_t now_ = 0;
+  size_t poll_index_ = 0;
+  std::map<slot_t, log_value> buffer_;
+  std::map<std::string, std::string> data_;
+  std::map<uint64_t, session> sessions_;
+};
+
+} // namespace paxoskv

@@ -1,0 +1,109 @@
+#include "protocol/messages.hpp"
+
+namespace paxoskv {
+
+namespace {
+
+template <class... Fs>
+struct overload : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+overload(Fs...) -> overload<Fs...>;
+
+} // namespace
+
+std::string to_string(const ballot& b) {
+  return "(" + std::to_string(b.round) + "," + std::to_string(b.node) + ")";
+}
+
+std::string to_string(op_code op) {
+  switch (op) {
+    case op_code::nop:
+      return "nop";
+    case op_code::get:
+      return "get";
+    case op_code::set:
+      return "set";
+    case op_code::del:
+      return "del";
+  }
+  return "op(" + std::to_string(static_cast<int>(op)) + ")";
+}
+
+std::string to_string(result_kind k) {
+  switch (k) {
+    case result_kind::ok:
+      return "ok";
+    case result_kind::value:
+      return "value";
+    case result_kind::nil:
+      return "nil";
+    case result_kind::integer:
+      return "integer";
+    case result_kind::not_applied:
+      return "not_applied";
+  }
+  return "kind(" + std::to_string(static_cast<int>(k)) + ")";
+}
+
+std::string to_string(role r) {
+  switch (r) {
+    case role::proposer:
+      return "proposer";
+    case role::acceptor:
+      return "acceptor";
+    case role::learner:
+      return "learner";
+    case role::elector:
+      return "elector";
+    case role::client:
+      return "client";
+  }
+  return "?";
+}
+
+// Both tables below are exhaustive visits: adding a message type to
+// `message` without a row here does not compile.
+
+role destination_of(const message& m) {
+  return std::visit(
+    overload{
+      [](const prepare&) { return role::acceptor; },
+      [](const promise&) { return role::proposer; },
+      [](const accept&) { return role::acceptor; },
+      [](const accepted&) { return role::proposer; },
+      [](const nack&) { return role::proposer; },
+      [](const success&) { return role::acceptor; },
+      [](const success_ack&) { return role::proposer; },
+      [](const chosen&) { return role::learner; },
+      [](const learn_request&) { return role::acceptor; },
+      [](const heartbeat&) { return role::elector; },
+      [](const leader_change&) { return role::proposer; },
+      [](const client_command&) { return role::proposer; },
+      [](const client_reply&) { return role::client; },
+    },
+    m);
+}
+
+const char* name_of(const message& m) {
+  return std::visit(
+    overload{
+      [](const prepare&) { return "prepare"; },
+      [](const promise&) { return "promise"; },
+      [](const accept&) { return "accept"; },
+      [](const accepted&) { return "accepted"; },
+      [](const nack&) { return "nack"; },
+      [](const success&) { return "success"; },
+      [](const success_ack&) { return "success_ack"; },
+      [](const chosen&) { return "chosen"; },
+      [](const learn_request&) { return "learn_request"; },
+      [](const heartbeat&) { return "heartbeat"; },
+      [](const leader_change&) { return "leader_change"; },
+      [](const client_command&) { return "client_command"; },
+      [](const client_reply&) { return "client_reply"; },
+    },
+    m);
+}
+
+} // namespace paxoskv

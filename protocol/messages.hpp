@@ -1,0 +1,295 @@
+// The message vocabulary of paxoskv: every message any role sends to another.
+//
+// Each struct has a CAF-0.17 `inspect` overload so that it prints
+// (caf::deep_to_string) and serializes across nodes. The destination role of a
+// message follows from its type (see `destination_of`), so the cores address
+// messages to nodes only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "protocol/types.hpp"
+
+namespace paxoskv {
+
+/// Phase 1a: a proposer asks acceptors to promise `b` for every slot
+/// `>= from_slot` (one prepare covers infinitely many instances).
+struct prepare {
+  /// The ballot the proposer wants to lead with.
+  ballot b;
+  /// First slot the promise covers; the proposer's first_unchosen (or the
+  /// continuation point when the acceptor's report came in chunks).
+  slot_t from_slot = 0;
+  /// The sending proposer's node.
+  node_id proposer = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, prepare& x) {
+  return f(caf::meta::type_name("prepare"), x.b, x.from_slot, x.proposer);
+}
+
+/// Phase 1b: an acceptor promised `b` and reports what it accepted at slots
+/// `>= from_slot`, in slot order, at most a bounded number per message.
+struct promise {
+  /// The ballot promised (equals the prepare's ballot).
+  ballot b;
+  /// The answering acceptor's node.
+  node_id acceptor = 0;
+  /// The prepare's from_slot this answers.
+  slot_t from_slot = 0;
+  /// Accepted entries at slots >= from_slot, ascending; chosen ones flagged.
+  std::vector<accepted_entry> entries;
+  /// True when the acceptor accepted nothing beyond the last entry listed;
+  /// false means the proposer must ask again from the next slot.
+  bool no_more_accepted = true;
+  /// The acceptor's first slot not known chosen.
+  slot_t first_unchosen = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, promise& x) {
+  return f(caf::meta::type_name("promise"), x.b, x.acceptor, x.from_slot,
+           x.entries, x.no_more_accepted, x.first_unchosen);
+}
+
+/// Phase 2a: the leader asks acceptors to accept `value` at `slot`.
+struct accept {
+  /// The leader's ballot.
+  ballot b;
+  /// The log slot.
+  slot_t slot = 0;
+  /// The proposed value (a batch of commands, or a NOP).
+  log_value value;
+  /// The leader's first_unchosen: every slot below it whose accepted ballot
+  /// equals `b` is chosen, and the acceptor may mark it so.
+  slot_t first_unchosen = 0;
+  /// The sending proposer's node.
+  node_id proposer = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, accept& x) {
+  return f(caf::meta::type_name("accept"), x.b, x.slot, x.value,
+           x.first_unchosen, x.proposer);
+}
+
+/// Phase 2b: an acceptor's answer to an accept. When `promised > b` the
+/// acceptor refused, because it promised a newer ballot.
+struct accepted {
+  /// The ballot of the accept this answers.
+  ballot b;
+  /// The slot of the accept this answers.
+  slot_t slot = 0;
+  /// The acceptor's promised ballot after handling the accept.
+  ballot promised;
+  /// The acceptor's first slot not known chosen.
+  slot_t first_unchosen = 0;
+  /// The answering acceptor's node.
+  node_id acceptor = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, accepted& x) {
+  return f(caf::meta::type_name("accepted"), x.b, x.slot, x.promised,
+           x.first_unchosen, x.acceptor);
+}
+
+/// A refused prepare: the acceptor promised a newer ballot.
+struct nack {
+  /// The ballot that was refused.
+  ballot b;
+  /// The newer ballot the acceptor promised.
+  ballot promised;
+  /// The refusing acceptor's node.
+  node_id acceptor = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, nack& x) {
+  return f(caf::meta::type_name("nack"), x.b, x.promised, x.acceptor);
+}
+
+/// The leader tells a lagging acceptor chosen values it is missing. With no
+/// entries it is a keepalive that an idle leader sends to learn whether it
+/// still holds the newest ballot.
+struct success {
+  /// Chosen slots with their values, ascending, starting at the acceptor's
+  /// reported first_unchosen; may be empty.
+  std::vector<chosen_entry> entries;
+  /// The sending proposer's node.
+  node_id proposer = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, success& x) {
+  return f(caf::meta::type_name("success"), x.entries, x.proposer);
+}
+
+/// An acceptor's answer to `success`: how far it now knows the log chosen,
+/// and whom it promised (so an idle leader learns it was superseded).
+struct success_ack {
+  /// The answering acceptor's node.
+  node_id acceptor = 0;
+  /// The acceptor's first slot not known chosen.
+  slot_t first_unchosen = 0;
+  /// The acceptor's promised ballot.
+  ballot promised;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, success_ack& x) {
+  return f(caf::meta::type_name("success_ack"), x.acceptor, x.first_unchosen,
+           x.promised);
+}
+
+/// Chosen values for learners (from the leader, or from an acceptor
+/// answering a learn_request).
+struct chosen {
+  /// Chosen slots with their values, ascending.
+  std::vector<chosen_entry> entries;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, chosen& x) {
+  return f(caf::meta::type_name("chosen"), x.entries);
+}
+
+/// A learner asks an acceptor for chosen values from `from_slot` on.
+struct learn_request {
+  /// The asking learner's node.
+  node_id learner = 0;
+  /// The first slot the learner has not applied.
+  slot_t from_slot = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, learn_request& x) {
+  return f(caf::meta::type_name("learn_request"), x.learner, x.from_slot);
+}
+
+/// Elector heartbeat, sent to every other elector every T.
+struct heartbeat {
+  /// The sending node.
+  node_id from = 0;
+  /// Whom the sender currently considers leader (0: nobody yet).
+  node_id leader = 0;
+  /// Nodes the sender heard from directly within the election timeout;
+  /// relaying them keeps one broken link from unseating a live leader.
+  std::vector<node_id> alive;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, heartbeat& x) {
+  return f(caf::meta::type_name("heartbeat"), x.from, x.leader, x.alive);
+}
+
+/// The elector tells its node's proposer who leads now.
+struct leader_change {
+  /// The new leader (0: nobody).
+  node_id leader = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, leader_change& x) {
+  return f(caf::meta::type_name("leader_change"), x.leader);
+}
+
+/// A client command on its way to the leader's proposer.
+struct client_command {
+  /// The command, with its (client_id, sequence).
+  command cmd;
+  /// The node that received it from the client and will answer the client.
+  node_id origin = 0;
+  /// How many times it was forwarded; bounded to stop forwarding loops.
+  uint32_t hops = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, client_command& x) {
+  return f(caf::meta::type_name("client_command"), x.cmd, x.origin, x.hops);
+}
+
+/// The kind of result a command produced.
+enum class result_kind : uint8_t {
+  /// The command succeeded without a value (SET).
+  ok = 0,
+  /// A value was read (GET of a present key).
+  value = 1,
+  /// The key was absent (GET of a missing key).
+  nil = 2,
+  /// A count (DEL: number of keys removed).
+  integer = 3,
+  /// The command was not applied and will not be; the client may retry.
+  not_applied = 4,
+};
+
+std::string to_string(result_kind k);
+
+/// The result of applying one command, as the state machine computed it.
+struct command_result {
+  /// What kind of result.
+  result_kind kind = result_kind::ok;
+  /// The value read, or an error text.
+  std::string text;
+  /// The count, for integer results.
+  int64_t number = 0;
+
+  friend bool operator==(const command_result& a, const command_result& b) {
+    return a.kind == b.kind && a.text == b.text && a.number == b.number;
+  }
+  friend bool operator!=(const command_result& a, const command_result& b) {
+    return !(a == b);
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, command_result& x) {
+  return f(caf::meta::type_name("command_result"), x.kind, x.text, x.number);
+}
+
+/// The answer to a client command, sent once the command was applied.
+struct client_reply {
+  /// The client session.
+  uint64_t client_id = 0;
+  /// The command's sequence number.
+  uint64_t sequence = 0;
+  /// What applying it produced.
+  command_result result;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, client_reply& x) {
+  return f(caf::meta::type_name("client_reply"), x.client_id, x.sequence,
+           x.result);
+}
+
+/// Every message of the protocol. A `std::visit` over it without a catch-all
+/// fails to compile when a type is added here and not handled there.
+using message = std::variant<prepare, promise, accept, accepted, nack, success,
+                             success_ack, chosen, learn_request, heartbeat,
+                             leader_change, client_command, client_reply>;
+
+/// The roles a message can be addressed to.
+enum class role : uint8_t { proposer, acceptor, learner, elector, client };
+
+std::string to_string(role r);
+
+/// The role that handles a message of this type.
+role destination_of(const message& m);
+
+/// A message addressed to a node (the role follows from the message type).
+struct envelope {
+  /// The destination node (a client id for client replies).
+  uint64_t to = 0;
+  /// The message.
+  message msg;
+};
+
+/// Short name of a message's type, for logs and message counts.
+const char* name_of(const message& m);
+
+} // namespace paxoskv

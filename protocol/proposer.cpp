@@ -1,0 +1,352 @@
+#include "protocol/proposer.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+namespace paxoskv {
+
+std::string to_string(proposer_phase p) {
+  switch (p) {
+    case proposer_phase::follower:
+      return "follower";
+    case proposer_phase::backoff:
+      return "backoff";
+    case proposer_phase::preparing:
+      return "preparing";
+    case proposer_phase::leading:
+      return "leading";
+  }
+  return "?";
+}
+
+proposer::proposer(proposer_config cfg, uint64_t restored_round)
+  : cfg_(std::move(cfg)),
+    round_(restored_round),
+    seen_round_(restored_round),
+    jitter_state_(cfg_.jitter_seed) {
+  assert(cfg_.self != 0 && !cfg_.acceptors.empty());
+  assert(cfg_.window_slots_max > 0 && cfg_.batch_commands_max > 0);
+  assert(cfg_.retransmit_ticks > 0 && cfg_.backoff_ticks_max > 0);
+  for (auto a : cfg_.acceptors)
+    peers_[a];
+}
+
+uint64_t proposer::next_jitter() {
+  // splitmix64: small, seeded, deterministic.
+  uint64_t z = (jitter_state_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+proposer_step proposer::on_leader_change(const leader_change& m) {
+  proposer_step out;
+  leader_hint_ = m.leader;
+  if (m.leader == cfg_.self) {
+    if (phase_ == proposer_phase::follower)
+      start_phase1(out);
+  } else if (phase_ != proposer_phase::follower) {
+    become_follower(out);
+  }
+  return out;
+}
+
+void proposer::start_phase1(proposer_step& out) {
+  round_ = std::max(round_, seen_round_) + 1;
+  seen_round_ = round_;
+  ballot_ = ballot{round_, cfg_.self};
+  out.mutable_write().round = round_;
+  phase_ = proposer_phase::preparing;
+  in_flight_.clear();
+  reported_.clear();
+  prepared_count_ = 0;
+  for (auto& [id, p] : peers_) {
+    p.prepare_from = first_unchosen_;
+    p.prepare_done = false;
+    p.prepare_tick = now_;
+    // The round must be durable before its ballot is used.
+    out.after_write.push_back({id, prepare{ballot_, first_unchosen_,
+                                           cfg_.self}});
+  }
+}
+
+void proposer::become_follower(proposer_step& out) {
+  phase_ = proposer_phase::follower;
+  in_flight_.clear();
+  reported_.clear();
+  // Commands never proposed go to the new leader rather than being lost.
+  for (auto& c : queue_)
+    if (leader_hint_ != 0 && leader_hint_ != cfg_.self
+        && c.hops < cfg_.forward_hops_max)
+      out.send_now.push_back(
+        {leader_hint_, client_command{c.cmd, c.origin, c.hops + 1}});
+  queue_.clear();
+}
+
+void proposer::step_down(const ballot& newer, proposer_step& out) {
+  seen_round_ = std::max(seen_round_, newer.round);
+  if (phase_ != proposer_phase::preparing && phase_ != proposer_phase::leading)
+    return;
+  out.log.push_back("step_down: ballot " + to_string(ballot_)
+                    + " superseded by " + to_string(newer));
+  phase_ = proposer_phase::backoff;
+  backoff_until_ = now_ + 1 + next_jitter() % cfg_.backoff_ticks_max;
+  in_flight_.clear();
+  reported_.clear();
+}
+
+proposer_step proposer::on_client_command(const client_command& m) {
+  proposer_step out;
+  if (phase_ == proposer_phase::follower) {
+    if (leader_hint_ != 0 && leader_hint_ != cfg_.self
+        && m.hops < cfg_.forward_hops_max)
+      out.send_now.push_back(
+        {leader_hint_, client_command{m.cmd, m.origin, m.hops + 1}});
+    else
+      out.log.push_back("ignore_client_command: no leader to forward to");
+    return out;
+  }
+  if (queue_.size() >= cfg_.queue_commands_max) {
+    out.log.push_back("ignore_client_command: queue full");
+    return out;
+  }
+  queue_.push_back(m);
+  fill_window(out);
+  return out;
+}
+
+proposer_step proposer::on_promise(const promise& m) {
+  proposer_step out;
+  auto pi = peers_.find(m.acceptor);
+  if (phase_ != proposer_phase::preparing || m.b != ballot_
+      || pi == peers_.end() || pi->second.prepare_done
+      || m.from_slot != pi->second.prepare_from) {
+    out.log.push_back("ignore_promise: stale or duplicate");
+    return out;
+  }
+  assert(m.no_more_accepted || !m.entries.empty());
+  auto& p = pi->second;
+  note_acceptor_progress(m.acceptor, m.first_unchosen);
+  std::vector<chosen_entry> learned;
+  for (auto& e : m.entries) {
+    assert(e.slot >= m.from_slot);
+    if (e.chosen) {
+      record_chosen(e.slot, e.value, learned);
+      continue;
+    }
+    auto& r = reported_[e.slot];
+    if (r.accepted_ballot.is_zero() || e.accepted_ballot > r.accepted_ballot)
+      r = e;
+  }
+  notify_learners(std::move(learned), out);
+  if (!m.no_more_accepted) {
+    p.prepare_from = m.entries.back().slot + 1;
+    p.prepare_tick = now_;
+    out.send_now.push_back({m.acceptor, prepare{ballot_, p.prepare_from,
+                                                cfg_.self}});
+    return out;
+  }
+  p.prepare_done = true;
+  if (++prepared_count_ >= majority_of(peers_.size()))
+    finish_phase1(out);
+  return out;
+}
+
+void proposer::finish_phase1(proposer_step& out) {
+  phase_ = proposer_phase::leading;
+  slot_t end = first_unchosen_;
+  if (!reported_.empty())
+    end = std::max(end, reported_.rbegin()->first + 1);
+  if (!chosen_.empty())
+    end = std::max(end, chosen_.rbegin()->first + 1);
+  // Every slot that may hold a chosen value is below `end`. Re-propose the
+  // highest-ballot value reported for it; fill the gaps with NOPs.
+  for (slot_t s = first_unchosen_; s < end; ++s) {
+    if (chosen_.count(s) > 0)
+      continue;
+    auto r = reported_.find(s);
+    propose(s, r != reported_.end() ? r->second.value : nop_value(), out);
+  }
+  reported_.clear();
+  next_slot_ = end;
+  fill_window(out);
+}
+
+proposer_step proposer::on_nack(const nack& m) {
+  proposer_step out;
+  seen_round_ = std::max(seen_round_, m.promised.round);
+  if (m.b == ballot_ && m.promised > ballot_)
+    step_down(m.promised, out);
+  return out;
+}
+
+proposer_step proposer::on_accepted(const accepted& m) {
+  proposer_step out;
+  if (m.promised > ballot_) {
+    step_down(m.promised, out);
+    return out;
+  }
+  note_acceptor_progress(m.acceptor, m.first_unchosen);
+  if (phase_ != proposer_phase::leading || m.b != ballot_)
+    return out;
+  auto it = in_flight_.find(m.slot);
+  if (it == in_flight_.end() || !is_acceptor(m.acceptor))
+    return out; // Already chosen, or a duplicate.
+  it->second.acks.insert(m.acceptor);
+  if (it->second.acks.size() < majority_of(peers_.size()))
+    return out;
+  std::vector<chosen_entry> learned;
+  record_chosen(m.slot, std::move(it->second.value), learned);
+  in_flight_.erase(it);
+  notify_learners(std::move(learned), out);
+  fill_window(out);
+  return out;
+}
+
+proposer_step proposer::on_success_ack(const success_ack& m) {
+  proposer_step out;
+  if (m.promised > ballot_) {
+    step_down(m.promised, out);
+    return out;
+  }
+  // Keep sending success until the acceptor has caught up, but only on an
+  // answer that shows progress: a duplicated answer must not fork a second
+  // chain of successes (duplicates would then grow without bound).
+  bool progressed = note_acceptor_progress(m.acceptor, m.first_unchosen);
+  auto pi = peers_.find(m.acceptor);
+  if (progressed && phase_ == proposer_phase::leading
+      && pi->second.first_unchosen < first_unchosen_)
+    send_success(m.acceptor, out);
+  return out;
+}
+
+proposer_step proposer::on_tick() {
+  proposer_step out;
+  ++now_;
+  switch (phase_) {
+    case proposer_phase::follower:
+      break;
+    case proposer_phase::backoff:
+      if (now_ >= backoff_until_) {
+        if (leader_hint_ == cfg_.self)
+          start_phase1(out);
+        else
+          become_follower(out);
+      }
+      break;
+    case proposer_phase::preparing:
+      for (auto& [id, p] : peers_)
+        if (!p.prepare_done && now_ - p.prepare_tick >= cfg_.retransmit_ticks) {
+          p.prepare_tick = now_;
+          out.send_now.push_back({id, prepare{ballot_, p.prepare_from,
+                                              cfg_.self}});
+        }
+      break;
+    case proposer_phase::leading:
+      retransmit(out);
+      break;
+  }
+  return out;
+}
+
+void proposer::retransmit(proposer_step& out) {
+  for (auto& [slot, prop] : in_flight_) {
+    if (now_ - prop.sent_tick < cfg_.retransmit_ticks)
+      continue;
+    prop.sent_tick = now_;
+    for (auto& [id, p] : peers_)
+      if (prop.acks.count(id) == 0)
+        send_accept(id, slot, prop.value, out);
+  }
+  // An acceptor whose first_unchosen is behind and has not moved for a
+  // while gets the chosen values it misses. Under steady load accepts carry
+  // first_unchosen and no success is needed.
+  for (auto& [id, p] : peers_) {
+    bool lagging = p.first_unchosen < first_unchosen_
+                   && now_ - p.progress_tick >= cfg_.retransmit_ticks
+                   && now_ - p.success_tick >= cfg_.retransmit_ticks;
+    if (lagging || now_ - p.sent_tick >= cfg_.keepalive_ticks)
+      send_success(id, out);
+  }
+}
+
+void proposer::propose(slot_t slot, log_value value, proposer_step& out) {
+  assert(phase_ == proposer_phase::leading);
+  assert(chosen_.count(slot) == 0 && in_flight_.count(slot) == 0);
+  auto& prop = in_flight_[slot];
+  prop.value = std::move(value);
+  prop.sent_tick = now_;
+  for (auto& [id, p] : peers_)
+    send_accept(id, slot, prop.value, out);
+}
+
+void proposer::send_accept(node_id acceptor, slot_t slot,
+                           const log_value& value, proposer_step& out) {
+  peers_.at(acceptor).sent_tick = now_;
+  out.send_now.push_back(
+    {acceptor, accept{ballot_, slot, value, first_unchosen_, cfg_.self}});
+}
+
+void proposer::fill_window(proposer_step& out) {
+  while (phase_ == proposer_phase::leading
+         && in_flight_.size() < cfg_.window_slots_max && !queue_.empty()) {
+    log_value batch;
+    uint64_t bytes = batch.size_bytes();
+    while (!queue_.empty()
+           && batch.commands.size() < cfg_.batch_commands_max
+           && (batch.commands.empty()
+               || bytes + queue_.front().cmd.size_bytes()
+                    <= cfg_.batch_bytes_max)) {
+      bytes += queue_.front().cmd.size_bytes();
+      batch.commands.push_back(std::move(queue_.front().cmd));
+      queue_.pop_front();
+    }
+    propose(next_slot_++, std::move(batch), out);
+  }
+}
+
+void proposer::record_chosen(slot_t slot, log_value value,
+                             std::vector<chosen_entry>& learned) {
+  auto i = chosen_.find(slot);
+  if (i != chosen_.end()) {
+    assert(i->second == value);
+    return;
+  }
+  learned.push_back({slot, value});
+  chosen_.emplace(slot, std::move(value));
+  while (chosen_.count(first_unchosen_) > 0)
+    ++first_unchosen_;
+}
+
+void proposer::notify_learners(std::vector<chosen_entry> entries,
+                               proposer_step& out) {
+  if (entries.empty())
+    return;
+  for (auto l : cfg_.learners)
+    out.send_now.push_back({l, chosen{entries}});
+}
+
+bool proposer::note_acceptor_progress(node_id acceptor,
+                                      slot_t first_unchosen) {
+  auto pi = peers_.find(acceptor);
+  if (pi == peers_.end() || first_unchosen <= pi->second.first_unchosen)
+    return false;
+  pi->second.first_unchosen = first_unchosen;
+  pi->second.progress_tick = now_;
+  return true;
+}
+
+void proposer::send_success(node_id acceptor, proposer_step& out) {
+  auto& p = peers_.at(acceptor);
+  p.success_tick = now_;
+  p.sent_tick = now_;
+  success msg;
+  msg.proposer = cfg_.self;
+  for (slot_t s = p.first_unchosen;
+       s < first_unchosen_ && msg.entries.size() < cfg_.success_entries_max;
+       ++s)
+    msg.entries.push_back({s, chosen_.at(s)});
+  out.send_now.push_back({acceptor, std::move(msg)});
+}
+
+} // namespace paxoskv

@@ -1,0 +1,174 @@
+// Basic protocol types: node ids, slots, ballots, client commands, log values.
+//
+// Everything here is plain data with value semantics, so that the pure cores
+// can copy, compare and hash it, and so that CAF can print and serialize it
+// through the `inspect` overloads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <caf/meta/type_name.hpp>
+
+namespace paxoskv {
+
+/// Identifies a node of the cluster; ids are unique and small (1..N).
+using node_id = uint32_t;
+
+/// Index of an entry in the replicated log; slot 0 is the first entry.
+using slot_t = uint64_t;
+
+/// A proposal number. Totally ordered by (round, node); unique because each
+/// proposer only uses its own node id. The zero ballot means "none".
+struct ballot {
+  /// Monotonic counter; a proposer persists the highest round it used.
+  uint64_t round = 0;
+  /// The node whose proposer owns this ballot (breaks ties between rounds).
+  node_id node = 0;
+
+  bool is_zero() const { return round == 0 && node == 0; }
+
+  friend bool operator<(const ballot& a, const ballot& b) {
+    return std::tie(a.round, a.node) < std::tie(b.round, b.node);
+  }
+  friend bool operator==(const ballot& a, const ballot& b) {
+    return a.round == b.round && a.node == b.node;
+  }
+  friend bool operator!=(const ballot& a, const ballot& b) { return !(a == b); }
+  friend bool operator>(const ballot& a, const ballot& b) { return b < a; }
+  friend bool operator<=(const ballot& a, const ballot& b) { return !(b < a); }
+  friend bool operator>=(const ballot& a, const ballot& b) { return !(a < b); }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ballot& x) {
+  return f(caf::meta::type_name("ballot"), x.round, x.node);
+}
+
+std::string to_string(const ballot& b);
+
+/// The operations of the key-value state machine.
+enum class op_code : uint8_t {
+  /// Does nothing; used by a new leader to fill gaps in the log.
+  nop = 0,
+  /// Reads a key through the log (a "log read").
+  get = 1,
+  /// Writes a key.
+  set = 2,
+  /// Removes a key.
+  del = 3,
+};
+
+std::string to_string(op_code op);
+
+/// One client command. `(client_id, sequence)` makes it unique: the state
+/// machine applies a given pair at most once.
+struct command {
+  /// The client session that issued the command.
+  uint64_t client_id = 0;
+  /// Per-client sequence number, starting at 1 and increasing by one per
+  /// command; a retry reuses the same number.
+  uint64_t sequence = 0;
+  /// What to do.
+  op_code op = op_code::nop;
+  /// The key the command reads or writes.
+  std::string key;
+  /// The value written by `set`; empty otherwise.
+  std::string value;
+
+  /// Bytes this command adds to a batch (used for batch size limits).
+  uint64_t size_bytes() const { return 32 + key.size() + value.size(); }
+
+  friend bool operator==(const command& a, const command& b) {
+    return a.client_id == b.client_id && a.sequence == b.sequence
+           && a.op == b.op && a.key == b.key && a.value == b.value;
+  }
+  friend bool operator!=(const command& a, const command& b) {
+    return !(a == b);
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, command& x) {
+  return f(caf::meta::type_name("command"), x.client_id, x.sequence, x.op,
+           x.key, x.value);
+}
+
+/// The value of one log slot: a batch of client commands, applied in order.
+/// An empty batch is a NOP (what a new leader proposes to fill a gap).
+struct log_value {
+  /// The commands of this batch; empty for a NOP.
+  std::vector<command> commands;
+
+  bool is_nop() const { return commands.empty(); }
+
+  uint64_t size_bytes() const {
+    uint64_t n = 8;
+    for (auto& c : commands)
+      n += c.size_bytes();
+    return n;
+  }
+
+  friend bool operator==(const log_value& a, const log_value& b) {
+    return a.commands == b.commands;
+  }
+  friend bool operator!=(const log_value& a, const log_value& b) {
+    return !(a == b);
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, log_value& x) {
+  return f(caf::meta::type_name("log_value"), x.commands);
+}
+
+/// A NOP value.
+inline log_value nop_value() {
+  return {};
+}
+
+/// What an acceptor stores for one slot.
+struct accepted_entry {
+  /// The log slot.
+  slot_t slot = 0;
+  /// The ballot under which the value was accepted.
+  ballot accepted_ballot;
+  /// The accepted value.
+  log_value value;
+  /// True once the acceptor knows the value is chosen (ballot "infinity"):
+  /// it will then never change.
+  bool chosen = false;
+
+  friend bool operator==(const accepted_entry& a, const accepted_entry& b) {
+    return a.slot == b.slot && a.accepted_ballot == b.accepted_ballot
+           && a.value == b.value && a.chosen == b.chosen;
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, accepted_entry& x) {
+  return f(caf::meta::type_name("accepted_entry"), x.slot, x.accepted_ballot,
+           x.value, x.chosen);
+}
+
+/// A slot together with its chosen value (what learners are told).
+struct chosen_entry {
+  /// The log slot.
+  slot_t slot = 0;
+  /// The value chosen for it.
+  log_value value;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, chosen_entry& x) {
+  return f(caf::meta::type_name("chosen_entry"), x.slot, x.value);
+}
+
+/// Size of a majority of `n` voters.
+inline size_t majority_of(size_t n) {
+  return n / 2 + 1;
+}
+
+} // namespace paxoskv

@@ -1,0 +1,62 @@
+// The durable-state boundary of a node: what its acceptor and proposer keep.
+//
+// A store commits a whole `durable_batch` atomically and durably (group
+// commit: everything handled since the last commit costs one sync). The
+// in-memory implementation below backs the deterministic simulator; the
+// LMDB implementation backs real nodes. Both implement this interface.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "protocol/acceptor.hpp"
+#include "protocol/proposer.hpp"
+
+namespace paxoskv {
+
+/// Everything a node's roles asked to make durable since the last commit.
+struct durable_batch {
+  /// Acceptor changes, in order.
+  acceptor_write acceptor;
+  /// The proposer's new round, if it changed.
+  std::optional<uint64_t> proposer_round;
+
+  bool empty() const { return acceptor.empty() && !proposer_round; }
+
+  void add(acceptor_write&& w) { acceptor.merge(std::move(w)); }
+  void add(const proposer_write& w) { proposer_round = w.round; }
+};
+
+/// What a node finds on its disk at start.
+struct durable_state {
+  acceptor_state acceptor;
+  uint64_t proposer_round = 0;
+};
+
+class store {
+public:
+  virtual ~store() = default;
+  /// Reads the whole durable state.
+  virtual durable_state load() const = 0;
+  /// Makes a batch durable, atomically; returns only once it is.
+  virtual void commit(const durable_batch& batch) = 0;
+};
+
+/// A store kept in memory: "durable" means "survives a simulated crash".
+class memory_store final : public store {
+public:
+  durable_state load() const override { return state_; }
+
+  void commit(const durable_batch& batch) override {
+    state_.acceptor.apply(batch.acceptor);
+    if (batch.proposer_round)
+      state_.proposer_round = *batch.proposer_round;
+  }
+
+  const durable_state& state() const { return state_; }
+
+private:
+  durable_state state_;
+};
+
+} // namespace paxoskv

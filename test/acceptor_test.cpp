@@ -1,0 +1,175 @@
+#include <doctest/doctest.h>
+
+#include "protocol/acceptor.hpp"
+#include "test/helpers.hpp"
+
+using namespace paxoskv;
+using namespace paxoskv::test;
+
+namespace {
+
+acceptor make_acceptor(acceptor_state restored = {}, size_t chunk = 64) {
+  acceptor_config cfg;
+  cfg.self = 1;
+  cfg.promise_entries_max = chunk;
+  return acceptor(cfg, std::move(restored));
+}
+
+log_value val(const std::string& v) {
+  return batch_of(set_cmd(9, 1, "k", v));
+}
+
+accept acc(ballot b, slot_t slot, const std::string& v, slot_t fu = 0) {
+  return accept{b, slot, val(v), fu, b.node};
+}
+
+} // namespace
+
+TEST_CASE("acceptor never accepts below its promise") {
+  auto a = make_acceptor();
+  a.on_prepare(prepare{ballot{5, 2}, 0, 2});
+  auto step = a.on_accept(acc(ballot{4, 3}, 0, "old"));
+  CHECK_FALSE(step.has_write());
+  CHECK(a.entries().empty());
+  auto replies = of_type<accepted>(step.send_now);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].second.promised == ballot{5, 2});
+  CHECK(replies[0].second.promised > replies[0].second.b);
+}
+
+TEST_CASE("acceptor refuses a prepare below its promise with a nack") {
+  auto a = make_acceptor();
+  a.on_prepare(prepare{ballot{5, 2}, 0, 2});
+  auto step = a.on_prepare(prepare{ballot{4, 3}, 0, 3});
+  CHECK_FALSE(step.has_write());
+  auto nacks = of_type<nack>(step.send_now);
+  REQUIRE(nacks.size() == 1);
+  CHECK(nacks[0].first == 3);
+  CHECK(nacks[0].second.promised == ballot{5, 2});
+  CHECK(a.promised() == ballot{5, 2});
+}
+
+TEST_CASE("promise and accepted replies leave only after the durable write") {
+  auto a = make_acceptor();
+  auto p = a.on_prepare(prepare{ballot{1, 2}, 0, 2});
+  REQUIRE(p.has_write());
+  CHECK(p.write->promised == ballot{1, 2});
+  CHECK(of_type<promise>(p.send_now).empty());
+  CHECK(of_type<promise>(p.after_write).size() == 1);
+  auto s = a.on_accept(acc(ballot{1, 2}, 0, "v"));
+  REQUIRE(s.has_write());
+  REQUIRE(s.write->entries.size() == 1);
+  CHECK(s.write->entries[0].accepted_ballot == ballot{1, 2});
+  CHECK(of_type<accepted>(s.send_now).empty());
+  CHECK(of_type<accepted>(s.after_write).size() == 1);
+}
+
+TEST_CASE("promise reports every accepted entry from from_slot on") {
+  auto a = make_acceptor();
+  a.on_accept(acc(ballot{1, 2}, 0, "a"));
+  a.on_accept(acc(ballot{1, 2}, 3, "b"));
+  a.on_accept(acc(ballot{1, 2}, 4, "c"));
+  auto step = a.on_prepare(prepare{ballot{2, 3}, 3, 3});
+  auto p = of_type<promise>(step.after_write);
+  REQUIRE(p.size() == 1);
+  REQUIRE(p[0].second.entries.size() == 2);
+  CHECK(p[0].second.entries[0].slot == 3);
+  CHECK(p[0].second.entries[1].slot == 4);
+  CHECK(p[0].second.entries[1].value == val("c"));
+  CHECK(p[0].second.no_more_accepted);
+}
+
+TEST_CASE("promise comes in bounded chunks, no_more_accepted on the last") {
+  auto a = make_acceptor({}, 2);
+  for (slot_t s = 0; s < 5; ++s)
+    a.on_accept(acc(ballot{1, 2}, s, "v" + std::to_string(s)));
+  auto first = of_type<promise>(
+    a.on_prepare(prepare{ballot{2, 3}, 0, 3}).after_write);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].second.entries.size() == 2);
+  CHECK_FALSE(first[0].second.no_more_accepted);
+  auto last = of_type<promise>(
+    a.on_prepare(prepare{ballot{2, 3}, 4, 3}).after_write);
+  REQUIRE(last.size() == 1);
+  CHECK(last[0].second.entries.size() == 1);
+  CHECK(last[0].second.no_more_accepted);
+}
+
+TEST_CASE("chosen marking ignores slots accepted under another ballot") {
+  auto a = make_acceptor();
+  a.on_accept(acc(ballot{1, 2}, 0, "old-leader"));
+  // A newer leader's accept with first_unchosen = 2 says slots 0 and 1 are
+  // chosen, but slot 0 here holds a value from another ballot: it may not be
+  // the chosen one, so it must stay unchosen.
+  a.on_accept(acc(ballot{2, 3}, 1, "new", 2));
+  CHECK_FALSE(a.entries().at(0).chosen);
+  CHECK(a.first_unchosen() == 0);
+}
+
+TEST_CASE("slots below the leader's first_unchosen accepted under its ballot "
+          "become chosen") {
+  auto a = make_acceptor();
+  a.on_accept(acc(ballot{2, 3}, 0, "a"));
+  a.on_accept(acc(ballot{2, 3}, 1, "b"));
+  auto step = a.on_accept(acc(ballot{2, 3}, 2, "c", 2));
+  CHECK(a.entries().at(0).chosen);
+  CHECK(a.entries().at(1).chosen);
+  CHECK_FALSE(a.entries().at(2).chosen);
+  CHECK(a.first_unchosen() == 2);
+  auto replies = of_type<accepted>(step.after_write);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].second.first_unchosen == 2);
+}
+
+TEST_CASE("success marks slots chosen and reports the new first_unchosen") {
+  auto a = make_acceptor();
+  a.on_accept(acc(ballot{1, 2}, 0, "stale"));
+  auto step = a.on_success(success{{{0, val("x")}, {1, val("y")}}, 3});
+  CHECK(a.entries().at(0).chosen);
+  CHECK(a.entries().at(0).value == val("x"));
+  CHECK(a.first_unchosen() == 2);
+  auto acks = of_type<success_ack>(step.after_write);
+  REQUIRE(acks.size() == 1);
+  CHECK(acks[0].second.first_unchosen == 2);
+}
+
+TEST_CASE("a chosen slot never takes another value") {
+  auto a = make_acceptor();
+  a.on_success(success{{{0, val("chosen")}}, 3});
+  auto step = a.on_accept(acc(ballot{9, 2}, 0, "other"));
+  CHECK(a.entries().at(0).value == val("chosen"));
+  CHECK(of_type<accepted>(step.after_write).empty());
+  CHECK(of_type<accepted>(step.send_now).empty());
+  CHECK(of_type<success_ack>(step.send_now).size() == 1);
+}
+
+TEST_CASE("an acceptor restarted from its durable state keeps its promise "
+          "and what it accepted") {
+  acceptor_state disk;
+  auto a = make_acceptor();
+  disk.apply(*a.on_prepare(prepare{ballot{4, 2}, 0, 2}).write);
+  disk.apply(*a.on_accept(acc(ballot{4, 2}, 0, "a")).write);
+  disk.apply(*a.on_accept(acc(ballot{4, 2}, 1, "b", 1)).write);
+  auto b = make_acceptor(disk);
+  CHECK(b.promised() == ballot{4, 2});
+  CHECK(b.entries().size() == 2);
+  CHECK(b.entries().at(0).chosen);
+  CHECK(b.first_unchosen() == 1);
+  CHECK(of_type<nack>(b.on_prepare(prepare{ballot{3, 3}, 0, 3}).send_now)
+          .size()
+        == 1);
+}
+
+TEST_CASE("a learner gets contiguous chosen values from an acceptor") {
+  auto a = make_acceptor();
+  a.on_success(success{{{0, val("a")}, {1, val("b")}}, 3});
+  a.on_accept(acc(ballot{5, 3}, 2, "not-yet-chosen"));
+  a.on_success(success{{{3, val("d")}}, 3});
+  auto step = a.on_learn_request(learn_request{2, 0});
+  auto c = of_type<chosen>(step.send_now);
+  REQUIRE(c.size() == 1);
+  CHECK(c[0].first == 2);
+  REQUIRE(c[0].second.entries.size() == 2);
+  CHECK(c[0].second.entries[1].value == val("b"));
+  CHECK(a.on_learn_request(learn_request{2, 2}).send_now.empty());
+}

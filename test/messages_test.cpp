@@ -1,0 +1,96 @@
+#include <doctest/doctest.h>
+
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+#include <caf/deep_to_string.hpp>
+
+#include "protocol/messages.hpp"
+#include "test/helpers.hpp"
+
+using namespace paxoskv;
+using namespace paxoskv::test;
+
+namespace {
+
+accepted_entry sample_entry() {
+  return {7, ballot{3, 2}, batch_of(set_cmd(11, 4, "key", "value")), true};
+}
+
+/// One sample of every message type, with non-default fields.
+std::vector<message> samples() {
+  return {
+    prepare{ballot{3, 2}, 5, 2},
+    promise{ballot{3, 2}, 1, 5, {sample_entry()}, false, 4},
+    accept{ballot{3, 2}, 9, batch_of(set_cmd(1, 2, "a", "b")), 8, 2},
+    accepted{ballot{3, 2}, 9, ballot{4, 1}, 8, 3},
+    nack{ballot{3, 2}, ballot{4, 1}, 3},
+    success{{chosen_entry{2, batch_of(set_cmd(1, 1, "x", "y"))}}, 2},
+    success_ack{3, 10, ballot{3, 2}},
+    chosen{{chosen_entry{2, nop_value()}}},
+    learn_request{3, 12},
+    heartbeat{2, 3, {1, 3}},
+    leader_change{3},
+    client_command{command{5, 6, op_code::del, "k", ""}, 2, 1},
+    client_reply{5, 6, command_result{result_kind::integer, "", 1}},
+  };
+}
+
+template <class T>
+bool round_trips(const T& original) {
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  auto copy = original;
+  if (sink(copy))
+    return false;
+  caf::binary_deserializer source{nullptr, buf};
+  T decoded;
+  if (source(decoded))
+    return false;
+  return caf::deep_to_string(decoded) == caf::deep_to_string(original);
+}
+
+} // namespace
+
+TEST_CASE("every message prints through its inspect overload") {
+  for (auto& m : samples()) {
+    auto text = std::visit([](auto& x) { return caf::deep_to_string(x); }, m);
+    CAPTURE(text);
+    CHECK(text.rfind(std::string(name_of(m)) + "(", 0) == 0);
+  }
+  // Ballots print through their to_string: (round,node).
+  CHECK(caf::deep_to_string(ballot{3, 2}) == "(3,2)");
+}
+
+TEST_CASE("every message survives CAF's binary serializer unchanged") {
+  for (auto& m : samples()) {
+    CAPTURE(name_of(m));
+    CHECK(std::visit([](auto& x) { return round_trips(x); }, m));
+  }
+}
+
+TEST_CASE("every message type is routed to the role that handles it") {
+  auto s = samples();
+  CHECK(s.size() == std::variant_size_v<message>);
+  CHECK(destination_of(prepare{}) == role::acceptor);
+  CHECK(destination_of(accept{}) == role::acceptor);
+  CHECK(destination_of(success{}) == role::acceptor);
+  CHECK(destination_of(learn_request{}) == role::acceptor);
+  CHECK(destination_of(promise{}) == role::proposer);
+  CHECK(destination_of(accepted{}) == role::proposer);
+  CHECK(destination_of(nack{}) == role::proposer);
+  CHECK(destination_of(success_ack{}) == role::proposer);
+  CHECK(destination_of(client_command{}) == role::proposer);
+  CHECK(destination_of(leader_change{}) == role::proposer);
+  CHECK(destination_of(chosen{}) == role::learner);
+  CHECK(destination_of(heartbeat{}) == role::elector);
+  CHECK(destination_of(client_reply{}) == role::client);
+}
+
+TEST_CASE("ballots order by round, then by node") {
+  CHECK(ballot{1, 5} < ballot{2, 1});
+  CHECK(ballot{2, 1} < ballot{2, 3});
+  CHECK(ballot{2, 3} == ballot{2, 3});
+  CHECK(ballot{}.is_zero());
+  CHECK(majority_of(3) == 2);
+  CHECK(majority_of(5) == 3);
+}

@@ -1,0 +1,276 @@
+#include <doctest/doctest.h>
+
+#include "protocol/proposer.hpp"
+#include "test/helpers.hpp"
+
+using namespace paxoskv;
+using namespace paxoskv::test;
+
+namespace {
+
+proposer_config config(node_id self = 3) {
+  proposer_config cfg;
+  cfg.self = self;
+  cfg.acceptors = {1, 2, 3};
+  cfg.learners = {1, 2, 3};
+  cfg.window_slots_max = 2;
+  cfg.batch_commands_max = 3;
+  return cfg;
+}
+
+log_value val(const std::string& v, uint64_t seq = 1) {
+  return batch_of(set_cmd(9, seq, "k", v));
+}
+
+client_command cmd(uint64_t seq) {
+  return client_command{set_cmd(7, seq, "k", "v" + std::to_string(seq)), 1, 0};
+}
+
+promise empty_promise(const ballot& b, node_id from) {
+  return promise{b, from, 0, {}, true, 0};
+}
+
+/// Elects the proposer and completes phase 1 with empty promises from 1, 2.
+proposer leading(proposer_config cfg = config()) {
+  proposer p(cfg, 0);
+  p.on_leader_change(leader_change{cfg.self});
+  auto b = p.current_ballot();
+  p.on_promise(empty_promise(b, 1));
+  p.on_promise(empty_promise(b, 2));
+  REQUIRE(p.phase() == proposer_phase::leading);
+  return p;
+}
+
+} // namespace
+
+TEST_CASE("proposer persists its round before any prepare leaves") {
+  proposer p(config(), 4);
+  auto step = p.on_leader_change(leader_change{3});
+  REQUIRE(step.has_write());
+  CHECK(step.write->round == 5);
+  CHECK(p.current_ballot() == ballot{5, 3});
+  CHECK(of_type<prepare>(step.send_now).empty());
+  auto prepares = of_type<prepare>(step.after_write);
+  CHECK(prepares.size() == 3);
+  for (auto& [to, m] : prepares)
+    CHECK(m.b == ballot{5, 3});
+}
+
+TEST_CASE("a restarted proposer never reuses a ballot") {
+  proposer first(config(), 0);
+  auto round = first.on_leader_change(leader_change{3}).write->round;
+  proposer restarted(config(), round);
+  restarted.on_leader_change(leader_change{3});
+  CHECK(restarted.current_ballot() > first.current_ballot());
+}
+
+TEST_CASE("new leader re-proposes the highest accepted value") {
+  proposer p(config(), 0);
+  p.on_leader_change(leader_change{3});
+  auto b = p.current_ballot();
+  promise from1{b, 1, 0, {{0, ballot{1, 1}, val("older"), false}}, true, 0};
+  promise from2{b, 2, 0, {{0, ballot{2, 2}, val("newer"), false}}, true, 0};
+  p.on_promise(from1);
+  auto step = p.on_promise(from2);
+  CHECK(p.phase() == proposer_phase::leading);
+  auto accepts = of_type<accept>(step.send_now);
+  REQUIRE(accepts.size() == 3);
+  for (auto& [to, a] : accepts) {
+    CHECK(a.slot == 0);
+    CHECK(a.b == b);
+    CHECK(a.value == val("newer"));
+  }
+}
+
+TEST_CASE("new leader fills the gaps in the log with NOPs") {
+  proposer p(config(), 0);
+  p.on_leader_change(leader_change{3});
+  auto b = p.current_ballot();
+  p.on_promise(promise{b, 1, 0, {{2, ballot{1, 1}, val("x"), false}}, true,
+                       0});
+  auto step = p.on_promise(empty_promise(b, 2));
+  std::map<slot_t, log_value> proposed;
+  for (auto& [to, a] : of_type<accept>(step.send_now))
+    proposed[a.slot] = a.value;
+  REQUIRE(proposed.size() == 3);
+  CHECK(proposed[0].is_nop());
+  CHECK(proposed[1].is_nop());
+  CHECK(proposed[2] == val("x"));
+  CHECK(p.next_slot() == 3);
+}
+
+TEST_CASE("values an acceptor reports chosen are learned, not re-proposed") {
+  proposer p(config(), 0);
+  p.on_leader_change(leader_change{3});
+  auto b = p.current_ballot();
+  auto step = p.on_promise(
+    promise{b, 1, 0, {{0, ballot{1, 1}, val("done"), true}}, true, 1});
+  CHECK(p.first_unchosen() == 1);
+  CHECK(of_type<chosen>(step.send_now).size() == 3);
+  step = p.on_promise(empty_promise(b, 2));
+  CHECK(of_type<accept>(step.send_now).empty());
+}
+
+TEST_CASE("a chunked promise makes the proposer ask again from the next slot") {
+  proposer p(config(), 0);
+  p.on_leader_change(leader_change{3});
+  auto b = p.current_ballot();
+  auto step = p.on_promise(promise{
+    b, 1, 0, {{0, ballot{1, 1}, val("a"), false}, {1, ballot{1, 1}, val("b"),
+                                                    false}},
+    false, 0});
+  auto again = of_type<prepare>(step.send_now);
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].first == 1);
+  CHECK(again[0].second.from_slot == 2);
+  // One complete report is not a majority yet.
+  p.on_promise(empty_promise(b, 2));
+  CHECK(p.phase() == proposer_phase::preparing);
+  p.on_promise(promise{b, 1, 2, {}, true, 0});
+  CHECK(p.phase() == proposer_phase::leading);
+}
+
+TEST_CASE("a stable leader sends no prepare per command") {
+  auto p = leading();
+  for (uint64_t seq = 1; seq <= 20; ++seq) {
+    auto step = p.on_client_command(cmd(seq));
+    CHECK(of_type<prepare>(step.send_now).empty());
+    CHECK(of_type<prepare>(step.after_write).empty());
+    CHECK_FALSE(step.has_write());
+    for (auto& [to, a] : of_type<accept>(step.send_now))
+      for (node_id acc : {1, 2})
+        p.on_accepted(accepted{a.b, a.slot, a.b, 0, acc});
+  }
+}
+
+TEST_CASE("a value is chosen by a majority and every learner is told") {
+  auto p = leading();
+  auto step = p.on_client_command(cmd(1));
+  auto accepts = of_type<accept>(step.send_now);
+  REQUIRE(accepts.size() == 3);
+  auto a = accepts[0].second;
+  CHECK(of_type<chosen>(p.on_accepted({a.b, a.slot, a.b, 0, 1}).send_now)
+          .empty());
+  auto done = p.on_accepted({a.b, a.slot, a.b, 0, 2});
+  auto told = of_type<chosen>(done.send_now);
+  CHECK(told.size() == 3);
+  CHECK(p.first_unchosen() == 1);
+  // A late or duplicate reply changes nothing.
+  CHECK(p.on_accepted({a.b, a.slot, a.b, 0, 3}).send_now.empty());
+}
+
+TEST_CASE("pipelining keeps at most a window of batches in flight, bounded "
+          "in size") {
+  auto p = leading(); // window 2, at most 3 commands per batch
+  std::vector<std::pair<uint64_t, accept>> accepts;
+  for (uint64_t seq = 1; seq <= 10; ++seq) {
+    auto step = p.on_client_command(cmd(seq));
+    for (auto& a : of_type<accept>(step.send_now))
+      accepts.push_back(a);
+  }
+  // The first command goes alone, then the second; the rest waits.
+  CHECK(p.in_flight() == 2);
+  CHECK(p.queued() == 8);
+  CHECK(accepts.size() == 2 * 3);
+  // Choosing slot 0 frees a window slot: the queue leaves as a batch of 3.
+  auto b = p.current_ballot();
+  p.on_accepted({b, 0, b, 0, 1});
+  auto step = p.on_accepted({b, 0, b, 0, 2});
+  auto next = of_type<accept>(step.send_now);
+  REQUIRE(next.size() == 3);
+  CHECK(next[0].second.slot == 2);
+  CHECK(next[0].second.value.commands.size() == 3);
+  CHECK(next[0].second.first_unchosen == 1);
+}
+
+TEST_CASE("batches respect the byte limit") {
+  auto cfg = config();
+  cfg.window_slots_max = 1;
+  cfg.batch_commands_max = 100;
+  cfg.batch_bytes_max = 200;
+  auto p = leading(cfg);
+  for (uint64_t seq = 1; seq <= 6; ++seq)
+    p.on_client_command(client_command{
+      set_cmd(7, seq, "k", std::string(60, 'x')), 1, 0});
+  auto b = p.current_ballot();
+  p.on_accepted({b, 0, b, 0, 1});
+  auto step = p.on_accepted({b, 0, b, 0, 2});
+  auto next = of_type<accept>(step.send_now);
+  REQUIRE(!next.empty());
+  CHECK(next[0].second.value.size_bytes() <= 200);
+  CHECK(next[0].second.value.commands.size() == 2);
+}
+
+TEST_CASE("a leader that meets a newer ballot steps down, backs off and "
+          "retries with a higher round") {
+  auto p = leading();
+  auto b = p.current_ballot();
+  p.on_client_command(cmd(1));
+  p.on_accepted(accepted{b, 0, ballot{b.round + 5, 1}, 0, 1});
+  CHECK(p.phase() == proposer_phase::backoff);
+  proposer_step retry;
+  for (int i = 0; i < 20 && p.phase() == proposer_phase::backoff; ++i)
+    retry = p.on_tick();
+  CHECK(p.phase() == proposer_phase::preparing);
+  REQUIRE(retry.has_write());
+  CHECK(retry.write->round > b.round + 5);
+  CHECK(of_type<prepare>(retry.after_write).size() == 3);
+}
+
+TEST_CASE("a prepare nack makes the proposer give up that ballot") {
+  proposer p(config(), 0);
+  p.on_leader_change(leader_change{3});
+  auto b = p.current_ballot();
+  p.on_nack(nack{b, ballot{7, 2}, 1});
+  CHECK(p.phase() == proposer_phase::backoff);
+}
+
+TEST_CASE("an idle leader learns from a keepalive that it was superseded") {
+  auto p = leading();
+  auto b = p.current_ballot();
+  std::vector<std::pair<uint64_t, success>> keepalives;
+  for (int i = 0; i < 20 && keepalives.empty(); ++i)
+    keepalives = of_type<success>(p.on_tick().send_now);
+  REQUIRE(keepalives.size() == 3);
+  p.on_success_ack(success_ack{1, 0, ballot{b.round + 1, 2}});
+  CHECK(p.phase() == proposer_phase::backoff);
+}
+
+TEST_CASE("a lagging acceptor gets success messages until it catches up") {
+  auto cfg = config();
+  cfg.success_entries_max = 1;
+  auto p = leading(cfg);
+  auto b = p.current_ballot();
+  for (uint64_t seq = 1; seq <= 2; ++seq) {
+    auto step = p.on_client_command(cmd(seq));
+    for (auto& [to, a] : of_type<accept>(step.send_now))
+      if (to == 1 || to == 2)
+        p.on_accepted({b, a.slot, b, a.slot, static_cast<node_id>(to)});
+  }
+  REQUIRE(p.first_unchosen() == 2);
+  // Acceptor 3 never answered. After the retransmission delay it is sent
+  // the chosen values one at a time, each answer asking for the next.
+  std::vector<std::pair<uint64_t, success>> sent;
+  for (int i = 0; i < 10 && sent.empty(); ++i)
+    for (auto& s : of_type<success>(p.on_tick().send_now))
+      if (s.first == 3)
+        sent.push_back(s);
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].second.entries.at(0).slot == 0);
+  auto next = of_type<success>(p.on_success_ack({3, 1, b}).send_now);
+  REQUIRE(next.size() == 1);
+  CHECK(next[0].second.entries.at(0).slot == 1);
+  CHECK(of_type<success>(p.on_success_ack({3, 2, b}).send_now).empty());
+}
+
+TEST_CASE("a follower forwards client commands to the leader, boundedly") {
+  proposer p(config(1), 0);
+  p.on_leader_change(leader_change{3});
+  auto fwd = of_type<client_command>(p.on_client_command(cmd(1)).send_now);
+  REQUIRE(fwd.size() == 1);
+  CHECK(fwd[0].first == 3);
+  CHECK(fwd[0].second.hops == 1);
+  auto tired = cmd(2);
+  tired.hops = 2;
+  CHECK(p.on_client_command(tired).send_now.empty());
+}

@@ -1,0 +1,757 @@
+#include "test/sim/cluster.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <sstream>
+
+#include "test/sim/trace.hpp"
+
+namespace paxoskv::sim {
+
+namespace {
+
+template <class... Fs>
+struct overload : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+overload(Fs...) -> overload<Fs...>;
+
+/// Client ids live far above node ids so the network can tell them apart.
+constexpr uint64_t first_client_id = 1000;
+
+/// More messages in flight than this is a violation (a message storm).
+constexpr size_t in_flight_max = 100000;
+
+bool is_client(uint64_t addr) {
+  return addr >= first_client_id;
+}
+
+} // namespace
+
+struct cluster::node {
+  node_id id = 0;
+  bool up = false;
+  memory_store disk;
+  std::unique_ptr<acceptor> acc;
+  std::unique_ptr<proposer> prop;
+  std::unique_ptr<learner> learn;
+  std::unique_ptr<elector> elect;
+  /// Open group commit and the replies waiting for it.
+  durable_batch pending;
+  std::vector<envelope> held;
+  /// Client commands this node received and must answer.
+  std::set<std::pair<uint64_t, uint64_t>> awaiting;
+  /// Oracle bookkeeping for this incarnation's learner.
+  slot_t learner_next = 0;
+  std::set<std::pair<uint64_t, uint64_t>> applied_commands;
+};
+
+struct cluster::client {
+  uint64_t id = 0;
+  std::vector<client_op> ops;
+  size_t next = 0;
+  bool waiting = false;
+  uint64_t sent_tick = 0;
+  node_id target = 0;
+};
+
+cluster::cluster(options opts) : opts_(std::move(opts)), rng_(opts_.seed) {
+  assert(opts_.nodes >= 1);
+  for (node_id n = 1; n <= opts_.nodes; ++n) {
+    nodes_[n] = std::make_unique<node>();
+    nodes_[n]->id = n;
+  }
+  for (node_id n = 1; n <= opts_.nodes; ++n)
+    boot(n);
+}
+
+cluster::~cluster() = default;
+
+std::vector<node_id> cluster::node_ids() const {
+  std::vector<node_id> ids;
+  for (auto& [id, nd] : nodes_)
+    ids.push_back(id);
+  return ids;
+}
+
+cluster::node& cluster::at(node_id n) {
+  return *nodes_.at(n);
+}
+
+const cluster::node& cluster::at(node_id n) const {
+  return *nodes_.at(n);
+}
+
+void cluster::boot(node_id n) {
+  auto& nd = at(n);
+  auto ids = node_ids();
+  auto disk = nd.disk.load();
+  auto acfg = opts_.acceptor;
+  acfg.self = n;
+  nd.acc = std::make_unique<acceptor>(acfg, std::move(disk.acceptor));
+  auto pcfg = opts_.proposer;
+  pcfg.self = n;
+  pcfg.acceptors = ids;
+  pcfg.learners = ids;
+  pcfg.jitter_seed = rng_();
+  nd.prop = std::make_unique<proposer>(pcfg, disk.proposer_round);
+  auto lcfg = opts_.learner;
+  lcfg.self = n;
+  lcfg.acceptors = ids;
+  nd.learn = std::make_unique<learner>(lcfg);
+  auto ecfg = opts_.elector;
+  ecfg.self = n;
+  ecfg.nodes = ids;
+  nd.elect = std::make_unique<elector>(ecfg);
+  nd.pending = {};
+  nd.held.clear();
+  nd.awaiting.clear();
+  nd.learner_next = 0;
+  nd.applied_commands.clear();
+  nd.up = true;
+}
+
+bool cluster::is_up(node_id n) const {
+  return at(n).up;
+}
+
+void cluster::crash(node_id n) {
+  auto& nd = at(n);
+  if (!nd.up)
+    return;
+  trace("crash node " + std::to_string(n));
+  nd.up = false;
+  nd.acc.reset();
+  nd.prop.reset();
+  nd.learn.reset();
+  nd.elect.reset();
+  nd.pending = {};
+  nd.held.clear();
+  nd.awaiting.clear();
+}
+
+void cluster::restart(node_id n) {
+  if (at(n).up)
+    return;
+  trace("restart node " + std::to_string(n));
+  boot(n);
+}
+
+bool cluster::chance(double p) {
+  if (p <= 0)
+    return false;
+  return std::uniform_real_distribution<double>(0, 1)(rng_) < p;
+}
+
+void cluster::trace(const std::string& line) {
+  if (opts_.trace)
+    *opts_.trace << "[" << now_ << "] " << line << std::endl;
+}
+
+void cluster::fail(const std::string& what) {
+  if (!violation_) {
+    violation_ = "tick " + std::to_string(now_) + ": " + what;
+    trace("VIOLATION " + *violation_);
+  }
+}
+
+// -- network -------------------------------------------------------------------
+
+void cluster::partition(const std::vector<std::vector<node_id>>& groups) {
+  group_of_.clear();
+  for (size_t g = 0; g < groups.size(); ++g)
+    for (auto n : groups[g])
+      group_of_[n] = g;
+  trace("partition " + std::to_string(groups.size()) + " groups");
+}
+
+void cluster::cut_link(node_id a, node_id b, bool cut) {
+  if (cut) {
+    cut_links_.insert({a, b});
+    cut_links_.insert({b, a});
+  } else {
+    cut_links_.erase({a, b});
+    cut_links_.erase({b, a});
+  }
+}
+
+void cluster::heal_network() {
+  group_of_.clear();
+  cut_links_.clear();
+  trace("heal network");
+}
+
+bool cluster::link_up(uint64_t from, uint64_t to) const {
+  if (from == to || is_client(from) || is_client(to))
+    return true;
+  if (cut_links_.count({from, to}) > 0)
+    return false;
+  auto a = group_of_.find(from);
+  auto b = group_of_.find(to);
+  size_t ga = a == group_of_.end() ? 0 : a->second;
+  size_t gb = b == group_of_.end() ? 0 : b->second;
+  return ga == gb;
+}
+
+void cluster::send(uint64_t from, envelope env) {
+  ++sent_[name_of(env.msg)];
+  // Roles of one node talk inside one process: reliable and in order.
+  bool local = from == env.to;
+  if (!local && chance(faults_.drop)) {
+    if (opts_.trace)
+      trace("drop " + std::to_string(from) + "->" + std::to_string(env.to)
+            + " " + render(env.msg));
+    return;
+  }
+  auto delay = [&] {
+    if (local || faults_.delay_max == 0)
+      return uint64_t{1};
+    return 1 + std::uniform_int_distribution<uint64_t>(0, faults_.delay_max)(
+             rng_);
+  };
+  if (!local && chance(faults_.duplicate))
+    network_.push_back({now_ + delay(), from, env});
+  network_.push_back({now_ + delay(), from, std::move(env)});
+}
+
+void cluster::deliver(const packet& p) {
+  if (!link_up(p.from, p.env.to))
+    return;
+  if (is_client(p.env.to)) {
+    if (auto* r = std::get_if<client_reply>(&p.env.msg))
+      on_client_reply(*r);
+    return;
+  }
+  auto it = nodes_.find(static_cast<node_id>(p.env.to));
+  if (it == nodes_.end() || !it->second->up)
+    return;
+  if (opts_.trace)
+    trace(std::to_string(p.from) + "->" + std::to_string(p.env.to) + " "
+          + render(p.env.msg));
+  deliver_to_node(*it->second, p.from, p.env.msg);
+  maybe_commit(*it->second);
+}
+
+void cluster::deliver_to_node(node& nd, uint64_t from, const message& m) {
+  std::visit(
+    overload{
+      [&](const prepare& x) { handle(nd, nd.acc->on_prepare(x)); },
+      [&](const promise& x) { handle(nd, nd.prop->on_promise(x)); },
+      [&](const accept& x) { handle(nd, nd.acc->on_accept(x)); },
+      [&](const accepted& x) { handle(nd, nd.prop->on_accepted(x)); },
+      [&](const nack& x) { handle(nd, nd.prop->on_nack(x)); },
+      [&](const success& x) { handle(nd, nd.acc->on_success(x)); },
+      [&](const success_ack& x) { handle(nd, nd.prop->on_success_ack(x)); },
+      [&](const chosen& x) { handle(nd, nd.learn->on_chosen(x)); },
+      [&](const learn_request& x) {
+        handle(nd, nd.acc->on_learn_request(x));
+      },
+      [&](const heartbeat& x) { handle(nd, nd.elect->on_heartbeat(x)); },
+      [&](const leader_change& x) {
+        handle(nd, nd.prop->on_leader_change(x));
+      },
+      [&](const client_command& x) { on_client_command(nd, from, x); },
+      [&](const client_reply&) { fail("client_reply sent to a node"); },
+    },
+    m);
+}
+
+void cluster::on_client_command(node& nd, uint64_t from,
+                                const client_command& m) {
+  if (is_client(from)) {
+    // This node is the client's entry point: it answers the client.
+    if (auto r = nd.learn->saved_reply(m.cmd.client_id, m.cmd.sequence)) {
+      send(nd.id, {m.cmd.client_id,
+                   client_reply{m.cmd.client_id, m.cmd.sequence, *r}});
+      return;
+    }
+    nd.awaiting.insert({m.cmd.client_id, m.cmd.sequence});
+    handle(nd, nd.prop->on_client_command(client_command{m.cmd, nd.id, 0}));
+    return;
+  }
+  handle(nd, nd.prop->on_client_command(m));
+}
+
+// -- effects of core steps ---------------------------------------------------
+
+void cluster::handle(node& nd, acceptor_step step) {
+  for (auto& l : step.log)
+    trace("node " + std::to_string(nd.id) + " acceptor: " + l);
+  for (auto& e : step.send_now) {
+    if (auto* c = std::get_if<chosen>(&e.msg))
+      for (auto& ce : c->entries)
+        check_chosen(ce.slot, ce.value,
+                     "acceptor " + std::to_string(nd.id) + " told a learner");
+    send(nd.id, std::move(e));
+  }
+  if (step.write)
+    nd.pending.add(std::move(*step.write));
+  for (auto& e : step.after_write)
+    nd.held.push_back(std::move(e));
+}
+
+void cluster::handle(node& nd, proposer_step step) {
+  for (auto& l : step.log)
+    trace("node " + std::to_string(nd.id) + " proposer: " + l);
+  for (auto& e : step.send_now) {
+    if (auto* c = std::get_if<chosen>(&e.msg))
+      for (auto& ce : c->entries)
+        check_chosen(ce.slot, ce.value,
+                     "proposer " + std::to_string(nd.id) + " announced");
+    send(nd.id, std::move(e));
+  }
+  if (step.write)
+    nd.pending.add(*step.write);
+  for (auto& e : step.after_write)
+    nd.held.push_back(std::move(e));
+}
+
+void cluster::handle(node& nd, const elector_step& step) {
+  if (step.leader_changed)
+    trace("node " + std::to_string(nd.id) + " elector: leader is "
+          + std::to_string(nd.elect->leader()));
+  for (auto& e : step.send_now)
+    send(nd.id, e);
+}
+
+void cluster::handle(node& nd, learner_step step) {
+  auto who = "learner " + std::to_string(nd.id);
+  for (auto& a : step.applied) {
+    if (a.slot != nd.learner_next)
+      fail(who + " applied slot " + std::to_string(a.slot) + " out of order");
+    nd.learner_next = a.slot + 1;
+    auto t = truth_.find(a.slot);
+    if (t == truth_.end())
+      fail(who + " applied slot " + std::to_string(a.slot)
+           + " which is not chosen");
+    else if (t->second != a.value)
+      fail(who + " applied a value at slot " + std::to_string(a.slot)
+           + " other than the chosen one");
+  }
+  for (auto& o : step.outcomes) {
+    auto key = std::make_pair(o.client_id, o.sequence);
+    if (!o.duplicate && !nd.applied_commands.insert(key).second)
+      fail(who + " applied command " + std::to_string(o.client_id) + "/"
+           + std::to_string(o.sequence) + " twice");
+    if (nd.awaiting.erase(key) > 0)
+      send(nd.id, {o.client_id, client_reply{o.client_id, o.sequence,
+                                             o.result}});
+  }
+  for (auto& e : step.send_now)
+    send(nd.id, std::move(e));
+}
+
+// -- durability ----------------------------------------------------------------
+
+void cluster::maybe_commit(node& nd) {
+  if (nd.up && !chance(faults_.commit_defer))
+    commit(nd);
+}
+
+void cluster::commit(node& nd) {
+  if (nd.pending.empty() && nd.held.empty())
+    return;
+  // The oracle sees exactly what became durable, in order.
+  for (auto& e : nd.pending.acceptor.entries) {
+    if (e.chosen) {
+      check_chosen(e.slot, e.value,
+                   "acceptor " + std::to_string(nd.id) + " marked chosen");
+      continue;
+    }
+    auto& v = votes_[{e.slot, e.accepted_ballot}];
+    v.insert(nd.id);
+    if (v.size() >= majority_of(nodes_.size()))
+      note_truth(e.slot, e.value, "acceptors");
+  }
+  nd.disk.commit(nd.pending);
+  nd.pending = {};
+  auto held = std::move(nd.held);
+  nd.held.clear();
+  for (auto& e : held)
+    send(nd.id, std::move(e));
+}
+
+// -- oracle --------------------------------------------------------------------
+
+void cluster::note_truth(slot_t slot, const log_value& v,
+                         const std::string& who) {
+  auto [it, inserted] = truth_.emplace(slot, v);
+  if (!inserted && it->second != v)
+    fail("two different values chosen at slot " + std::to_string(slot)
+         + " (seen by " + who + ")");
+}
+
+void cluster::check_chosen(slot_t slot, const log_value& v,
+                           const std::string& who) {
+  auto t = truth_.find(slot);
+  if (t == truth_.end())
+    fail(who + " slot " + std::to_string(slot)
+         + " as chosen but no majority accepted it");
+  else if (t->second != v)
+    fail(who + " slot " + std::to_string(slot)
+         + " as chosen with a value other than the chosen one");
+}
+
+slot_t cluster::chosen_prefix() const {
+  slot_t s = 0;
+  while (truth_.count(s) > 0)
+    ++s;
+  return s;
+}
+
+// -- clients -------------------------------------------------------------------
+
+uint64_t cluster::add_client(std::vector<client_op> ops) {
+  auto c = std::make_unique<client>();
+  c->id = first_client_id + clients_.size() + 1;
+  c->ops = std::move(ops);
+  auto id = c->id;
+  clients_.push_back(std::move(c));
+  return id;
+}
+
+bool cluster::clients_done() const {
+  for (auto& c : clients_)
+    if (c->next < c->ops.size())
+      return false;
+  return true;
+}
+
+void cluster::client_send(client& c) {
+  auto& op = c.ops[c.next];
+  command cmd{c.id, c.next + 1, op.op, op.key, op.value};
+  auto ids = node_ids();
+  c.target = ids[std::uniform_int_distribution<size_t>(0, ids.size() - 1)(
+    rng_)];
+  c.waiting = true;
+  c.sent_tick = now_;
+  send(c.id, {c.target, client_command{cmd, 0, 0}});
+}
+
+void cluster::tick_clients() {
+  for (auto& c : clients_) {
+    if (c->next >= c->ops.size())
+      continue;
+    // A client that timed out retries the same (client_id, sequence)
+    // elsewhere; the state machine applies it at most once.
+    if (!c->waiting || now_ - c->sent_tick >= opts_.client_timeout_ticks)
+      client_send(*c);
+  }
+}
+
+void cluster::on_client_reply(const client_reply& m) {
+  for (auto& c : clients_) {
+    if (c->id != m.client_id || !c->waiting || c->next + 1 != m.sequence)
+      continue;
+    auto& op = c->ops[c->next];
+    acks_.push_back({command{c->id, m.sequence, op.op, op.key, op.value},
+                     m.result});
+    ++c->next;
+    c->waiting = false;
+  }
+}
+
+// -- running -------------------------------------------------------------------
+
+void cluster::tick() {
+  ++now_;
+  // Timers, in a random node order.
+  auto ids = node_ids();
+  std::shuffle(ids.begin(), ids.end(), rng_);
+  for (auto n : ids) {
+    auto& nd = at(n);
+    if (!nd.up)
+      continue;
+    handle(nd, nd.elect->on_tick());
+    handle(nd, nd.prop->on_tick());
+    handle(nd, nd.learn->on_tick());
+    maybe_commit(nd);
+  }
+  tick_clients();
+  // Deliver what is due, in a random order; what a delivery sends is due
+  // at a later tick.
+  std::vector<packet> due;
+  auto split = std::partition(network_.begin(), network_.end(),
+                              [&](const packet& p) {
+                                return p.deliver_at > now_;
+                              });
+  due.assign(std::make_move_iterator(split),
+             std::make_move_iterator(network_.end()));
+  network_.erase(split, network_.end());
+  // Resources stay bounded: a cluster of a few nodes never needs this many
+  // messages in flight unless some exchange feeds on itself.
+  if (network_.size() + due.size() > in_flight_max)
+    fail("message storm: " + std::to_string(network_.size() + due.size())
+         + " messages in flight");
+  std::shuffle(due.begin(), due.end(), rng_);
+  for (auto& p : due)
+    deliver(p);
+  // Open group commits close eventually.
+  for (auto n : ids)
+    if (at(n).up && chance(0.5))
+      commit(at(n));
+}
+
+bool cluster::run_until(const std::function<bool()>& done,
+                        uint64_t max_ticks) {
+  for (uint64_t i = 0; i < max_ticks; ++i) {
+    if (done())
+      return true;
+    if (violation_)
+      return false;
+    tick();
+  }
+  return done();
+}
+
+node_id cluster::leader() const {
+  node_id best = 0;
+  ballot best_ballot;
+  for (auto& [id, nd] : nodes_)
+    if (nd->up && nd->prop->phase() == proposer_phase::leading
+        && (best == 0 || nd->prop->current_ballot() > best_ballot)) {
+      best = id;
+      best_ballot = nd->prop->current_ballot();
+    }
+  return best;
+}
+
+const proposer& cluster::proposer_of(node_id n) const {
+  assert(at(n).up);
+  return *at(n).prop;
+}
+const acceptor& cluster::acceptor_of(node_id n) const {
+  assert(at(n).up);
+  return *at(n).acc;
+}
+const learner& cluster::learner_of(node_id n) const {
+  assert(at(n).up);
+  return *at(n).learn;
+}
+const elector& cluster::elector_of(node_id n) const {
+  assert(at(n).up);
+  return *at(n).elect;
+}
+const memory_store& cluster::store_of(node_id n) const {
+  return at(n).disk;
+}
+
+// -- final checks ----------------------------------------------------------------
+
+namespace {
+
+/// A deliberately simple state machine, independent of `learner`, that
+/// computes what each command must have returned.
+struct reference_machine {
+  std::map<std::string, std::string> data;
+  std::map<std::pair<uint64_t, uint64_t>, command_result> results;
+
+  void apply(const command& c) {
+    auto key = std::make_pair(c.client_id, c.sequence);
+    if (results.count(key) > 0)
+      return;
+    command_result r;
+    switch (c.op) {
+      case op_code::nop:
+        break;
+      case op_code::get:
+        if (data.count(c.key) > 0)
+          r = {result_kind::value, data[c.key], 0};
+        else
+          r = {result_kind::nil, {}, 0};
+        break;
+      case op_code::set:
+        data[c.key] = c.value;
+        break;
+      case op_code::del:
+        r = {result_kind::integer, {}, static_cast<int64_t>(data.erase(c.key))};
+        break;
+    }
+    results[key] = r;
+  }
+};
+
+} // namespace
+
+void cluster::check_final() {
+  if (violation_)
+    return;
+  if (!clients_done()) {
+    fail("liveness: clients still waiting after the network healed");
+    return;
+  }
+  auto prefix = chosen_prefix();
+  for (auto& [id, nd] : nodes_) {
+    if (!nd->up)
+      continue;
+    if (nd->learn->next_slot() != prefix) {
+      fail("liveness: learner " + std::to_string(id) + " applied "
+           + std::to_string(nd->learn->next_slot()) + " slots, "
+           + std::to_string(prefix) + " are chosen");
+      return;
+    }
+  }
+  reference_machine ref;
+  for (slot_t s = 0; s < prefix; ++s)
+    for (auto& c : truth_.at(s).commands)
+      ref.apply(c);
+  for (auto& [id, nd] : nodes_)
+    if (nd->up && nd->learn->data() != ref.data)
+      fail("learner " + std::to_string(id)
+           + " state differs from the reference state machine");
+  for (auto& a : acks_) {
+    auto r = ref.results.find({a.cmd.client_id, a.cmd.sequence});
+    if (r == ref.results.end())
+      fail("acknowledged command " + std::to_string(a.cmd.client_id) + "/"
+           + std::to_string(a.cmd.sequence) + " is not in the chosen log");
+    else if (r->second != a.result)
+      fail("client " + std::to_string(a.cmd.client_id) + "/"
+           + std::to_string(a.cmd.sequence)
+           + " was told a result the log does not produce");
+  }
+}
+
+// -- random runs -------------------------------------------------------------------
+
+std::vector<client_op> random_ops(std::mt19937_64& rng, size_t count,
+                                  uint64_t tag) {
+  std::vector<client_op> ops;
+  for (size_t i = 0; i < count; ++i) {
+    auto key = "k" + std::to_string(rng() % 5);
+    auto pick = rng() % 10;
+    if (pick < 6)
+      ops.push_back({op_code::set, key,
+                     "v" + std::to_string(tag) + "." + std::to_string(i)});
+    else if (pick < 9)
+      ops.push_back({op_code::get, key, {}});
+    else
+      ops.push_back({op_code::del, key, {}});
+  }
+  return ops;
+}
+
+random_run random_run::from_seed(uint64_t seed) {
+  std::mt19937_64 rng(seed * 0x9e3779b97f4a7c15ULL + 7);
+  auto uniform = [&](double lo, double hi) {
+    return std::uniform_real_distribution<double>(lo, hi)(rng);
+  };
+  random_run r;
+  r.seed = seed;
+  r.nodes = rng() % 2 == 0 ? 3 : 5;
+  r.fault.drop = rng() % 4 == 0 ? 0.0 : uniform(0, 0.3);
+  r.fault.duplicate = uniform(0, 0.1);
+  r.fault.delay_max = rng() % 5;
+  r.fault.commit_defer = uniform(0, 0.7);
+  static const double crash_rates[] = {0, 0.002, 0.01};
+  static const double partition_rates[] = {0, 0.005, 0.02};
+  r.crash_rate = crash_rates[rng() % 3];
+  r.partition_rate = partition_rates[rng() % 3];
+  r.link_cut_rate = rng() % 3 == 0 ? 0.01 : 0.0;
+  r.fault_ticks = 300 + rng() % 1700;
+  r.clients = 1 + rng() % 5;
+  r.commands_per_client = 5 + rng() % 56;
+  static const size_t windows[] = {1, 2, 4, 16};
+  static const size_t batches[] = {1, 3, 256};
+  static const size_t chunks[] = {2, 5, 64};
+  r.window_slots_max = windows[rng() % 4];
+  r.batch_commands_max = batches[rng() % 3];
+  r.promise_entries_max = chunks[rng() % 3];
+  r.learn_entries_max = chunks[rng() % 3];
+  r.success_entries_max = chunks[rng() % 3];
+  return r;
+}
+
+std::string random_run::describe() const {
+  std::ostringstream os;
+  os << "seed=" << seed << " nodes=" << nodes << " clients=" << clients
+     << " commands=" << commands_per_client << " drop=" << fault.drop
+     << " dup=" << fault.duplicate << " delay_max=" << fault.delay_max
+     << " commit_defer=" << fault.commit_defer << " crash=" << crash_rate
+     << " partition=" << partition_rate << " link_cut=" << link_cut_rate
+     << " fault_ticks=" << fault_ticks << " window=" << window_slots_max
+     << " batch=" << batch_commands_max << " promise_chunk="
+     << promise_entries_max << " learn_chunk=" << learn_entries_max
+     << " success_chunk=" << success_entries_max;
+  return os.str();
+}
+
+namespace {
+
+/// One random fault event per call, at the run's rates.
+void random_faults(cluster& c, const random_run& r) {
+  auto& rng = c.rng();
+  auto ids = c.node_ids();
+  auto coin = [&](double p) {
+    return std::uniform_real_distribution<double>(0, 1)(rng) < p;
+  };
+  if (coin(r.crash_rate))
+    c.crash(ids[rng() % ids.size()]);
+  for (auto n : ids)
+    if (!c.is_up(n) && coin(0.02))
+      c.restart(n);
+  if (coin(r.partition_rate)) {
+    if (rng() % 3 == 0) {
+      c.heal_network();
+    } else {
+      std::vector<std::vector<node_id>> groups(2);
+      for (auto n : ids)
+        groups[rng() % 2].push_back(n);
+      c.partition(groups);
+    }
+  }
+  if (coin(r.link_cut_rate)) {
+    auto a = ids[rng() % ids.size()];
+    auto b = ids[rng() % ids.size()];
+    if (a != b)
+      c.cut_link(a, b, rng() % 2 == 0);
+  }
+}
+
+} // namespace
+
+run_result run_seed(uint64_t seed, std::ostream* trace) {
+  auto r = random_run::from_seed(seed);
+  options opts;
+  opts.seed = seed;
+  opts.nodes = r.nodes;
+  opts.trace = trace;
+  opts.proposer.window_slots_max = r.window_slots_max;
+  opts.proposer.batch_commands_max = r.batch_commands_max;
+  opts.proposer.success_entries_max = r.success_entries_max;
+  opts.acceptor.promise_entries_max = r.promise_entries_max;
+  opts.acceptor.learn_entries_max = r.learn_entries_max;
+  cluster c(opts);
+  c.set_faults(r.fault);
+  for (size_t i = 0; i < r.clients; ++i)
+    c.add_client(random_ops(c.rng(), r.commands_per_client, i + 1));
+  for (uint64_t t = 0; t < r.fault_ticks && !c.violation(); ++t) {
+    random_faults(c, r);
+    c.tick();
+  }
+  // Heal: a quiet network, every node up. Everything must now complete.
+  c.set_faults({});
+  c.heal_network();
+  for (auto n : c.node_ids())
+    c.restart(n);
+  auto converged = [&] {
+    if (!c.clients_done())
+      return false;
+    auto prefix = c.chosen_prefix();
+    for (auto n : c.node_ids())
+      if (c.learner_of(n).next_slot() != prefix)
+        return false;
+    return true;
+  };
+  c.run_until(converged, r.heal_ticks_max);
+  c.check_final();
+  run_result result;
+  result.ok = !c.violation();
+  result.violation = c.violation().value_or("");
+  result.ticks = c.now();
+  result.commands_acked = c.acks().size();
+  result.slots_chosen = c.chosen_prefix();
+  return result;
+}
+
+} // namespace paxoskv::sim

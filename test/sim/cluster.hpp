@@ -1,0 +1,253 @@
+// A deterministic whole-cluster simulator over the pure protocol cores.
+//
+// N nodes, each hosting one acceptor, proposer, learner and elector, run in
+// one process. Time is ticks. The network is a seeded random process that
+// drops, duplicates, delays (and so reorders) messages and can partition
+// nodes. Each node keeps its durable state in a `memory_store`; writes a
+// handler asks for wait in a pending group commit together with the replies
+// that depend on them, and a crash loses both. Clients submit commands to
+// random nodes and retry on timeout.
+//
+// After every step the simulator checks the safety properties:
+// - at most one value is chosen per slot (chosen = accepted durably by a
+//   majority under one ballot, computed from the acceptors' commits, not
+//   from what any node believes);
+// - every value a node treats as chosen (acceptor chosen marks, chosen
+//   notifications, learner applications) is that value;
+// - every learner applies slots in order, so all applied sequences are
+//   prefixes of one another;
+// - every learner changes its state at most once per (client, sequence).
+// `check_final` then checks liveness and what clients were told.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "protocol/acceptor.hpp"
+#include "protocol/elector.hpp"
+#include "protocol/learner.hpp"
+#include "protocol/proposer.hpp"
+#include "storage/store.hpp"
+
+namespace paxoskv::sim {
+
+/// Network and disk misbehaviour, changeable while running.
+struct faults {
+  /// Probability that a message between two nodes is lost.
+  double drop = 0;
+  /// Probability that a message is delivered twice.
+  double duplicate = 0;
+  /// Extra delivery delay in ticks, uniform in [0, delay_max]; reorders.
+  uint32_t delay_max = 0;
+  /// Probability that a node leaves its group commit open after a step
+  /// (more work joins the same commit; a crash loses all of it).
+  double commit_defer = 0;
+};
+
+struct options {
+  uint64_t seed = 1;
+  size_t nodes = 3;
+  /// Ticks a client waits for a reply before retrying at another node.
+  uint32_t client_timeout_ticks = 40;
+  /// Core settings (self and peer lists are filled in per node).
+  proposer_config proposer;
+  learner_config learner;
+  elector_config elector;
+  acceptor_config acceptor;
+  /// Where to print every event when verbose (nullptr: quiet).
+  std::ostream* trace = nullptr;
+};
+
+/// One command a client issues; the simulator adds (client_id, sequence).
+struct client_op {
+  op_code op = op_code::set;
+  std::string key;
+  std::string value;
+};
+
+/// What a client was told about one of its commands.
+struct client_ack {
+  command cmd;
+  command_result result;
+};
+
+class cluster {
+public:
+  explicit cluster(options opts);
+  ~cluster();
+
+  // -- running ---------------------------------------------------------------
+
+  /// Advances one tick: timers, deliveries, commits, clients.
+  void tick();
+
+  /// Ticks until `done` holds or `max_ticks` passed, or a violation.
+  /// Returns whether `done` holds.
+  bool run_until(const std::function<bool()>& done, uint64_t max_ticks);
+
+  uint64_t now() const { return now_; }
+
+  // -- faults ----------------------------------------------------------------
+
+  void set_faults(const faults& f) { faults_ = f; }
+  const faults& current_faults() const { return faults_; }
+
+  /// Splits the nodes into groups that cannot talk to each other.
+  void partition(const std::vector<std::vector<node_id>>& groups);
+
+  /// Cuts (or restores) the link between two nodes, in both directions.
+  void cut_link(node_id a, node_id b, bool cut = true);
+
+  /// Removes every partition and cut link.
+  void heal_network();
+
+  /// Kills a node: volatile state, open group commit and held replies are
+  /// lost; what was committed stays.
+  void crash(node_id n);
+
+  /// Starts a crashed node again from its durable state.
+  void restart(node_id n);
+
+  bool is_up(node_id n) const;
+
+  // -- clients ---------------------------------------------------------------
+
+  /// Adds a client that issues `ops` one after another. Returns its id.
+  uint64_t add_client(std::vector<client_op> ops);
+
+  /// True when every client got a reply for every command.
+  bool clients_done() const;
+
+  /// Every reply clients got, in the order they got them.
+  const std::vector<client_ack>& acks() const { return acks_; }
+
+  // -- observation -----------------------------------------------------------
+
+  /// The first safety violation seen, if any.
+  const std::optional<std::string>& violation() const { return violation_; }
+
+  /// Checks liveness and client results: all clients done, all learners at
+  /// the same slot, every reply equal to what a reference state machine
+  /// replaying the chosen log computes. Records a violation otherwise.
+  void check_final();
+
+  /// The node whose proposer is leading with the highest ballot (0: none).
+  node_id leader() const;
+
+  /// Chosen values as computed from the acceptors' durable commits.
+  const std::map<slot_t, log_value>& chosen_log() const { return truth_; }
+
+  /// Number of slots chosen from slot 0 without a gap.
+  slot_t chosen_prefix() const;
+
+  const proposer& proposer_of(node_id n) const;
+  const acceptor& acceptor_of(node_id n) const;
+  const learner& learner_of(node_id n) const;
+  const elector& elector_of(node_id n) const;
+  const memory_store& store_of(node_id n) const;
+
+  /// Messages sent, by type name (counted when sent, delivered or not).
+  const std::map<std::string, uint64_t>& sent() const { return sent_; }
+  void reset_counts() { sent_.clear(); }
+
+  std::vector<node_id> node_ids() const;
+  std::mt19937_64& rng() { return rng_; }
+
+private:
+  struct node;
+  struct client;
+  struct packet {
+    uint64_t deliver_at = 0;
+    uint64_t from = 0;
+    envelope env;
+  };
+
+  node& at(node_id n);
+  const node& at(node_id n) const;
+  void boot(node_id n);
+  void send(uint64_t from, envelope env);
+  void deliver(const packet& p);
+  void deliver_to_node(node& nd, uint64_t from, const message& m);
+  void on_client_command(node& nd, uint64_t from, const client_command& m);
+  void handle(node& nd, acceptor_step step);
+  void handle(node& nd, proposer_step step);
+  void handle(node& nd, const elector_step& step);
+  void handle(node& nd, learner_step step);
+  void maybe_commit(node& nd);
+  void commit(node& nd);
+  void tick_clients();
+  void client_send(client& c);
+  void on_client_reply(const client_reply& m);
+  bool link_up(uint64_t from, uint64_t to) const;
+  void note_truth(slot_t slot, const log_value& v, const std::string& who);
+  void check_chosen(slot_t slot, const log_value& v, const std::string& who);
+  void fail(const std::string& what);
+  void trace(const std::string& line);
+  bool chance(double p);
+
+  options opts_;
+  std::mt19937_64 rng_;
+  faults faults_;
+  uint64_t now_ = 0;
+  std::map<node_id, std::unique_ptr<node>> nodes_;
+  std::vector<packet> network_;
+  std::map<uint64_t, size_t> group_of_;
+  std::set<std::pair<uint64_t, uint64_t>> cut_links_;
+  std::vector<std::unique_ptr<client>> clients_;
+  std::vector<client_ack> acks_;
+  std::map<std::string, uint64_t> sent_;
+  // Safety oracle: votes per (slot, ballot) from durable commits.
+  std::map<std::pair<slot_t, ballot>, std::set<node_id>> votes_;
+  std::map<slot_t, log_value> truth_;
+  std::optional<std::string> violation_;
+};
+
+/// Parameters of one randomized run, all drawn from its seed.
+struct random_run {
+  uint64_t seed = 0;
+  size_t nodes = 3;
+  size_t clients = 1;
+  size_t commands_per_client = 10;
+  faults fault;
+  double crash_rate = 0;
+  double partition_rate = 0;
+  /// Probability per tick of cutting (or restoring) one link.
+  double link_cut_rate = 0;
+  uint64_t fault_ticks = 0;
+  uint64_t heal_ticks_max = 6000;
+  /// Core limits, small ones included to exercise chunking and windows.
+  size_t window_slots_max = 16;
+  size_t batch_commands_max = 256;
+  size_t promise_entries_max = 64;
+  size_t learn_entries_max = 64;
+  size_t success_entries_max = 32;
+
+  static random_run from_seed(uint64_t seed);
+  std::string describe() const;
+};
+
+struct run_result {
+  bool ok = true;
+  std::string violation;
+  uint64_t ticks = 0;
+  size_t commands_acked = 0;
+  slot_t slots_chosen = 0;
+};
+
+/// Runs one seed: faults for `fault_ticks`, then heals everything and
+/// requires liveness within `heal_ticks_max`.
+run_result run_seed(uint64_t seed, std::ostream* trace = nullptr);
+
+/// Random client operations over a small key space (so keys collide).
+std::vector<client_op> random_ops(std::mt19937_64& rng, size_t count,
+                                  uint64_t tag);
+
+} // namespace paxoskv::sim
