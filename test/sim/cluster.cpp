@@ -42,6 +42,8 @@ struct cluster::node {
   std::vector<envelope> held;
   /// Client commands this node received and must answer.
   std::set<std::pair<uint64_t, uint64_t>> awaiting;
+  /// Counts boots, so the oracle can tell a restarted proposer apart.
+  uint64_t incarnation = 0;
   /// Oracle bookkeeping for this incarnation's learner.
   slot_t learner_next = 0;
   std::set<std::pair<uint64_t, uint64_t>> applied_commands;
@@ -109,6 +111,7 @@ void cluster::boot(node_id n) {
   nd.awaiting.clear();
   nd.learner_next = 0;
   nd.applied_commands.clear();
+  ++nd.incarnation;
   nd.up = true;
 }
 
@@ -194,8 +197,45 @@ bool cluster::link_up(uint64_t from, uint64_t to) const {
   return ga == gb;
 }
 
+void cluster::check_outgoing(uint64_t from, const message& m) {
+  auto it = nodes_.find(static_cast<node_id>(from));
+  if (is_client(from) || it == nodes_.end())
+    return;
+  auto& nd = *it->second;
+  auto who = "node " + std::to_string(from);
+  auto& disk = nd.disk.state();
+  if (auto* p = std::get_if<promise>(&m)) {
+    // Durability order: a promise leaves only once it is on disk.
+    if (disk.acceptor.promised < p->b)
+      fail(who + " sent a promise for " + to_string(p->b)
+           + " before it was durable");
+  } else if (auto* a = std::get_if<accepted>(&m)) {
+    if (a->promised == a->b) {
+      auto e = disk.acceptor.entries.find(a->slot);
+      if (disk.acceptor.promised < a->b || e == disk.acceptor.entries.end()
+          || (!e->second.chosen && e->second.accepted_ballot != a->b))
+        fail(who + " acknowledged an accept at slot " + std::to_string(a->slot)
+             + " before it was durable");
+    }
+  } else if (auto* pr = std::get_if<prepare>(&m)) {
+    // A ballot belongs to one incarnation of one proposer.
+    auto [owner, fresh] = ballot_owner_.emplace(pr->b, nd.incarnation);
+    if (pr->b.node != nd.id || (!fresh && owner->second != nd.incarnation))
+      fail(who + " reused ballot " + to_string(pr->b)
+           + " from an earlier incarnation");
+  } else if (auto* ac = std::get_if<accept>(&m)) {
+    // One value per (slot, ballot): the uniqueness Paxos relies on.
+    auto [v, fresh] = proposed_.emplace(std::make_pair(ac->slot, ac->b),
+                                        ac->value);
+    if (!fresh && v->second != ac->value)
+      fail(who + " proposed two values at slot " + std::to_string(ac->slot)
+           + " under ballot " + to_string(ac->b));
+  }
+}
+
 void cluster::send(uint64_t from, envelope env) {
   ++sent_[name_of(env.msg)];
+  check_outgoing(from, env.msg);
   // Roles of one node talk inside one process: reliable and in order.
   bool local = from == env.to;
   if (!local && chance(faults_.drop)) {

@@ -8,7 +8,9 @@
 // that depend on them, and a crash loses both. Clients submit commands to
 // random nodes and retry on timeout.
 //
-// After every step the simulator checks the safety properties:
+// As messages leave a node it checks that promises and accepted replies are
+// already durable, and that no ballot is reused by a restarted proposer or
+// carries two values for one slot. After every step it checks:
 // - at most one value is chosen per slot (chosen = accepted durably by a
 //   majority under one ballot, computed from the acceptors' commits, not
 //   from what any node believes);
@@ -187,6 +189,8 @@ private:
   void client_send(client& c);
   void on_client_reply(const client_reply& m);
   bool link_up(uint64_t from, uint64_t to) const;
+  /// Durability order and ballot uniqueness, checked as messages leave.
+  void check_outgoing(uint64_t from, const message& m);
   void note_truth(slot_t slot, const log_value& v, const std::string& who);
   void check_chosen(slot_t slot, const log_value& v, const std::string& who);
   void fail(const std::string& what);
@@ -207,6 +211,8 @@ private:
   // Safety oracle: votes per (slot, ballot) from durable commits.
   std::map<std::pair<slot_t, ballot>, std::set<node_id>> votes_;
   std::map<slot_t, log_value> truth_;
+  std::map<ballot, uint64_t> ballot_owner_;
+  std::map<std::pair<slot_t, ballot>, log_value> proposed_;
   std::optional<std::string> violation_;
 };
 
