@@ -1,17 +1,8 @@
 #include "protocol/messages.hpp"
 
+#include "protocol/overload.hpp"
+
 namespace paxoskv {
-
-namespace {
-
-template <class... Fs>
-struct overload : Fs... {
-  using Fs::operator()...;
-};
-template <class... Fs>
-overload(Fs...) -> overload<Fs...>;
-
-} // namespace
 
 std::string to_string(const ballot& b) {
   return "(" + std::to_string(b.round) + "," + std::to_string(b.node) + ")";

@@ -4,18 +4,12 @@
 #include <cassert>
 #include <sstream>
 
+#include "protocol/overload.hpp"
 #include "test/sim/trace.hpp"
 
 namespace paxoskv::sim {
 
 namespace {
-
-template <class... Fs>
-struct overload : Fs... {
-  using Fs::operator()...;
-};
-template <class... Fs>
-overload(Fs...) -> overload<Fs...>;
 
 /// Client ids live far above node ids so the network can tell them apart.
 constexpr uint64_t first_client_id = 1000;
@@ -211,9 +205,11 @@ void cluster::check_outgoing(uint64_t from, const message& m) {
            + " before it was durable");
   } else if (auto* a = std::get_if<accepted>(&m)) {
     if (a->promised == a->b) {
+      // The entry may since have been superseded by a newer ballot in the
+      // same group commit; that is as if the reply had left in between.
       auto e = disk.acceptor.entries.find(a->slot);
       if (disk.acceptor.promised < a->b || e == disk.acceptor.entries.end()
-          || (!e->second.chosen && e->second.accepted_ballot != a->b))
+          || (!e->second.chosen && e->second.accepted_ballot < a->b))
         fail(who + " acknowledged an accept at slot " + std::to_string(a->slot)
              + " before it was durable");
     }
@@ -315,36 +311,32 @@ void cluster::on_client_command(node& nd, uint64_t from,
 
 // -- effects of core steps ---------------------------------------------------
 
-void cluster::handle(node& nd, acceptor_step step) {
+template <class Write>
+void cluster::handle_durable(node& nd, durable_step<Write>&& step,
+                             const std::string& role_name) {
+  auto who = role_name + " " + std::to_string(nd.id);
   for (auto& l : step.log)
-    trace("node " + std::to_string(nd.id) + " acceptor: " + l);
+    trace(who + ": " + l);
   for (auto& e : step.send_now) {
     if (auto* c = std::get_if<chosen>(&e.msg))
       for (auto& ce : c->entries)
-        check_chosen(ce.slot, ce.value,
-                     "acceptor " + std::to_string(nd.id) + " told a learner");
+        check_chosen(ce.slot, ce.value, who + " announced");
     send(nd.id, std::move(e));
   }
+  // The write joins the node's open group commit; the replies that depend
+  // on it wait for that commit.
   if (step.write)
     nd.pending.add(std::move(*step.write));
   for (auto& e : step.after_write)
     nd.held.push_back(std::move(e));
 }
 
+void cluster::handle(node& nd, acceptor_step step) {
+  handle_durable(nd, std::move(step), "acceptor");
+}
+
 void cluster::handle(node& nd, proposer_step step) {
-  for (auto& l : step.log)
-    trace("node " + std::to_string(nd.id) + " proposer: " + l);
-  for (auto& e : step.send_now) {
-    if (auto* c = std::get_if<chosen>(&e.msg))
-      for (auto& ce : c->entries)
-        check_chosen(ce.slot, ce.value,
-                     "proposer " + std::to_string(nd.id) + " announced");
-    send(nd.id, std::move(e));
-  }
-  if (step.write)
-    nd.pending.add(*step.write);
-  for (auto& e : step.after_write)
-    nd.held.push_back(std::move(e));
+  handle_durable(nd, std::move(step), "proposer");
 }
 
 void cluster::handle(node& nd, const elector_step& step) {

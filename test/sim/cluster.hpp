@@ -179,6 +179,9 @@ private:
   void deliver(const packet& p);
   void deliver_to_node(node& nd, uint64_t from, const message& m);
   void on_client_command(node& nd, uint64_t from, const client_command& m);
+  template <class Write>
+  void handle_durable(node& nd, durable_step<Write>&& step,
+                      const std::string& role_name);
   void handle(node& nd, acceptor_step step);
   void handle(node& nd, proposer_step step);
   void handle(node& nd, const elector_step& step);
