@@ -25,11 +25,22 @@ std::vector<node_id> elector::heard_directly() const {
   return result;
 }
 
+std::vector<node_id> elector::eligible_directly() const {
+  auto majority = majority_of(cfg_.nodes.size());
+  std::vector<node_id> result;
+  if (heard_directly().size() + 1 >= majority)
+    result.push_back(cfg_.self);
+  for (auto& [id, p] : peers_)
+    if (fresh(p) && p.last.alive.size() + 1 >= majority)
+      result.push_back(id);
+  return result;
+}
+
 elector_step elector::on_tick() {
   elector_step out;
   ++now_;
   if (now_ % cfg_.heartbeat_ticks == 0) {
-    heartbeat hb{cfg_.self, leader_, heard_directly()};
+    heartbeat hb{cfg_.self, leader_, heard_directly(), eligible_directly()};
     for (auto& [id, p] : peers_)
       out.send_now.push_back({id, hb});
     // Repeating the current decision is harmless and lets a restarted
@@ -48,7 +59,7 @@ elector_step elector::on_heartbeat(const heartbeat& m) {
     return out; // Not a member.
   i->second.heard = true;
   i->second.heard_tick = now_;
-  i->second.alive = m.alive;
+  i->second.last = m;
   decide(out);
   return out;
 }
@@ -56,12 +67,13 @@ elector_step elector::on_heartbeat(const heartbeat& m) {
 void elector::decide(elector_step& out) {
   if (now_ < cfg_.election_timeout_ticks)
     return;
-  node_id best = cfg_.self;
+  node_id best = 0;
+  for (auto id : eligible_directly())
+    best = std::max(best, id);
   for (auto& [id, p] : peers_) {
     if (!fresh(p))
       continue;
-    best = std::max(best, id);
-    for (auto relayed : p.alive)
+    for (auto relayed : p.last.eligible)
       if (peers_.count(relayed) > 0 || relayed == cfg_.self)
         best = std::max(best, relayed);
   }

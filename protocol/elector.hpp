@@ -1,20 +1,28 @@
 // The leader elector: the bully algorithm over ticks.
 //
-// Every node sends a heartbeat every `heartbeat_ticks`. A node is alive if
-// it was heard within `election_timeout_ticks`, directly or through another
-// live node's heartbeat (which lists whom that node hears directly). The
-// leader is the highest live id. Relaying liveness means a single broken
-// link between the leader and one follower does not make that follower
-// claim leadership and unseat a leader the rest of the cluster still hears.
+// Every node sends a heartbeat every `heartbeat_ticks` listing the nodes it
+// heard from directly within `election_timeout_ticks` (2T). A node is
+// *eligible* to lead when it hears a majority of the cluster, itself
+// included: only such a node can run Paxos. Heartbeats also carry the
+// eligible nodes their sender hears directly. The leader is the highest id
+// among the eligible nodes this node knows of, directly or relayed.
+//
+// - A single broken link between the leader and one follower does not make
+//   that follower claim leadership: it learns from the others that the
+//   leader is still eligible.
+// - A node cut off from the majority (or reachable through one link only)
+//   is not eligible, so it is never elected and does not stall the cluster;
+//   an isolated node names no leader at all instead of running phase 1 over
+//   and over.
 //
 // Election only serves liveness: two nodes that both believe they lead cost
 // retries (ballots keep safety), never a wrong result.
 //
-//   startup --timeout elapsed--> deciding (leader = max alive id)
+//   startup --one timeout elapsed--> deciding (leader = max eligible id, or 0)
 //
-// Invariants: the node itself is always alive; no leader is named before
-// one election timeout has passed since start, so a restarted node first
-// hears the cluster before it claims anything.
+// Invariant: no leader is named before one election timeout has passed since
+// start, so a restarted node first hears the cluster before it claims
+// anything.
 #pragma once
 
 #include <map>
@@ -59,11 +67,14 @@ private:
   struct peer {
     uint64_t heard_tick = 0;
     bool heard = false;
-    std::vector<node_id> alive;
+    /// The peer's last heartbeat.
+    heartbeat last;
   };
 
   void decide(elector_step& out);
   bool fresh(const peer& p) const;
+  /// Nodes this node hears directly (itself included) that are eligible.
+  std::vector<node_id> eligible_directly() const;
 
   elector_config cfg_;
   uint64_t now_ = 0;

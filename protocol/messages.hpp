@@ -177,14 +177,18 @@ struct heartbeat {
   node_id from = 0;
   /// Whom the sender currently considers leader (0: nobody yet).
   node_id leader = 0;
-  /// Nodes the sender heard from directly within the election timeout;
-  /// relaying them keeps one broken link from unseating a live leader.
+  /// Nodes the sender heard from directly within the election timeout.
   std::vector<node_id> alive;
+  /// Nodes the sender hears directly that hear a majority themselves
+  /// (possibly the sender): those that could lead. Relaying them keeps one
+  /// broken link from unseating a leader the rest of the cluster hears.
+  std::vector<node_id> eligible;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, heartbeat& x) {
-  return f(caf::meta::type_name("heartbeat"), x.from, x.leader, x.alive);
+  return f(caf::meta::type_name("heartbeat"), x.from, x.leader, x.alive,
+           x.eligible);
 }
 
 /// The elector tells its node's proposer who leads now.

@@ -8,17 +8,17 @@ using namespace paxoskv::test;
 
 namespace {
 
-elector make_elector(node_id self) {
+elector make_elector(node_id self, std::vector<node_id> nodes = {1, 2, 3}) {
   elector_config cfg;
   cfg.self = self;
-  cfg.nodes = {1, 2, 3};
+  cfg.nodes = std::move(nodes);
   cfg.heartbeat_ticks = 2;
   cfg.election_timeout_ticks = 4;
   return elector(cfg);
 }
 
-/// Ticks `e` n times, delivering heartbeats from `from` every tick.
-void run(elector& e, int n, std::vector<heartbeat> from) {
+/// Ticks `e` n times, delivering the heartbeats `from` every tick.
+void run(elector& e, int n, const std::vector<heartbeat>& from) {
   for (int i = 0; i < n; ++i) {
     e.on_tick();
     for (auto& h : from)
@@ -31,27 +31,28 @@ void run(elector& e, int n, std::vector<heartbeat> from) {
 TEST_CASE("no leader is named before one election timeout has passed") {
   auto e = make_elector(1);
   e.on_tick();
-  e.on_heartbeat(heartbeat{3, 0, {}});
+  e.on_heartbeat(heartbeat{3, 0, {1, 2}, {3}});
   CHECK(e.leader() == 0);
-  run(e, 4, {heartbeat{3, 3, {}}});
+  run(e, 4, {heartbeat{3, 3, {1, 2}, {3}}});
   CHECK(e.leader() == 3);
 }
 
-TEST_CASE("the highest id heard within the timeout leads") {
+TEST_CASE("the highest id among nodes that hear a majority leads") {
   auto e = make_elector(2);
-  run(e, 6, {heartbeat{1, 0, {}}, heartbeat{3, 0, {}}});
+  run(e, 6, {heartbeat{1, 0, {2, 3}, {}}, heartbeat{3, 0, {1, 2}, {}}});
   CHECK(e.leader() == 3);
 }
 
 TEST_CASE("when the leader falls silent the next highest takes over within "
           "two heartbeat timeouts") {
   auto e = make_elector(2);
-  run(e, 6, {heartbeat{3, 3, {1, 2}}, heartbeat{1, 3, {2, 3}}});
+  run(e, 6, {heartbeat{3, 3, {1, 2}, {3, 1, 2}},
+             heartbeat{1, 3, {2, 3}, {1, 3, 2}}});
   CHECK(e.leader() == 3);
   // Node 3 dies: node 1 soon stops listing it too.
   int ticks = 0;
   while (e.leader() == 3 && ticks < 20) {
-    run(e, 1, {heartbeat{1, 3, {2}}});
+    run(e, 1, {heartbeat{1, 3, {2}, {1, 2}}});
     ++ticks;
   }
   CHECK(e.leader() == 2);
@@ -59,22 +60,42 @@ TEST_CASE("when the leader falls silent the next highest takes over within "
 }
 
 TEST_CASE("a single broken link to the leader does not change the leader") {
-  // Node 2 cannot hear node 3, but node 1 hears 3 and says so.
+  // Node 2 cannot hear node 3, but node 1 hears 3, and 3 hears a majority.
   auto e = make_elector(2);
-  run(e, 20, {heartbeat{1, 3, {2, 3}}});
+  run(e, 20, {heartbeat{1, 3, {2, 3}, {1, 2, 3}}});
   CHECK(e.leader() == 3);
+}
+
+TEST_CASE("a node reachable through a single link is never elected") {
+  // Five nodes; node 5 hears only node 1. Node 4 hears 1, 2, 3.
+  auto e = make_elector(4, {1, 2, 3, 4, 5});
+  run(e, 20, {heartbeat{1, 4, {2, 3, 4, 5}, {1, 2, 3, 4}},
+              heartbeat{2, 4, {1, 3, 4}, {1, 2, 3, 4}},
+              heartbeat{3, 4, {1, 2, 4}, {1, 2, 3, 4}}});
+  CHECK(e.leader() == 4);
+  auto five = make_elector(5, {1, 2, 3, 4, 5});
+  run(five, 20, {heartbeat{1, 4, {2, 3, 4, 5}, {1, 2, 3, 4}}});
+  CHECK(five.leader() == 4);
+}
+
+TEST_CASE("an isolated node names no leader") {
+  auto e = make_elector(3);
+  run(e, 20, {});
+  CHECK(e.leader() == 0);
 }
 
 TEST_CASE("heartbeats go to every other node every T ticks, with the leader "
           "decision repeated to the local proposer") {
   auto e = make_elector(1);
   std::vector<envelope> sent;
-  for (int i = 0; i < 8; ++i)
+  for (int i = 0; i < 8; ++i) {
     for (auto& env : e.on_tick().send_now)
       sent.push_back(env);
+    e.on_heartbeat(heartbeat{2, 0, {1}, {}});
+  }
   CHECK(of_type<heartbeat>(sent).size() == 4 * 2);
   auto changes = of_type<leader_change>(sent);
   REQUIRE(!changes.empty());
   CHECK(changes.back().first == 1);
-  CHECK(changes.back().second.leader == 1);
+  CHECK(changes.back().second.leader == 2);
 }

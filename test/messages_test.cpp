@@ -28,7 +28,7 @@ std::vector<message> samples() {
     success_ack{3, 10, ballot{3, 2}},
     chosen{{chosen_entry{2, nop_value()}}},
     learn_request{3, 12},
-    heartbeat{2, 3, {1, 3}},
+    heartbeat{2, 3, {1, 3}, {3}},
     leader_change{3},
     client_command{command{5, 6, op_code::del, "k", ""}, 2, 1},
     client_reply{5, 6, command_result{result_kind::integer, "", 1}},

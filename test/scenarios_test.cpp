@@ -251,6 +251,36 @@ TEST_CASE("a single broken link between the leader and a follower does not "
   finish(c);
 }
 
+TEST_CASE("a node reachable through one link only does not stall the "
+          "cluster") {
+  cluster c(opts_for(5, 3));
+  for (node_id n : {2, 3, 4})
+    c.cut_link(5, n);
+  c.add_client(sets("a", 20));
+  // Clients' commands reaching node 5 are forwarded through the leader it
+  // learns of; the rest of the cluster is fully connected and must finish.
+  REQUIRE(c.run_until([&] { return c.clients_done(); }, 5000));
+  CHECK(c.leader() == 4);
+  CHECK(c.elector_of(5).leader() == 4);
+  c.heal_network();
+  finish(c);
+}
+
+TEST_CASE("an isolated node does not keep starting elections") {
+  cluster c(opts_for(3, 5));
+  REQUIRE(c.run_until([&] { return c.leader() == 3; }, 500));
+  c.partition({{1, 2}, {3}});
+  auto round_before = c.proposer_of(3).current_ballot().round;
+  c.run_until([] { return false; }, 1000);
+  CHECK(c.elector_of(3).leader() == 0);
+  CHECK(c.proposer_of(3).phase() == proposer_phase::follower);
+  CHECK(c.proposer_of(3).current_ballot().round <= round_before + 1);
+  CHECK(c.leader() == 2);
+  c.heal_network();
+  c.add_client(sets("a", 5));
+  finish(c);
+}
+
 TEST_CASE("with a stable leader each batch costs one accept and one reply per "
           "acceptor and no prepare") {
   for (size_t nodes : {3u, 5u}) {
