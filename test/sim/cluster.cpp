@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <sstream>
+#include <type_traits>
 
 #include "protocol/overload.hpp"
 #include "test/sim/trace.hpp"
@@ -325,8 +326,11 @@ void cluster::handle_durable(node& nd, durable_step<Write>&& step,
   }
   // The write joins the node's open group commit; the replies that depend
   // on it wait for that commit.
-  if (step.write)
+  if (step.write) {
+    if constexpr (std::is_same_v<Write, acceptor_write>)
+      check_chosen_marks(nd, *step.write);
     nd.pending.add(std::move(*step.write));
+  }
   for (auto& e : step.after_write)
     nd.held.push_back(std::move(e));
 }
@@ -374,6 +378,15 @@ void cluster::handle(node& nd, learner_step step) {
     send(nd.id, std::move(e));
 }
 
+void cluster::check_chosen_marks(const node& nd, const acceptor_write& w) {
+  // A correct mark always follows a majority's durable acceptance, so the
+  // oracle already knows the slot's value when the mark is made.
+  for (auto& e : w.entries)
+    if (e.chosen)
+      check_chosen(e.slot, e.value,
+                   "acceptor " + std::to_string(nd.id) + " marked");
+}
+
 // -- durability ----------------------------------------------------------------
 
 void cluster::maybe_commit(node& nd) {
@@ -384,13 +397,10 @@ void cluster::maybe_commit(node& nd) {
 void cluster::commit(node& nd) {
   if (nd.pending.empty() && nd.held.empty())
     return;
-  // The oracle sees exactly what became durable, in order.
+  // The oracle counts votes from exactly what became durable, in order.
   for (auto& e : nd.pending.acceptor.entries) {
-    if (e.chosen) {
-      check_chosen(e.slot, e.value,
-                   "acceptor " + std::to_string(nd.id) + " marked chosen");
-      continue;
-    }
+    if (e.chosen)
+      continue; // Checked when the mark was made.
     auto& v = votes_[{e.slot, e.accepted_ballot}];
     v.insert(nd.id);
     if (v.size() >= majority_of(nodes_.size()))

@@ -194,6 +194,7 @@ private:
   bool link_up(uint64_t from, uint64_t to) const;
   /// Durability order and ballot uniqueness, checked as messages leave.
   void check_outgoing(uint64_t from, const message& m);
+  void check_chosen_marks(const node& nd, const acceptor_write& w);
   void note_truth(slot_t slot, const log_value& v, const std::string& who);
   void check_chosen(slot_t slot, const log_value& v, const std::string& who);
   void fail(const std::string& what);
