@@ -3,7 +3,8 @@
 // A store commits a whole `durable_batch` atomically and durably (group
 // commit: everything handled since the last commit costs one sync). The
 // in-memory implementation below backs the deterministic simulator; the
-// LMDB implementation backs real nodes. Both implement this interface.
+// LMDB implementation (lmdb_store.hpp) backs real nodes. Both implement this
+// interface, and the simulator runs over either.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 
 #include "protocol/acceptor.hpp"
 #include "protocol/proposer.hpp"
+#include "storage/error.hpp"
 
 namespace paxoskv {
 
@@ -37,20 +39,22 @@ class store {
 public:
   virtual ~store() = default;
   /// Reads the whole durable state.
-  virtual durable_state load() const = 0;
-  /// Makes a batch durable, atomically; returns only once it is.
-  virtual void commit(const durable_batch& batch) = 0;
+  virtual storage_result<durable_state> load() const = 0;
+  /// Makes a batch durable, atomically (all of it or none of it); returns
+  /// only once it is on disk. On error nothing of the batch is stored.
+  virtual storage_status commit(const durable_batch& batch) = 0;
 };
 
 /// A store kept in memory: "durable" means "survives a simulated crash".
 class memory_store final : public store {
 public:
-  durable_state load() const override { return state_; }
+  storage_result<durable_state> load() const override { return state_; }
 
-  void commit(const durable_batch& batch) override {
+  storage_status commit(const durable_batch& batch) override {
     state_.acceptor.apply(batch.acceptor);
     if (batch.proposer_round)
       state_.proposer_round = *batch.proposer_round;
+    return std::nullopt;
   }
 
   const durable_state& state() const { return state_; }

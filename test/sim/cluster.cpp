@@ -27,7 +27,10 @@ bool is_client(uint64_t addr) {
 struct cluster::node {
   node_id id = 0;
   bool up = false;
+  /// What was committed, as the oracle sees it.
   memory_store disk;
+  /// The real store under test, if any.
+  std::unique_ptr<store> backend;
   std::unique_ptr<acceptor> acc;
   std::unique_ptr<proposer> prop;
   std::unique_ptr<learner> learn;
@@ -80,10 +83,39 @@ const cluster::node& cluster::at(node_id n) const {
   return *nodes_.at(n);
 }
 
+namespace {
+
+bool same_state(const durable_state& a, const durable_state& b) {
+  return a.proposer_round == b.proposer_round
+         && a.acceptor.promised == b.acceptor.promised
+         && a.acceptor.entries == b.acceptor.entries;
+}
+
+} // namespace
+
+durable_state cluster::restore(node& nd) {
+  auto committed = nd.disk.load().value();
+  if (!opts_.make_store)
+    return committed;
+  nd.backend.reset(); // Close before reopening, as a restarted process.
+  nd.backend = opts_.make_store(nd.id);
+  auto who = "store of node " + std::to_string(nd.id);
+  if (!nd.backend) {
+    fail(who + " failed to open");
+    return committed;
+  }
+  auto loaded = nd.backend->load();
+  if (!loaded)
+    fail(who + " failed to load: " + loaded.error().message);
+  else if (!same_state(loaded.value(), committed))
+    fail(who + " reloaded a state other than the one committed");
+  return committed;
+}
+
 void cluster::boot(node_id n) {
   auto& nd = at(n);
   auto ids = node_ids();
-  auto disk = nd.disk.load();
+  auto disk = restore(nd);
   auto acfg = opts_.acceptor;
   acfg.self = n;
   nd.acc = std::make_unique<acceptor>(acfg, std::move(disk.acceptor));
@@ -120,6 +152,7 @@ void cluster::crash(node_id n) {
     return;
   trace("crash node " + std::to_string(n));
   nd.up = false;
+  nd.backend.reset();
   nd.acc.reset();
   nd.prop.reset();
   nd.learn.reset();
@@ -406,6 +439,10 @@ void cluster::commit(node& nd) {
     if (v.size() >= majority_of(nodes_.size()))
       note_truth(e.slot, e.value, "acceptors");
   }
+  if (nd.backend)
+    if (auto err = nd.backend->commit(nd.pending))
+      fail("store of node " + std::to_string(nd.id)
+           + " failed to commit: " + err->message);
   nd.disk.commit(nd.pending);
   nd.pending = {};
   auto held = std::move(nd.held);
@@ -752,12 +789,14 @@ void random_faults(cluster& c, const random_run& r) {
 
 } // namespace
 
-run_result run_seed(uint64_t seed, std::ostream* trace) {
+run_result run_seed(uint64_t seed, std::ostream* trace,
+                    std::function<std::unique_ptr<store>(node_id)> make_store) {
   auto r = random_run::from_seed(seed);
   options opts;
   opts.seed = seed;
   opts.nodes = r.nodes;
   opts.trace = trace;
+  opts.make_store = std::move(make_store);
   opts.proposer.window_slots_max = r.window_slots_max;
   opts.proposer.batch_commands_max = r.batch_commands_max;
   opts.proposer.success_entries_max = r.success_entries_max;

@@ -66,6 +66,11 @@ struct options {
   acceptor_config acceptor;
   /// Where to print every event when verbose (nullptr: quiet).
   std::ostream* trace = nullptr;
+  /// Opens node n's real store (for example LMDB in a temp dir); called at
+  /// every boot, after the previous instance was closed. Empty: in-memory
+  /// only. Either way an in-memory copy of what was committed is kept, and
+  /// every reload must return exactly that.
+  std::function<std::unique_ptr<store>(node_id)> make_store;
 };
 
 /// One command a client issues; the simulator adds (client_id, sequence).
@@ -175,6 +180,9 @@ private:
   node& at(node_id n);
   const node& at(node_id n) const;
   void boot(node_id n);
+  /// The durable state a booting node starts from; reopens its real store
+  /// and checks it returns exactly what was committed.
+  durable_state restore(node& nd);
   void send(uint64_t from, envelope env);
   void deliver(const packet& p);
   void deliver_to_node(node& nd, uint64_t from, const message& m);
@@ -254,7 +262,9 @@ struct run_result {
 
 /// Runs one seed: faults for `fault_ticks`, then heals everything and
 /// requires liveness within `heal_ticks_max`.
-run_result run_seed(uint64_t seed, std::ostream* trace = nullptr);
+run_result run_seed(
+  uint64_t seed, std::ostream* trace = nullptr,
+  std::function<std::unique_ptr<store>(node_id)> make_store = {});
 
 /// Random client operations over a small key space (so keys collide).
 std::vector<client_op> random_ops(std::mt19937_64& rng, size_t count,

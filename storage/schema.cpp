@@ -1,0 +1,172 @@
+#include "storage/schema.hpp"
+
+namespace paxoskv::schema {
+
+namespace {
+
+void put_u8(std::string& out, uint8_t x) {
+  out.push_back(static_cast<char>(x));
+}
+
+void put_u32(std::string& out, uint32_t x) {
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((x >> shift) & 0xff));
+}
+
+void put_u64(std::string& out, uint64_t x) {
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((x >> shift) & 0xff));
+}
+
+void put_bytes(std::string& out, const std::string& s) {
+  put_u32(out, static_cast<uint32_t>(s.size()));
+  out += s;
+}
+
+/// Reads big-endian fields from a byte range; any overrun fails it.
+class reader {
+public:
+  explicit reader(std::string_view in) : in_(in) {}
+
+  bool ok() const { return ok_; }
+  bool at_end() const { return pos_ == in_.size(); }
+
+  uint64_t uint(size_t width) {
+    if (!ok_ || in_.size() - pos_ < width) {
+      ok_ = false;
+      return 0;
+    }
+    uint64_t x = 0;
+    for (size_t i = 0; i < width; ++i)
+      x = (x << 8) | static_cast<uint8_t>(in_[pos_ + i]);
+    pos_ += width;
+    return x;
+  }
+
+  std::string bytes() {
+    auto n = uint(4);
+    if (!ok_ || in_.size() - pos_ < n) {
+      ok_ = false;
+      return {};
+    }
+    std::string s(in_.substr(pos_, n));
+    pos_ += n;
+    return s;
+  }
+
+private:
+  std::string_view in_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+} // namespace
+
+std::string encode_u32(uint32_t x) {
+  std::string out;
+  put_u32(out, x);
+  return out;
+}
+
+std::string encode_u64(uint64_t x) {
+  std::string out;
+  put_u64(out, x);
+  return out;
+}
+
+std::optional<uint32_t> decode_u32(std::string_view bytes) {
+  reader r(bytes);
+  auto x = r.uint(4);
+  if (!r.ok() || !r.at_end())
+    return std::nullopt;
+  return static_cast<uint32_t>(x);
+}
+
+std::optional<uint64_t> decode_u64(std::string_view bytes) {
+  reader r(bytes);
+  auto x = r.uint(8);
+  if (!r.ok() || !r.at_end())
+    return std::nullopt;
+  return x;
+}
+
+std::string encode_slot(slot_t slot) {
+  return encode_u64(slot);
+}
+
+std::optional<slot_t> decode_slot(std::string_view bytes) {
+  return decode_u64(bytes);
+}
+
+std::string encode_ballot(const ballot& b) {
+  std::string out;
+  put_u64(out, b.round);
+  put_u32(out, b.node);
+  return out;
+}
+
+std::optional<ballot> decode_ballot(std::string_view bytes) {
+  reader r(bytes);
+  ballot b;
+  b.round = r.uint(8);
+  b.node = static_cast<node_id>(r.uint(4));
+  if (!r.ok() || !r.at_end())
+    return std::nullopt;
+  return b;
+}
+
+std::string encode_entry(const accepted_entry& e) {
+  std::string out;
+  out.reserve(32 + e.value.size_bytes());
+  put_u8(out, entry_format);
+  put_u64(out, e.accepted_ballot.round);
+  put_u32(out, e.accepted_ballot.node);
+  put_u8(out, e.chosen ? 1 : 0);
+  put_u32(out, static_cast<uint32_t>(e.value.commands.size()));
+  for (auto& c : e.value.commands) {
+    put_u64(out, c.client_id);
+    put_u64(out, c.sequence);
+    put_u8(out, static_cast<uint8_t>(c.op));
+    put_bytes(out, c.key);
+    put_bytes(out, c.value);
+  }
+  return out;
+}
+
+std::optional<accepted_entry> decode_entry(slot_t slot,
+                                           std::string_view bytes) {
+  reader r(bytes);
+  accepted_entry e;
+  e.slot = slot;
+  if (r.uint(1) != entry_format)
+    return std::nullopt;
+  e.accepted_ballot.round = r.uint(8);
+  e.accepted_ballot.node = static_cast<node_id>(r.uint(4));
+  auto chosen = r.uint(1);
+  if (chosen > 1)
+    return std::nullopt;
+  e.chosen = chosen == 1;
+  auto count = r.uint(4);
+  // Every command takes at least 25 bytes: a count beyond what is left is
+  // corruption, caught before reserving memory for it.
+  if (!r.ok() || count > bytes.size() / 25)
+    return std::nullopt;
+  e.value.commands.reserve(count);
+  for (uint64_t i = 0; i < count && r.ok(); ++i) {
+    command c;
+    c.client_id = r.uint(8);
+    c.sequence = r.uint(8);
+    auto op = r.uint(1);
+    if (op > static_cast<uint8_t>(op_code::del))
+      return std::nullopt;
+    c.op = static_cast<op_code>(op);
+    c.key = r.bytes();
+    c.value = r.bytes();
+    e.value.commands.push_back(std::move(c));
+  }
+  if (!r.ok() || !r.at_end())
+    return std::nullopt;
+  return e;
+}
+
+} // namespace paxoskv::schema

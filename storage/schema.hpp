@@ -1,0 +1,68 @@
+// The on-disk schema of a paxoskv data directory (format version 1).
+//
+// One LMDB environment per node data directory:
+//
+//   <dir>/data.mdb, <dir>/lock.mdb   LMDB's own files
+//   <dir>/paxoskv.lock               held with flock() by the one process
+//                                    using the directory; holds its pid
+//
+// Named databases (all integers big-endian, so keys sort numerically):
+//
+//   "meta"          key (ASCII)        value
+//                   format_version     u32 = 1
+//                   cluster_id         bytes (the cluster's name)
+//                   node_id            u32
+//                   promised           u64 round, u32 node  (acceptor)
+//                   proposer_round     u64                  (proposer)
+//
+//   "acceptor_log"  key: u64 slot      value: an accepted entry
+//                   u8  entry format = 1
+//                   u64 ballot round, u32 ballot node
+//                   u8  chosen (0 or 1)
+//                   u32 number of commands, then per command:
+//                     u64 client_id, u64 sequence, u8 op,
+//                     u32 key length, key bytes, u32 value length, value bytes
+//
+// Decoding checks every length and field; anything that does not parse
+// exactly is reported as corruption, never trusted.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "protocol/types.hpp"
+
+namespace paxoskv::schema {
+
+constexpr uint32_t format_version = 1;
+constexpr uint8_t entry_format = 1;
+
+constexpr const char* meta_db = "meta";
+constexpr const char* log_db = "acceptor_log";
+
+constexpr const char* key_format_version = "format_version";
+constexpr const char* key_cluster_id = "cluster_id";
+constexpr const char* key_node_id = "node_id";
+constexpr const char* key_promised = "promised";
+constexpr const char* key_proposer_round = "proposer_round";
+
+std::string encode_u32(uint32_t x);
+std::string encode_u64(uint64_t x);
+std::optional<uint32_t> decode_u32(std::string_view bytes);
+std::optional<uint64_t> decode_u64(std::string_view bytes);
+
+/// Key of a slot: 8 bytes big-endian, so LMDB's byte order is slot order.
+std::string encode_slot(slot_t slot);
+std::optional<slot_t> decode_slot(std::string_view bytes);
+
+std::string encode_ballot(const ballot& b);
+std::optional<ballot> decode_ballot(std::string_view bytes);
+
+/// The entry's slot is the key, not part of the value.
+std::string encode_entry(const accepted_entry& e);
+std::optional<accepted_entry> decode_entry(slot_t slot,
+                                           std::string_view bytes);
+
+} // namespace paxoskv::schema
