@@ -235,11 +235,15 @@ proposer_step proposer::on_tick() {
       }
       break;
     case proposer_phase::preparing:
+      // The round of this ballot may still wait in an open group commit:
+      // a retransmitted prepare leaves only after it, like the first one.
+      // (A continuation prepare answers a promise, which already proves
+      // the round durable.)
       for (auto& [id, p] : peers_)
         if (!p.prepare_done && now_ - p.prepare_tick >= cfg_.retransmit_ticks) {
           p.prepare_tick = now_;
-          out.send_now.push_back({id, prepare{ballot_, p.prepare_from,
-                                              cfg_.self}});
+          out.after_write.push_back({id, prepare{ballot_, p.prepare_from,
+                                                 cfg_.self}});
         }
       break;
     case proposer_phase::leading:

@@ -7,8 +7,9 @@
 //      +--------------------------+  backoff <------ nack / newer promise --+
 //
 // Invariants kept by this class:
-// - A ballot is used only after its round is durable (prepares are sent in
-//   `after_write` of the step that raises the round), so a restarted
+// - A ballot is used only after its round is durable: prepares, first sent
+//   or retransmitted, are in `after_write`, and a shell releases those only
+//   after everything written before them is durable. So a restarted
 //   proposer never reuses a ballot.
 // - Leading starts only after a majority of acceptors reported every slot
 //   they accepted at or above `from_slot` (no_more_accepted), so for every

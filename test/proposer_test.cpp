@@ -56,6 +56,18 @@ TEST_CASE("proposer persists its round before any prepare leaves") {
     CHECK(m.b == ballot{5, 3});
 }
 
+TEST_CASE("a retransmitted prepare also waits for the round to be durable") {
+  proposer p(config(), 0);
+  p.on_leader_change(leader_change{3});
+  std::vector<std::pair<uint64_t, prepare>> resent;
+  for (int i = 0; i < 10 && resent.empty(); ++i) {
+    auto step = p.on_tick();
+    CHECK(of_type<prepare>(step.send_now).empty());
+    resent = of_type<prepare>(step.after_write);
+  }
+  CHECK(resent.size() == 3);
+}
+
 TEST_CASE("a restarted proposer never reuses a ballot") {
   proposer first(config(), 0);
   auto round = first.on_leader_change(leader_change{3}).write->round;
