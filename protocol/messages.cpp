@@ -34,6 +34,8 @@ std::string to_string(result_kind k) {
       return "integer";
     case result_kind::not_applied:
       return "not_applied";
+    case result_kind::unknown:
+      return "unknown";
   }
   return "kind(" + std::to_string(static_cast<int>(k)) + ")";
 }

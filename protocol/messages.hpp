@@ -229,6 +229,9 @@ enum class result_kind : uint8_t {
   integer = 3,
   /// The command was not applied and will not be; the client may retry.
   not_applied = 4,
+  /// The command was proposed but not confirmed in time: it may or may not
+  /// take effect.
+  unknown = 5,
 };
 
 std::string to_string(result_kind k);

@@ -1,0 +1,142 @@
+// The directory of a process.
+//
+// It is published on the process's peer port. Other processes ask it
+// (`lookup_atom`) for the role actors it hosts. It connects to every peer
+// through the middleman actor, asynchronously, never with a blocking
+// remote_actor call; a failed or dropped connection is retried with
+// exponential backoff (100 ms doubling to 2 s), so a node started before
+// its peers waits for them. Every change of the route table is pushed to
+// the local role actors.
+#include "actors/spawn.hpp"
+
+#include <map>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/middleman_actor.hpp>
+
+namespace paxoskv {
+
+namespace {
+
+struct peer_link {
+  peer_address address;
+  caf::actor directory;
+  role_handles roles;
+  std::chrono::milliseconds backoff{100};
+  bool connecting = false;
+};
+
+struct directory_state {
+  role_handles local;
+  std::map<node_id, peer_link> peers;
+};
+
+using directory_pointer = caf::stateful_actor<directory_state>*;
+
+constexpr std::chrono::milliseconds backoff_max{2000};
+constexpr std::chrono::seconds connect_timeout{5};
+
+void push_routes(directory_pointer self) {
+  route_table t;
+  t.nodes[self->state.local.node] = self->state.local;
+  for (auto& [id, p] : self->state.peers)
+    if (p.directory)
+      t.nodes[id] = p.roles;
+  auto push = [&](const auto& handle) {
+    if (handle)
+      self->send(handle, t);
+  };
+  push(self->state.local.acceptor);
+  push(self->state.local.proposer);
+  push(self->state.local.learner);
+  push(self->state.local.elector);
+}
+
+void retry_later(directory_pointer self, node_id n) {
+  auto& p = self->state.peers.at(n);
+  p.connecting = false;
+  self->delayed_send(self, p.backoff, retry_atom_v, n);
+  p.backoff = std::min(backoff_max, p.backoff * 2);
+}
+
+void connect(directory_pointer self, node_id n) {
+  auto& p = self->state.peers.at(n);
+  if (p.connecting || p.directory)
+    return;
+  p.connecting = true;
+  auto mm = self->system().middleman().actor_handle();
+  auto self_node = self->state.local.node;
+  self
+    ->request(mm, connect_timeout, caf::connect_atom_v, p.address.host,
+              p.address.port)
+    .then(
+      [=](const caf::node_id&, caf::strong_actor_ptr& ptr,
+          const std::set<std::string>&) {
+        auto dir = caf::actor_cast<caf::actor>(ptr);
+        if (!dir) {
+          retry_later(self, n);
+          return;
+        }
+        self->request(dir, connect_timeout, lookup_atom_v)
+          .then(
+            [=](role_handles& roles) {
+              auto& link = self->state.peers.at(n);
+              link.connecting = false;
+              if (roles.node != n) {
+                log_line(log_level::error, self_node, "directory",
+                         "peer at " + link.address.host + ":"
+                           + std::to_string(link.address.port) + " is node "
+                           + std::to_string(roles.node) + ", expected node "
+                           + std::to_string(n) + "; check the peer list");
+                retry_later(self, n);
+                return;
+              }
+              link.directory = dir;
+              link.roles = std::move(roles);
+              link.backoff = std::chrono::milliseconds{100};
+              self->monitor(dir);
+              push_routes(self);
+            },
+            [=](caf::error&) { retry_later(self, n); });
+      },
+      [=](caf::error&) { retry_later(self, n); });
+}
+
+caf::behavior directory_impl(directory_pointer self, role_handles local,
+                             std::vector<peer_address> peers) {
+  self->state.local = std::move(local);
+  for (auto& p : peers)
+    if (p.node != self->state.local.node)
+      self->state.peers[p.node].address = p;
+  self->set_down_handler([=](caf::down_msg& dm) {
+    for (auto& [id, p] : self->state.peers)
+      if (p.directory && p.directory.address() == dm.source) {
+        p.directory = caf::actor{};
+        p.roles = role_handles{};
+        push_routes(self);
+        retry_later(self, id);
+        return;
+      }
+  });
+  push_routes(self);
+  for (auto& [id, p] : self->state.peers)
+    connect(self, id);
+  return {
+    [=](lookup_atom) { return self->state.local; },
+    [=](retry_atom, node_id n) {
+      if (self->state.peers.count(n) > 0)
+        connect(self, n);
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_directory(caf::actor_system& sys, role_handles local,
+                           std::vector<peer_address> peers) {
+  return sys.spawn(directory_impl, std::move(local), std::move(peers));
+}
+
+} // namespace paxoskv

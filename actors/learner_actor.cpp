@@ -1,0 +1,152 @@
+// The learner shell: applies chosen values through the core and answers
+// clients. A client request waits for its command to be applied; it is sent
+// to a proposer (resent while waiting: exactly-once makes that safe) and
+// answered "outcome unknown" if not applied within the client timeout.
+#include "actors/spawn.hpp"
+
+#include <map>
+
+#include <caf/actor_system.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+namespace paxoskv {
+
+namespace {
+
+struct waiting_client {
+  command cmd;
+  caf::typed_response_promise<client_reply> reply;
+  uint64_t deadline_tick = 0;
+  uint64_t resend_tick = 0;
+};
+
+struct learner_shell_state {
+  std::unique_ptr<learner> core;
+  learner_shell_config cfg;
+  route_table routes;
+  uint64_t now = 0;
+  std::multimap<std::pair<uint64_t, uint64_t>, waiting_client> waiting;
+};
+
+using learner_pointer = learner_actor::stateful_pointer<learner_shell_state>;
+
+uint64_t ticks_for(const learner_shell_config& cfg,
+                   std::chrono::milliseconds d) {
+  auto t = cfg.tick.count() > 0 ? d.count() / cfg.tick.count() : d.count();
+  return static_cast<uint64_t>(std::max<int64_t>(1, t));
+}
+
+/// Sends the command to this node's proposer, or else to any proposer
+/// (a follower forwards it to the leader). False if none is reachable.
+bool submit(learner_pointer self, const command& cmd) {
+  auto& st = self->state;
+  auto self_node = st.cfg.core.self;
+  client_command cc{cmd, self_node, 0};
+  auto own = st.routes.nodes.find(self_node);
+  if (own != st.routes.nodes.end() && own->second.proposer) {
+    self->send(own->second.proposer, cc);
+    return true;
+  }
+  for (auto& [id, h] : st.routes.nodes)
+    if (h.proposer) {
+      self->send(h.proposer, cc);
+      return true;
+    }
+  return false;
+}
+
+void answer(learner_pointer self, std::pair<uint64_t, uint64_t> key,
+            const command_result& result) {
+  auto range = self->state.waiting.equal_range(key);
+  for (auto i = range.first; i != range.second; ++i)
+    i->second.reply.deliver(client_reply{key.first, key.second, result});
+  self->state.waiting.erase(range.first, range.second);
+}
+
+void handle(learner_pointer self, learner_step step) {
+  for (auto& o : step.outcomes)
+    answer(self, {o.client_id, o.sequence}, o.result);
+  for (auto& e : step.send_now)
+    send_envelope(self, self->state.routes, std::move(e));
+}
+
+void on_tick(learner_pointer self) {
+  auto& st = self->state;
+  ++st.now;
+  handle(self, st.core->on_tick());
+  for (auto i = st.waiting.begin(); i != st.waiting.end();) {
+    auto& w = i->second;
+    if (st.now >= w.deadline_tick) {
+      w.reply.deliver(client_reply{
+        w.cmd.client_id, w.cmd.sequence,
+        command_result{result_kind::unknown,
+                       "outcome unknown: not confirmed within "
+                         + std::to_string(st.cfg.client_timeout.count())
+                         + " ms; it may still take effect",
+                       0}});
+      i = st.waiting.erase(i);
+      continue;
+    }
+    if (st.now >= w.resend_tick) {
+      w.resend_tick = st.now + ticks_for(st.cfg, std::chrono::milliseconds(
+                                                   st.cfg.tick.count() * 20));
+      submit(self, w.cmd);
+    }
+    ++i;
+  }
+}
+
+learner_actor::behavior_type learner_shell(learner_pointer self,
+                                           learner_shell_config cfg) {
+  self->state.core = std::make_unique<learner>(cfg.core);
+  self->state.cfg = cfg;
+  self->delayed_send(self, cfg.tick, tick_atom_v);
+  return {
+    [=](chosen& m) { handle(self, self->state.core->on_chosen(m)); },
+    [=](tick_atom) {
+      on_tick(self);
+      self->delayed_send(self, self->state.cfg.tick, tick_atom_v);
+    },
+    [=](route_table& r) { self->state.routes = std::move(r); },
+    [=](client_request& r) -> caf::typed_response_promise<client_reply> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<client_reply>();
+      auto& cmd = r.cmd;
+      if (auto saved = st.core->saved_reply(cmd.client_id, cmd.sequence)) {
+        rp.deliver(client_reply{cmd.client_id, cmd.sequence, *saved});
+        return rp;
+      }
+      if (st.waiting.size() >= st.cfg.clients_waiting_max) {
+        rp.deliver(client_reply{cmd.client_id, cmd.sequence,
+                                {result_kind::not_applied,
+                                 "too many waiting clients; retry later", 0}});
+        return rp;
+      }
+      if (!submit(self, cmd)) {
+        rp.deliver(client_reply{cmd.client_id, cmd.sequence,
+                                {result_kind::not_applied,
+                                 "no proposer reachable; retry later", 0}});
+        return rp;
+      }
+      waiting_client w{cmd, rp, st.now + ticks_for(st.cfg, st.cfg.client_timeout),
+                       st.now + ticks_for(st.cfg, std::chrono::milliseconds(
+                                                    st.cfg.tick.count() * 20))};
+      st.waiting.emplace(std::make_pair(cmd.client_id, cmd.sequence),
+                         std::move(w));
+      return rp;
+    },
+    [=](status_atom) {
+      auto& st = self->state;
+      return learner_status{st.cfg.core.self, st.core->next_slot(),
+                            st.core->data().size(), st.waiting.size()};
+    },
+  };
+}
+
+} // namespace
+
+learner_actor spawn_learner(caf::actor_system& sys, learner_shell_config cfg) {
+  return sys.spawn(learner_shell, std::move(cfg));
+}
+
+} // namespace paxoskv

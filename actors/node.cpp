@@ -1,0 +1,74 @@
+#include "actors/node.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+
+#include "storage/lmdb_store.hpp"
+
+namespace paxoskv {
+
+storage_result<node_runtime> start_node(caf::actor_system& sys,
+                                        const node_settings& s) {
+  node_runtime rt;
+  rt.roles.node = s.self;
+  durable_state restored;
+  if (s.acceptor || s.proposer) {
+    lmdb_options o;
+    o.dir = s.data_dir;
+    o.create_dir = true;
+    o.cluster_id = s.cluster_id;
+    o.node = s.self;
+    o.map_size_bytes = s.map_size_bytes;
+    auto opened = lmdb_store::open(o);
+    if (!opened)
+      return opened.error();
+    auto loaded = opened.value()->load();
+    if (!loaded)
+      return loaded.error();
+    restored = std::move(loaded.value());
+    rt.disk = spawn_disk(sys, std::move(opened.value()), s.self);
+  }
+  auto tick_ms = std::max<int64_t>(1, s.heartbeat.count() / ticks_per_heartbeat);
+  tick_duration tick{tick_ms};
+  auto in_ticks = [&](std::chrono::milliseconds d) {
+    return static_cast<uint32_t>(std::max<int64_t>(1, d.count() / tick_ms));
+  };
+  if (s.acceptor) {
+    acceptor_config cfg;
+    cfg.self = s.self;
+    rt.roles.acceptor
+      = spawn_acceptor(sys, cfg, std::move(restored.acceptor), rt.disk);
+  }
+  if (s.proposer) {
+    proposer_config cfg;
+    cfg.self = s.self;
+    cfg.acceptors = s.acceptors;
+    cfg.learners = s.learners;
+    cfg.jitter_seed = (static_cast<uint64_t>(s.self) << 32)
+                      ^ static_cast<uint64_t>(
+                        std::chrono::steady_clock::now().time_since_epoch().count());
+    rt.roles.proposer
+      = spawn_proposer(sys, cfg, restored.proposer_round, rt.disk, tick);
+  }
+  if (s.learner) {
+    learner_shell_config cfg;
+    cfg.core.self = s.self;
+    cfg.core.acceptors = s.acceptors;
+    cfg.tick = tick;
+    cfg.client_timeout = s.client_timeout;
+    rt.roles.learner = spawn_learner(sys, cfg);
+  }
+  if (s.elector) {
+    elector_config cfg;
+    cfg.self = s.self;
+    cfg.nodes = s.electors;
+    cfg.heartbeat_ticks = ticks_per_heartbeat;
+    cfg.election_timeout_ticks = std::max(in_ticks(s.election_timeout),
+                                          cfg.heartbeat_ticks);
+    rt.roles.elector = spawn_elector(sys, cfg, tick);
+  }
+  rt.directory = spawn_directory(sys, rt.roles, s.peers);
+  return rt;
+}
+
+} // namespace paxoskv

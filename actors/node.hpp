@@ -1,0 +1,47 @@
+// Starting the roles one process hosts, from its configuration.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "actors/spawn.hpp"
+#include "storage/error.hpp"
+
+namespace paxoskv {
+
+struct node_settings {
+  std::string cluster_id;
+  node_id self = 0;
+  /// Roles hosted by this process.
+  bool acceptor = true, proposer = true, learner = true, elector = true;
+  /// Every process of the cluster (this one included).
+  std::vector<peer_address> peers;
+  /// Which nodes host each role (the cores' membership).
+  std::vector<node_id> acceptors, proposers, learners, electors;
+  std::string data_dir;
+  uint64_t map_size_bytes = uint64_t{4} << 30;
+  /// Heartbeat interval T and election timeout (2T by default).
+  std::chrono::milliseconds heartbeat{100};
+  std::chrono::milliseconds election_timeout{200};
+  std::chrono::milliseconds client_timeout{5000};
+};
+
+/// The actors of a running process.
+struct node_runtime {
+  role_handles roles;
+  caf::actor directory;
+  disk_actor disk;
+};
+
+/// Opens the data directory (when the process hosts an acceptor or a
+/// proposer) and spawns the roles and the directory.
+storage_result<node_runtime> start_node(caf::actor_system& sys,
+                                        const node_settings& s);
+
+/// Ticks per heartbeat interval: every core timer counts in these ticks.
+constexpr uint32_t ticks_per_heartbeat = 5;
+
+} // namespace paxoskv

@@ -1,0 +1,104 @@
+// The proposer shell: timers become ticks, writes (the round) go to the disk
+// actor, prepares leave once the round is durable.
+#include "actors/spawn.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+namespace paxoskv {
+
+namespace {
+
+struct proposer_shell_state {
+  std::unique_ptr<proposer> core;
+  disk_actor disk;
+  route_table routes;
+  durable_outbox outbox;
+  tick_duration tick{10};
+  node_id node = 0;
+  proposer_phase last_phase = proposer_phase::follower;
+};
+
+using proposer_pointer = proposer_actor::stateful_pointer<proposer_shell_state>;
+
+void handle(proposer_pointer self, proposer_step step) {
+  auto& st = self->state;
+  auto node = st.node;
+  for (auto& l : step.log)
+    log_line(l.rfind("step_down", 0) == 0 ? log_level::info : log_level::debug,
+             node, "proposer", l);
+  auto send = [self](envelope e) {
+    send_envelope(self, self->state.routes, std::move(e));
+  };
+  auto issue = [self, send, node](durable_batch b, uint64_t seq) {
+    self->request(self->state.disk, caf::infinite, write_request{std::move(b)})
+      .then(
+        [self, send, seq, node](write_done& done) {
+          self->state.outbox.written(seq, done.ok, send);
+          if (!done.ok) {
+            log_line(log_level::error, node, "proposer",
+                     "stopping after a failed write: " + done.error);
+            self->quit(caf::exit_reason::user_shutdown);
+          }
+        },
+        [self, node](caf::error& err) {
+          log_line(log_level::error, node, "proposer",
+                   "disk actor failed: " + self->system().render(err));
+          self->quit(caf::exit_reason::user_shutdown);
+        });
+  };
+  st.outbox.add(std::move(step), send, issue);
+  auto phase = st.core->phase();
+  if (phase != st.last_phase) {
+    st.last_phase = phase;
+    log_line(phase == proposer_phase::leading ? log_level::info
+                                              : log_level::debug,
+             node, "proposer",
+             "phase " + to_string(phase) + " ballot "
+               + to_string(st.core->current_ballot()));
+  }
+}
+
+proposer_actor::behavior_type
+proposer_shell(proposer_pointer self, proposer_config cfg, uint64_t round,
+               disk_actor disk, tick_duration tick) {
+  self->state.node = cfg.self;
+  self->state.core = std::make_unique<proposer>(std::move(cfg), round);
+  self->state.disk = disk;
+  self->state.tick = tick;
+  self->delayed_send(self, tick, tick_atom_v);
+  return {
+    [=](promise& m) { handle(self, self->state.core->on_promise(m)); },
+    [=](accepted& m) { handle(self, self->state.core->on_accepted(m)); },
+    [=](nack& m) { handle(self, self->state.core->on_nack(m)); },
+    [=](success_ack& m) { handle(self, self->state.core->on_success_ack(m)); },
+    [=](leader_change& m) {
+      handle(self, self->state.core->on_leader_change(m));
+    },
+    [=](client_command& m) {
+      handle(self, self->state.core->on_client_command(m));
+    },
+    [=](tick_atom) {
+      handle(self, self->state.core->on_tick());
+      self->delayed_send(self, self->state.tick, tick_atom_v);
+    },
+    [=](route_table& r) { self->state.routes = std::move(r); },
+    [=](status_atom) {
+      auto& c = *self->state.core;
+      return proposer_status{self->state.node,  to_string(c.phase()),
+                             c.current_ballot(), c.leader_hint(),
+                             c.first_unchosen(), c.next_slot(),
+                             c.in_flight(),      c.queued()};
+    },
+  };
+}
+
+} // namespace
+
+proposer_actor spawn_proposer(caf::actor_system& sys, proposer_config cfg,
+                              uint64_t restored_round, disk_actor disk,
+                              tick_duration tick) {
+  return sys.spawn(proposer_shell, std::move(cfg), restored_round, disk, tick);
+}
+
+} // namespace paxoskv

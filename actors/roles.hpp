@@ -1,0 +1,107 @@
+// The typed interfaces of the role actors, and the messages of the runtime
+// that the pure protocol does not know about. Each interface lists exactly
+// the messages its role handles: routing a message to a role that does not
+// handle it does not compile.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include <caf/atom.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/status.hpp"
+#include "protocol/messages.hpp"
+#include "storage/store.hpp"
+
+namespace paxoskv {
+
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+constexpr tick_atom tick_atom_v = tick_atom{};
+using status_atom = caf::atom_constant<caf::atom("status")>;
+constexpr status_atom status_atom_v = status_atom{};
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
+constexpr commit_atom commit_atom_v = commit_atom{};
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
+constexpr lookup_atom lookup_atom_v = lookup_atom{};
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
+constexpr retry_atom retry_atom_v = retry_atom{};
+
+struct route_table;
+
+/// A client's command, sent to a learner, which answers with the reply once
+/// the command was applied (or with an error after a bounded wait).
+struct client_request {
+  /// The command, with the client's (client_id, sequence).
+  command cmd;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, client_request& x) {
+  return f(caf::meta::type_name("client_request"), x.cmd);
+}
+
+/// A role's durable write for the process's disk actor (local only).
+struct write_request {
+  durable_batch batch;
+};
+
+/// The disk actor's answer: the write is durable (ok), or it failed.
+struct write_done {
+  bool ok = true;
+  std::string error;
+};
+
+using acceptor_actor = caf::typed_actor<
+  caf::reacts_to<prepare>, caf::reacts_to<accept>, caf::reacts_to<success>,
+  caf::reacts_to<learn_request>, caf::reacts_to<route_table>,
+  caf::replies_to<status_atom>::with<acceptor_status>>;
+
+using proposer_actor = caf::typed_actor<
+  caf::reacts_to<promise>, caf::reacts_to<accepted>, caf::reacts_to<nack>,
+  caf::reacts_to<success_ack>, caf::reacts_to<leader_change>,
+  caf::reacts_to<client_command>, caf::reacts_to<tick_atom>,
+  caf::reacts_to<route_table>,
+  caf::replies_to<status_atom>::with<proposer_status>>;
+
+using learner_actor = caf::typed_actor<
+  caf::reacts_to<chosen>, caf::reacts_to<tick_atom>,
+  caf::reacts_to<route_table>,
+  caf::replies_to<client_request>::with<client_reply>,
+  caf::replies_to<status_atom>::with<learner_status>>;
+
+using elector_actor = caf::typed_actor<
+  caf::reacts_to<heartbeat>, caf::reacts_to<tick_atom>,
+  caf::reacts_to<route_table>,
+  caf::replies_to<status_atom>::with<elector_status>>;
+
+/// The detached actor that owns a process's store and group-commits.
+using disk_actor = caf::typed_actor<
+  caf::replies_to<write_request>::with<write_done>,
+  caf::reacts_to<commit_atom>>;
+
+/// The role actors one process hosts for one node (invalid handle: the
+/// role is not hosted there). Answers a directory lookup across the network.
+struct role_handles {
+  /// The node these roles belong to.
+  node_id node = 0;
+  acceptor_actor acceptor;
+  proposer_actor proposer;
+  learner_actor learner;
+  elector_actor elector;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, role_handles& x) {
+  return f(caf::meta::type_name("role_handles"), x.node, x.acceptor,
+           x.proposer, x.learner, x.elector);
+}
+
+/// Everything a process's directory knows: the roles of every node it is
+/// connected to, its own included. Pushed to local role actors on change.
+struct route_table {
+  std::map<node_id, role_handles> nodes;
+};
+
+} // namespace paxoskv

@@ -1,0 +1,124 @@
+// What every role shell shares: sending envelopes to the roles of other
+// nodes through the process's route table, and holding the messages that may
+// leave only after a durable write until the disk actor confirms it.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <caf/event_based_actor.hpp>
+
+#include "actors/roles.hpp"
+#include "actors/type_ids.hpp"
+#include "protocol/effects.hpp"
+
+namespace paxoskv {
+
+/// The role handle of `h` that handles messages of type T.
+template <class T>
+auto& handle_for(const role_handles& h) {
+  if constexpr (std::is_same_v<T, prepare> || std::is_same_v<T, accept>
+                || std::is_same_v<T, success>
+                || std::is_same_v<T, learn_request>)
+    return h.acceptor;
+  else if constexpr (std::is_same_v<T, promise> || std::is_same_v<T, accepted>
+                     || std::is_same_v<T, nack>
+                     || std::is_same_v<T, success_ack>
+                     || std::is_same_v<T, leader_change>
+                     || std::is_same_v<T, client_command>)
+    return h.proposer;
+  else if constexpr (std::is_same_v<T, chosen>)
+    return h.learner;
+  else if constexpr (std::is_same_v<T, heartbeat>)
+    return h.elector;
+  else
+    static_assert(std::is_same_v<T, client_reply>, "message without a role");
+}
+
+/// Sends an envelope from `self` through `routes`, to the typed handle of
+/// the role that handles it. Messages to unknown or unreachable nodes are
+/// dropped: the protocol retransmits. Client replies never travel as
+/// envelopes between roles.
+template <class Self>
+bool send_envelope(Self* self, const route_table& routes, envelope e) {
+  auto i = routes.nodes.find(static_cast<node_id>(e.to));
+  if (i == routes.nodes.end())
+    return false;
+  return std::visit(
+    [&](auto& m) {
+      using type = std::decay_t<decltype(m)>;
+      if constexpr (std::is_same_v<type, client_reply>) {
+        return false;
+      } else {
+        auto& dest = handle_for<type>(i->second);
+        if (!dest)
+          return false;
+        self->send(dest, std::move(m));
+        return true;
+      }
+    },
+    e.msg);
+}
+
+/// Keeps the order "write durable, then its replies leave" for a shell
+/// whose writes go to the disk actor one request per step.
+class durable_outbox {
+public:
+  /// Registers a step's effects. `issue(batch, seq)` must send the write
+  /// to the disk actor and call `written(seq, ok)` when it answers.
+  template <class Write>
+  void add(durable_step<Write>&& step, const std::function<void(envelope)>& send,
+           const std::function<void(durable_batch, uint64_t)>& issue) {
+    for (auto& e : step.send_now)
+      send(std::move(e));
+    if (step.write) {
+      durable_batch b;
+      b.add(std::move(*step.write));
+      auto seq = ++issued_;
+      held_.emplace_back(seq, std::move(step.after_write));
+      issue(std::move(b), seq);
+    } else if (!step.after_write.empty()) {
+      // No write of its own: the replies wait for every earlier write.
+      if (issued_ == done_)
+        for (auto& e : step.after_write)
+          send(std::move(e));
+      else
+        for (auto& e : step.after_write)
+          held_.back().second.push_back(std::move(e));
+    }
+  }
+
+  /// The disk actor answered write `seq` (answers arrive in order). On
+  /// failure the held replies are dropped: they would report state that is
+  /// not on disk.
+  void written(uint64_t seq, bool ok, const std::function<void(envelope)>& send) {
+    done_ = seq;
+    while (!held_.empty() && held_.front().first <= seq) {
+      if (ok)
+        for (auto& e : held_.front().second)
+          send(std::move(e));
+      held_.pop_front();
+    }
+  }
+
+  uint64_t pending() const { return issued_ - done_; }
+
+private:
+  uint64_t issued_ = 0;
+  uint64_t done_ = 0;
+  std::deque<std::pair<uint64_t, std::vector<envelope>>> held_;
+};
+
+/// One line per event that matters, with node and role, to stderr.
+enum class log_level : uint8_t { error = 0, warning = 1, info = 2, debug = 3 };
+void log_line(log_level level, node_id node, const char* role,
+              const std::string& text);
+void set_log_level(log_level level);
+log_level current_log_level();
+
+} // namespace paxoskv

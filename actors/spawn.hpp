@@ -1,0 +1,66 @@
+// Spawning the actors of one process. Heavy CAF templates stay in the .cpp
+// files; this header only names handles.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actors/roles.hpp"
+#include "actors/shell.hpp"
+#include "protocol/acceptor.hpp"
+#include "protocol/elector.hpp"
+#include "protocol/learner.hpp"
+#include "protocol/proposer.hpp"
+#include "storage/store.hpp"
+
+namespace caf {
+class actor_system;
+}
+
+namespace paxoskv {
+
+/// How long one core tick lasts.
+using tick_duration = std::chrono::milliseconds;
+
+disk_actor spawn_disk(caf::actor_system& sys, std::unique_ptr<store> disk,
+                      node_id node);
+
+acceptor_actor spawn_acceptor(caf::actor_system& sys, acceptor_config cfg,
+                              acceptor_state restored, disk_actor disk);
+
+proposer_actor spawn_proposer(caf::actor_system& sys, proposer_config cfg,
+                              uint64_t restored_round, disk_actor disk,
+                              tick_duration tick);
+
+struct learner_shell_config {
+  learner_config core;
+  tick_duration tick{10};
+  /// A client waits at most this long for its command to be applied; then
+  /// it hears "outcome unknown" (the command may still take effect).
+  std::chrono::milliseconds client_timeout{5000};
+  /// Waiting client requests per learner; beyond this new ones are refused.
+  size_t clients_waiting_max = 10000;
+};
+
+learner_actor spawn_learner(caf::actor_system& sys, learner_shell_config cfg);
+
+elector_actor spawn_elector(caf::actor_system& sys, elector_config cfg,
+                            tick_duration tick);
+
+/// Where another process of the cluster listens.
+struct peer_address {
+  node_id node = 0;
+  std::string host;
+  uint16_t port = 0;
+};
+
+/// The directory of a process: answers lookups for the roles it hosts,
+/// connects to every peer (asynchronously, reconnecting with backoff) and
+/// pushes the route table to the local role actors whenever it changes.
+caf::actor spawn_directory(caf::actor_system& sys, role_handles local,
+                           std::vector<peer_address> peers);
+
+} // namespace paxoskv

@@ -1,0 +1,117 @@
+// What each role actor reports when asked for its status, as inspectable
+// structs. `field("...")` annotations name the members for the JSON
+// rendering; CAF's own inspectors (printing, serialization) skip them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/meta/annotation.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include "protocol/types.hpp"
+
+namespace paxoskv {
+
+/// Names the member that follows it in an inspect overload.
+struct field_name_t : caf::meta::annotation {
+  constexpr explicit field_name_t(const char* name) : value(name) {}
+  const char* value;
+};
+
+constexpr field_name_t field(const char* name) {
+  return field_name_t{name};
+}
+
+struct acceptor_status {
+  /// The acceptor's node.
+  node_id node = 0;
+  /// Highest ballot promised.
+  ballot promised;
+  /// Lowest slot not known chosen.
+  slot_t first_unchosen = 0;
+  /// Slots stored.
+  uint64_t entries = 0;
+  /// Group commits done, and writes waiting for one.
+  uint64_t commits = 0;
+  uint64_t writes_pending = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, acceptor_status& x) {
+  return f(caf::meta::type_name("acceptor_status"), field("node"), x.node,
+           field("promised"), x.promised, field("first_unchosen"),
+           x.first_unchosen, field("entries"), x.entries, field("commits"),
+           x.commits, field("writes_pending"), x.writes_pending);
+}
+
+struct proposer_status {
+  node_id node = 0;
+  /// follower, backoff, preparing or leading.
+  std::string phase;
+  /// The ballot of the current or last leadership attempt.
+  ballot current_ballot;
+  /// Whom the elector names leader (0: nobody).
+  node_id leader = 0;
+  /// Lowest slot this proposer does not know chosen.
+  slot_t first_unchosen = 0;
+  /// Next slot a new batch goes to.
+  slot_t next_slot = 0;
+  /// Slots proposed and not yet chosen (the window in flight).
+  uint64_t in_flight = 0;
+  /// Client commands waiting for a slot.
+  uint64_t queued = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, proposer_status& x) {
+  return f(caf::meta::type_name("proposer_status"), field("node"), x.node,
+           field("phase"), x.phase, field("ballot"), x.current_ballot,
+           field("leader"), x.leader, field("first_unchosen"),
+           x.first_unchosen, field("next_slot"), x.next_slot,
+           field("in_flight"), x.in_flight, field("queued"), x.queued);
+}
+
+struct learner_status {
+  node_id node = 0;
+  /// Slots applied (the next slot to apply).
+  slot_t applied = 0;
+  /// Keys in the state machine.
+  uint64_t keys = 0;
+  /// Client requests waiting for their command to be applied.
+  uint64_t clients_waiting = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, learner_status& x) {
+  return f(caf::meta::type_name("learner_status"), field("node"), x.node,
+           field("applied"), x.applied, field("keys"), x.keys,
+           field("clients_waiting"), x.clients_waiting);
+}
+
+struct elector_status {
+  node_id node = 0;
+  /// The current leader (0: nobody).
+  node_id leader = 0;
+  /// Electors heard directly within the election timeout.
+  std::vector<node_id> heard;
+  /// Peers of this process (by node id) with a live connection.
+  std::vector<node_id> connected;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, elector_status& x) {
+  return f(caf::meta::type_name("elector_status"), field("node"), x.node,
+           field("leader"), x.leader, field("heard"), x.heard,
+           field("connected"), x.connected);
+}
+
+/// Renders an inspectable value as JSON, naming members by their `field`
+/// annotations (unnamed members become "_0", "_1", ...).
+template <class T>
+std::string to_json(T& x);
+
+} // namespace paxoskv
+
+#include "actors/json.hpp"

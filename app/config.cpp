@@ -1,0 +1,257 @@
+#include "app/config.hpp"
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+namespace paxoskv {
+
+node_config::node_config() {
+  opt_group{custom_options_, "global"}
+    .add(cluster_id, "cluster-id", "name of the cluster (required)")
+    .add(node, "node-id", "this node's id, > 0 (required)")
+    .add(roles, "roles",
+         "roles this process hosts, comma-separated subset of "
+         "proposer,acceptor,learner,elector (default: all four)")
+    .add(data_dir, "data-dir",
+         "data directory (required when hosting an acceptor or a proposer)")
+    .add(peers, "peers",
+         "every process of the cluster: ID@HOST:PORT,ID@HOST:PORT,... "
+         "(this node's entry is where it listens)")
+    .add(acceptors, "acceptors", "ids of the acceptor nodes (default: all)")
+    .add(proposers, "proposers", "ids of the proposer nodes (default: all)")
+    .add(learners, "learners", "ids of the learner nodes (default: all)")
+    .add(electors, "electors",
+         "ids of the elector nodes (default: the proposers)")
+    .add(listen_host, "listen-host",
+         "address to listen on (default: the host of this node's peer entry)")
+    .add(heartbeat_ms, "heartbeat-ms", "heartbeat interval T in ms (100)")
+    .add(election_timeout_ms, "election-timeout-ms",
+         "election timeout in ms (default 2T)")
+    .add(client_timeout_ms, "client-timeout-ms",
+         "how long a client waits for its command before hearing "
+         "'outcome unknown' (5000)")
+    .add(client_port, "client-port", "client port (0: none yet)")
+    .add(map_size_mb, "map-size-mb",
+         "largest size of the data file in MiB (4096)")
+    .add(log_level, "log-level", "error, warning, info or debug (info)");
+}
+
+namespace {
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  std::istringstream in(s);
+  while (std::getline(in, cur, sep)) {
+    cur.erase(0, cur.find_first_not_of(" \t"));
+    cur.erase(cur.find_last_not_of(" \t") + 1);
+    if (!cur.empty())
+      out.push_back(cur);
+  }
+  return out;
+}
+
+bool parse_u32(const std::string& s, uint32_t& out) {
+  if (s.empty() || s.size() > 9
+      || !std::all_of(s.begin(), s.end(), ::isdigit))
+    return false;
+  out = static_cast<uint32_t>(std::stoul(s));
+  return true;
+}
+
+/// Parses a list of node ids; empty means `fallback`.
+bool parse_ids(const char* field, const std::string& s,
+               const std::vector<node_id>& fallback,
+               const std::set<node_id>& known, std::vector<node_id>& out,
+               std::string& error) {
+  if (s.empty()) {
+    out = fallback;
+    return true;
+  }
+  for (auto& item : split(s, ',')) {
+    uint32_t id = 0;
+    if (!parse_u32(item, id) || id == 0) {
+      error = std::string(field) + ": '" + item + "' is not a node id";
+      return false;
+    }
+    if (known.count(id) == 0) {
+      error = std::string(field) + ": node " + item + " is not in peers";
+      return false;
+    }
+    out.push_back(id);
+  }
+  std::sort(out.begin(), out.end());
+  if (std::adjacent_find(out.begin(), out.end()) != out.end()) {
+    error = std::string(field) + ": a node is listed twice";
+    return false;
+  }
+  return true;
+}
+
+} // namespace
+
+std::optional<std::pair<std::string, uint16_t>>
+parse_host_port(const std::string& s) {
+  auto colon = s.rfind(':');
+  uint32_t port = 0;
+  if (colon == std::string::npos || colon == 0
+      || !parse_u32(s.substr(colon + 1), port) || port == 0 || port > 65535)
+    return std::nullopt;
+  return std::make_pair(s.substr(0, colon), static_cast<uint16_t>(port));
+}
+
+std::optional<std::vector<peer_address>> parse_peers(const std::string& s,
+                                                     std::string& error) {
+  std::vector<peer_address> out;
+  std::set<node_id> ids;
+  for (auto& item : split(s, ',')) {
+    auto at = item.find('@');
+    uint32_t id = 0;
+    auto hp = at == std::string::npos ? std::nullopt
+                                      : parse_host_port(item.substr(at + 1));
+    if (at == std::string::npos || !parse_u32(item.substr(0, at), id)
+        || id == 0 || !hp) {
+      error = "peers: '" + item + "' is not ID@HOST:PORT";
+      return std::nullopt;
+    }
+    if (!ids.insert(id).second) {
+      error = "peers: node " + std::to_string(id) + " is listed twice";
+      return std::nullopt;
+    }
+    out.push_back({id, hp->first, hp->second});
+  }
+  if (out.empty()) {
+    error = "peers: required (ID@HOST:PORT,...)";
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<validated_config> validate(const node_config& cfg,
+                                         std::string& error) {
+  validated_config v;
+  auto& s = v.settings;
+  if (cfg.cluster_id.empty()) {
+    error = "cluster-id: required";
+    return std::nullopt;
+  }
+  s.cluster_id = cfg.cluster_id;
+  if (cfg.node == 0) {
+    error = "node-id: required, a number > 0";
+    return std::nullopt;
+  }
+  s.self = cfg.node;
+  s.acceptor = s.proposer = s.learner = s.elector = false;
+  for (auto& r : split(cfg.roles, ',')) {
+    if (r == "acceptor")
+      s.acceptor = true;
+    else if (r == "proposer")
+      s.proposer = true;
+    else if (r == "learner")
+      s.learner = true;
+    else if (r == "elector")
+      s.elector = true;
+    else {
+      error = "roles: unknown role '" + r
+              + "' (proposer, acceptor, learner, elector)";
+      return std::nullopt;
+    }
+  }
+  if (!s.acceptor && !s.proposer && !s.learner && !s.elector) {
+    error = "roles: at least one role is required";
+    return std::nullopt;
+  }
+  auto peers = parse_peers(cfg.peers, error);
+  if (!peers)
+    return std::nullopt;
+  s.peers = *peers;
+  std::set<node_id> known;
+  std::vector<node_id> all;
+  for (auto& p : s.peers) {
+    known.insert(p.node);
+    all.push_back(p.node);
+    if (p.node == s.self) {
+      v.peer_port = p.port;
+      v.listen_host = cfg.listen_host.empty() ? p.host : cfg.listen_host;
+    }
+  }
+  std::sort(all.begin(), all.end());
+  if (v.peer_port == 0) {
+    error = "peers: this node (" + std::to_string(s.self) + ") is not listed";
+    return std::nullopt;
+  }
+  if (!parse_ids("acceptors", cfg.acceptors, all, known, s.acceptors, error)
+      || !parse_ids("proposers", cfg.proposers, all, known, s.proposers, error)
+      || !parse_ids("learners", cfg.learners, all, known, s.learners, error)
+      || !parse_ids("electors", cfg.electors, s.proposers, known, s.electors,
+                    error))
+    return std::nullopt;
+  if (s.electors != s.proposers) {
+    error = "electors: must be the proposer nodes (each proposer is led by "
+            "its node's elector)";
+    return std::nullopt;
+  }
+  auto hosts = [&](const std::vector<node_id>& ids) {
+    return std::find(ids.begin(), ids.end(), s.self) != ids.end();
+  };
+  struct {
+    const char* name;
+    bool hosted;
+    const std::vector<node_id>& ids;
+  } checks[] = {{"acceptors", s.acceptor, s.acceptors},
+                {"proposers", s.proposer, s.proposers},
+                {"learners", s.learner, s.learners},
+                {"electors", s.elector, s.electors}};
+  for (auto& c : checks)
+    if (c.hosted && !hosts(c.ids)) {
+      error = std::string("roles: this node hosts a role but is not in ")
+              + c.name;
+      return std::nullopt;
+    }
+  if ((s.acceptor || s.proposer) && cfg.data_dir.empty()) {
+    error = "data-dir: required when hosting an acceptor or a proposer";
+    return std::nullopt;
+  }
+  s.data_dir = cfg.data_dir;
+  if (cfg.heartbeat_ms < ticks_per_heartbeat || cfg.heartbeat_ms > 60000) {
+    error = "heartbeat-ms: must be between 5 and 60000";
+    return std::nullopt;
+  }
+  s.heartbeat = std::chrono::milliseconds(cfg.heartbeat_ms);
+  auto timeout = cfg.election_timeout_ms == 0 ? 2 * cfg.heartbeat_ms
+                                              : cfg.election_timeout_ms;
+  if (timeout < cfg.heartbeat_ms) {
+    error = "election-timeout-ms: must be at least heartbeat-ms";
+    return std::nullopt;
+  }
+  s.election_timeout = std::chrono::milliseconds(timeout);
+  if (cfg.client_timeout_ms < 10) {
+    error = "client-timeout-ms: must be at least 10";
+    return std::nullopt;
+  }
+  s.client_timeout = std::chrono::milliseconds(cfg.client_timeout_ms);
+  if (cfg.map_size_mb < 1 || cfg.map_size_mb > (uint64_t{1} << 24)) {
+    error = "map-size-mb: must be between 1 and 16777216";
+    return std::nullopt;
+  }
+  s.map_size_bytes = cfg.map_size_mb << 20;
+  static const std::pair<const char*, paxoskv::log_level> levels[] = {
+    {"error", log_level::error},
+    {"warning", log_level::warning},
+    {"info", log_level::info},
+    {"debug", log_level::debug}};
+  bool found = false;
+  for (auto& [name, lvl] : levels)
+    if (cfg.log_level == name) {
+      v.level = lvl;
+      found = true;
+    }
+  if (!found) {
+    error = "log-level: must be error, warning, info or debug";
+    return std::nullopt;
+  }
+  return v;
+}
+
+} // namespace paxoskv

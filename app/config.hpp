@@ -1,0 +1,55 @@
+// paxoskv-node's configuration: CAF's INI file (--config-file=FILE) plus
+// command-line flags, one convention for both (INI key `heartbeat-ms` in
+// section [global] is the flag --heartbeat-ms).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <caf/actor_system_config.hpp>
+
+#include "actors/node.hpp"
+
+namespace paxoskv {
+
+class node_config : public caf::actor_system_config {
+public:
+  node_config();
+
+  std::string cluster_id;
+  uint32_t node = 0;
+  std::string roles = "proposer,acceptor,learner,elector";
+  std::string data_dir;
+  std::string peers;
+  std::string acceptors, proposers, learners, electors;
+  std::string listen_host;
+  uint32_t heartbeat_ms = 100;
+  uint32_t election_timeout_ms = 0;
+  uint32_t client_timeout_ms = 5000;
+  uint16_t client_port = 0;
+  uint64_t map_size_mb = 4096;
+  std::string log_level = "info";
+};
+
+/// What the node needs to start, or an error naming the bad field.
+struct validated_config {
+  node_settings settings;
+  std::string listen_host;
+  uint16_t peer_port = 0;
+  paxoskv::log_level level = paxoskv::log_level::info;
+};
+
+/// Checks every field and their consistency. On error, `error` holds a
+/// message that starts with the field's name.
+std::optional<validated_config> validate(const node_config& cfg,
+                                         std::string& error);
+
+/// Parses "ID@HOST:PORT[,ID@HOST:PORT...]".
+std::optional<std::vector<peer_address>> parse_peers(const std::string& s,
+                                                     std::string& error);
+
+/// Parses "HOST:PORT".
+std::optional<std::pair<std::string, uint16_t>>
+parse_host_port(const std::string& s);
+
+} // namespace paxoskv

@@ -1,0 +1,122 @@
+// paxoskv-node: one process of a paxoskv cluster, hosting any subset of the
+// four roles. See README.md and `paxoskv-node --help`.
+#include <csignal>
+#include <iostream>
+#include <pthread.h>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/type_ids.hpp"
+#include "app/config.hpp"
+
+using namespace paxoskv;
+
+namespace {
+
+using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
+
+std::string role_list(const node_settings& s) {
+  std::string out;
+  for (auto [on, name] : {std::pair{s.proposer, "proposer"},
+                          std::pair{s.acceptor, "acceptor"},
+                          std::pair{s.learner, "learner"},
+                          std::pair{s.elector, "elector"}})
+    if (on)
+      out += out.empty() ? name : std::string(",") + name;
+  return out;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  // SIGINT and SIGTERM are handled by one thread with sigwait; every other
+  // thread (CAF's included) inherits the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  node_config cfg;
+  cfg.load<caf::io::middleman>();
+  cfg.add_message_types<caf::id_block::paxoskv>();
+  if (auto err = cfg.parse(argc, argv)) {
+    std::cerr << "paxoskv-node: " << to_string(err) << "\n";
+    return 2;
+  }
+  if (cfg.cli_helptext_printed)
+    return 0;
+  std::string error;
+  auto v = validate(cfg, error);
+  if (!v) {
+    std::cerr << "paxoskv-node: bad configuration: " << error << "\n";
+    return 2;
+  }
+  set_log_level(v->level);
+  auto& s = v->settings;
+  caf::actor_system sys{cfg};
+  auto rt = start_node(sys, s);
+  if (!rt) {
+    log_line(log_level::error, s.self, "node", rt.error().message);
+    return 1;
+  }
+  auto port = sys.middleman().publish(rt.value().directory, v->peer_port,
+                                      v->listen_host.c_str(), true);
+  if (!port) {
+    log_line(log_level::error, s.self, "node",
+             "cannot listen on " + v->listen_host + ":"
+               + std::to_string(v->peer_port) + ": " + sys.render(port.error()));
+    return 1;
+  }
+  log_line(log_level::info, s.self, "node",
+           "cluster " + s.cluster_id + ", roles " + role_list(s)
+             + ", listening on " + v->listen_host + ":"
+             + std::to_string(*port) + ", heartbeat "
+             + std::to_string(s.heartbeat.count()) + " ms");
+  caf::scoped_actor self{sys};
+  auto& roles = rt.value().roles;
+  std::vector<caf::actor_addr> watched;
+  auto watch = [&](const auto& h) {
+    if (h) {
+      self->monitor(h);
+      watched.push_back(h.address());
+    }
+  };
+  watch(roles.acceptor);
+  watch(roles.proposer);
+  watch(roles.learner);
+  watch(roles.elector);
+  watch(rt.value().disk);
+  caf::actor waiter = caf::actor_cast<caf::actor>(self);
+  std::thread signal_thread([&sys, waiter, signals] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    caf::anon_send(waiter, shutdown_atom::value);
+  });
+  signal_thread.detach();
+  int exit_code = 0;
+  self->receive(
+    [&](shutdown_atom) {
+      log_line(log_level::info, s.self, "node", "shutting down");
+    },
+    [&](caf::down_msg& dm) {
+      log_line(log_level::error, s.self, "node",
+               "a role actor stopped (" + sys.render(dm.reason)
+                 + "); exiting so that a restart reloads the disk");
+      exit_code = 1;
+    });
+  auto stop = [&](const auto& h) {
+    if (h)
+      self->send_exit(h, caf::exit_reason::user_shutdown);
+  };
+  stop(roles.acceptor);
+  stop(roles.proposer);
+  stop(roles.learner);
+  stop(roles.elector);
+  stop(rt.value().disk);
+  self->send_exit(rt.value().directory, caf::exit_reason::user_shutdown);
+  return exit_code;
+}
