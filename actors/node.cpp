@@ -62,6 +62,7 @@ storage_result<node_runtime> start_node(caf::actor_system& sys,
     elector_config cfg;
     cfg.self = s.self;
     cfg.nodes = s.electors;
+    cfg.acceptors = s.acceptors;
     cfg.heartbeat_ticks = ticks_per_heartbeat;
     cfg.election_timeout_ticks = std::max(in_ticks(s.election_timeout),
                                           cfg.heartbeat_ticks);

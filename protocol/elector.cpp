@@ -6,6 +6,8 @@
 namespace paxoskv {
 
 elector::elector(elector_config cfg) : cfg_(std::move(cfg)) {
+  if (cfg_.acceptors.empty())
+    cfg_.acceptors = cfg_.nodes;
   assert(cfg_.self != 0 && cfg_.heartbeat_ticks > 0);
   assert(cfg_.election_timeout_ticks >= cfg_.heartbeat_ticks);
   for (auto n : cfg_.nodes)
@@ -25,13 +27,31 @@ std::vector<node_id> elector::heard_directly() const {
   return result;
 }
 
+void elector::set_reachable_acceptors(std::vector<node_id> reachable) {
+  reachable_ = std::move(reachable);
+}
+
+bool elector::eligible() const {
+  auto is_acceptor = [&](node_id n) {
+    return std::find(cfg_.acceptors.begin(), cfg_.acceptors.end(), n)
+           != cfg_.acceptors.end();
+  };
+  size_t reached = is_acceptor(cfg_.self) ? 1 : 0;
+  for (auto n : reachable_ ? *reachable_ : heard_directly())
+    if (n != cfg_.self && is_acceptor(n))
+      ++reached;
+  return reached >= majority_of(cfg_.acceptors.size());
+}
+
 std::vector<node_id> elector::eligible_directly() const {
-  auto majority = majority_of(cfg_.nodes.size());
   std::vector<node_id> result;
-  if (heard_directly().size() + 1 >= majority)
+  if (eligible())
     result.push_back(cfg_.self);
+  // A peer is eligible when its own last heartbeat says so.
   for (auto& [id, p] : peers_)
-    if (fresh(p) && p.last.alive.size() + 1 >= majority)
+    if (fresh(p)
+        && std::find(p.last.eligible.begin(), p.last.eligible.end(), id)
+             != p.last.eligible.end())
       result.push_back(id);
   return result;
 }

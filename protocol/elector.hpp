@@ -2,10 +2,13 @@
 //
 // Every node sends a heartbeat every `heartbeat_ticks` listing the nodes it
 // heard from directly within `election_timeout_ticks` (2T). A node is
-// *eligible* to lead when it hears a majority of the cluster, itself
-// included: only such a node can run Paxos. Heartbeats also carry the
-// eligible nodes their sender hears directly. The leader is the highest id
-// among the eligible nodes this node knows of, directly or relayed.
+// *eligible* to lead when it reaches a majority of the acceptors: only such
+// a node can run Paxos. Where electors and acceptors are the same nodes,
+// "reaches" means "heard directly"; where roles live in separate processes
+// the shell says which acceptors are reachable. Heartbeats carry the
+// eligible nodes their sender knows directly (itself included when it is
+// eligible). The leader is the highest id among the eligible nodes this node
+// knows of, directly or relayed.
 //
 // - A single broken link between the leader and one follower does not make
 //   that follower claim leadership: it learns from the others that the
@@ -26,6 +29,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 
 #include "protocol/messages.hpp"
 
@@ -34,8 +38,10 @@ namespace paxoskv {
 struct elector_config {
   /// This node.
   node_id self = 0;
-  /// Every node of the cluster (including this one).
+  /// Every elector node of the cluster (including this one).
   std::vector<node_id> nodes;
+  /// The acceptor nodes; empty means the same as `nodes`.
+  std::vector<node_id> acceptors;
   /// Send a heartbeat every this many ticks (T).
   uint32_t heartbeat_ticks = 5;
   /// A node not heard for this many ticks is dead (2T by default).
@@ -63,6 +69,13 @@ public:
   /// Nodes heard from directly within the election timeout.
   std::vector<node_id> heard_directly() const;
 
+  /// From now on, eligibility counts these acceptors as reachable instead
+  /// of the electors heard directly (for roles in separate processes).
+  void set_reachable_acceptors(std::vector<node_id> reachable);
+
+  /// Whether this node reaches a majority of the acceptors.
+  bool eligible() const;
+
 private:
   struct peer {
     uint64_t heard_tick = 0;
@@ -77,6 +90,7 @@ private:
   std::vector<node_id> eligible_directly() const;
 
   elector_config cfg_;
+  std::optional<std::vector<node_id>> reachable_;
   uint64_t now_ = 0;
   node_id leader_ = 0;
   std::map<node_id, peer> peers_;

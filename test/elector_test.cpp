@@ -37,9 +37,15 @@ TEST_CASE("no leader is named before one election timeout has passed") {
   CHECK(e.leader() == 3);
 }
 
+TEST_CASE("a node that does not claim eligibility is not elected") {
+  auto e = make_elector(1);
+  run(e, 6, {heartbeat{3, 0, {1}, {}}});
+  CHECK(e.leader() == 1);
+}
+
 TEST_CASE("the highest id among nodes that hear a majority leads") {
   auto e = make_elector(2);
-  run(e, 6, {heartbeat{1, 0, {2, 3}, {}}, heartbeat{3, 0, {1, 2}, {}}});
+  run(e, 6, {heartbeat{1, 0, {2, 3}, {1}}, heartbeat{3, 0, {1, 2}, {3}}});
   CHECK(e.leader() == 3);
 }
 
@@ -78,6 +84,25 @@ TEST_CASE("a node reachable through a single link is never elected") {
   CHECK(five.leader() == 4);
 }
 
+TEST_CASE("with roles in separate processes, reaching a majority of the "
+          "acceptors makes an elector eligible") {
+  // Electors 4 and 5, acceptors 1, 2, 3: node 4 alone hears no other
+  // elector but reaches acceptors 1 and 3.
+  elector_config cfg;
+  cfg.self = 4;
+  cfg.nodes = {4, 5};
+  cfg.acceptors = {1, 2, 3};
+  cfg.heartbeat_ticks = 2;
+  cfg.election_timeout_ticks = 4;
+  elector e(cfg);
+  e.set_reachable_acceptors({1});
+  run(e, 10, {});
+  CHECK(e.leader() == 0);
+  e.set_reachable_acceptors({1, 3});
+  run(e, 1, {});
+  CHECK(e.leader() == 4);
+}
+
 TEST_CASE("an isolated node names no leader") {
   auto e = make_elector(3);
   run(e, 20, {});
@@ -91,7 +116,7 @@ TEST_CASE("heartbeats go to every other node every T ticks, with the leader "
   for (int i = 0; i < 8; ++i) {
     for (auto& env : e.on_tick().send_now)
       sent.push_back(env);
-    e.on_heartbeat(heartbeat{2, 0, {1}, {}});
+    e.on_heartbeat(heartbeat{2, 0, {1}, {2}});
   }
   CHECK(of_type<heartbeat>(sent).size() == 4 * 2);
   auto changes = of_type<leader_change>(sent);

@@ -1,0 +1,179 @@
+// End-to-end tests with real paxoskv-node processes on loopback.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "test/e2e/harness.hpp"
+
+using namespace paxoskv::e2e;
+
+namespace {
+
+std::vector<process_spec> full_nodes(uint32_t n) {
+  std::vector<process_spec> out;
+  for (uint32_t i = 1; i <= n; ++i)
+    out.push_back({i});
+  return out;
+}
+
+std::string log_of(const cluster& c, uint32_t node) {
+  std::ifstream in(c.log_path(node));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+/// SET through `node`; true if acknowledged.
+bool set(const cluster& c, uint32_t node, const std::string& key,
+         const std::string& value) {
+  auto r = c.cli({"--node", c.address(node), "set", key, value}, ms{10000});
+  return r.exit_code == 0 && r.out == "OK\n";
+}
+
+std::string get(const cluster& c, uint32_t node, const std::string& key) {
+  auto r = c.cli({"--node", c.address(node), "get", key}, ms{10000});
+  return r.exit_code == 0 ? r.out : "error " + std::to_string(r.exit_code)
+                                      + ": " + r.err;
+}
+
+uint32_t wait_leader(const cluster& c, ms deadline) {
+  uint32_t leader = 0;
+  wait_for([&] { return (leader = c.leader()) != 0; }, deadline, ms{50});
+  return leader;
+}
+
+} // namespace
+
+TEST_CASE("a 3-process cluster survives its leader's death, catches the "
+          "leader up again, and refuses to complete without a majority") {
+  cluster c(full_nodes(3), 50, {}, 1500);
+  c.start_all();
+  auto leader = wait_leader(c, ms{10000});
+  REQUIRE(leader != 0);
+  // Commands through the CLI, written on one node and read on another.
+  REQUIRE(set(c, 1, "k", "v1"));
+  CHECK(get(c, 2, "k") == "v1\n");
+  CHECK(get(c, 3, "k") == "v1\n");
+
+  // SIGKILL the leader: another node leads within a few T.
+  c.kill(leader);
+  auto survivor = leader == 1 ? 2u : 1u;
+  uint32_t next = 0;
+  CHECK(wait_for([&] { return (next = c.leader()) != 0 && next != leader; },
+                 ms{5000}, ms{50}));
+  CHECK(wait_for([&] { return set(c, survivor, "k", "v2"); }, ms{10000}));
+  CHECK(get(c, survivor, "k") == "v2\n");
+
+  // The old leader restarts, catches up and agrees.
+  c.start(leader);
+  CHECK(wait_for([&] { return get(c, leader, "k") == "v2\n"; }, ms{10000},
+                 ms{50}));
+
+  // Two of three down: a command does not complete, and the client hears
+  // a clear error after a bounded wait (outcome unknown: it was proposed).
+  auto keep = leader;
+  for (auto n : c.nodes())
+    if (n != keep)
+      c.kill(n);
+  auto r = c.cli({"--node", c.address(keep), "set", "k", "v3"}, ms{10000});
+  CHECK(r.exit_code != 0);
+  CHECK(r.exit_code != -1); // answered within the client timeout, no hang
+  INFO(r.err);
+  CHECK((r.err.find("outcome unknown") != std::string::npos
+         || r.err.find("not applied") != std::string::npos));
+
+  // Both back: progress resumes.
+  for (auto n : c.nodes())
+    c.start(n);
+  CHECK(wait_for([&] { return set(c, keep, "k", "v4"); }, ms{15000}));
+  for (auto n : c.nodes())
+    CHECK(wait_for([&] { return get(c, n, "k") == "v4\n"; }, ms{10000},
+                   ms{50}));
+  // One log line per leader change, with node and role.
+  CHECK(log_of(c, keep).find("role=elector leader is now") != std::string::npos);
+}
+
+TEST_CASE("a 5-process cluster keeps working with two processes killed") {
+  cluster c(full_nodes(5), 50, {}, 2000);
+  c.start_all();
+  auto leader = wait_leader(c, ms{10000});
+  REQUIRE(leader != 0);
+  REQUIRE(set(c, 1, "a", "1"));
+  // Kill the leader and one more.
+  c.kill(leader);
+  auto other = leader == 5 ? 4u : 5u;
+  c.kill(other);
+  std::vector<uint32_t> alive;
+  for (auto n : c.nodes())
+    if (n != leader && n != other)
+      alive.push_back(n);
+  CHECK(wait_for([&] { return set(c, alive[0], "a", "2"); }, ms{15000}));
+  for (auto n : alive)
+    CHECK(wait_for([&] { return get(c, n, "a") == "2\n"; }, ms{10000},
+                   ms{50}));
+}
+
+TEST_CASE("roles in separate processes work as roles in one process") {
+  // Three processes host only acceptors; two host proposer, learner and
+  // elector.
+  std::vector<process_spec> procs{
+    {1, "acceptor"}, {2, "acceptor"}, {3, "acceptor"},
+    {4, "proposer,learner,elector"}, {5, "proposer,learner,elector"}};
+  cluster c(procs, 50,
+            {"--acceptors=1,2,3", "--proposers=4,5", "--learners=4,5",
+             "--electors=4,5"},
+            2000);
+  c.start_all();
+  auto leader = wait_leader(c, ms{10000});
+  REQUIRE(leader != 0);
+  REQUIRE(set(c, 4, "split", "yes"));
+  CHECK(get(c, 5, "split") == "yes\n");
+  // An acceptor process dies: a majority of acceptors remains.
+  c.kill(2);
+  CHECK(wait_for([&] { return set(c, 5, "split", "still"); }, ms{10000}));
+  CHECK(get(c, 4, "split") == "still\n");
+  // The leading process dies: the other one takes over.
+  c.kill(leader);
+  auto other = leader == 4 ? 5u : 4u;
+  CHECK(wait_for([&] { return set(c, other, "split", "again"); }, ms{15000}));
+  CHECK(get(c, other, "split") == "again\n");
+}
+
+TEST_CASE("bad configuration is rejected at start, naming the field") {
+  struct bad {
+    std::vector<std::string> args;
+    const char* field;
+  } cases[] = {
+    {{"--node-id=1", "--peers=1@127.0.0.1:9", "--data-dir=/tmp/x"},
+     "cluster-id"},
+    {{"--cluster-id=c", "--peers=1@127.0.0.1:9", "--data-dir=/tmp/x"},
+     "node-id"},
+    {{"--cluster-id=c", "--node-id=2", "--peers=1@127.0.0.1:9",
+      "--data-dir=/tmp/x"},
+     "peers"},
+    {{"--cluster-id=c", "--node-id=1", "--peers=1@127.0.0.1:9",
+      "--roles=acceptor,oracle", "--data-dir=/tmp/x"},
+     "roles"},
+    {{"--cluster-id=c", "--node-id=1", "--peers=1@127.0.0.1:9"}, "data-dir"},
+    {{"--cluster-id=c", "--node-id=1", "--peers=1@127.0.0.1:9",
+      "--data-dir=/tmp/x", "--heartbeat-ms=1"},
+     "heartbeat-ms"},
+    {{"--cluster-id=c", "--node-id=1", "--peers=1@127.0.0.1:9,2@x:7",
+      "--data-dir=/tmp/x", "--acceptors=1,3"},
+     "acceptors"},
+  };
+  for (auto& b : cases) {
+    auto r = run_program(PAXOSKV_NODE_BIN, b.args, ms{5000});
+    INFO(r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(std::string("bad configuration: ") + b.field)
+          != std::string::npos);
+  }
+}
+
+TEST_CASE("the CLI reports an unreachable node clearly instead of hanging") {
+  auto r = run_program(PAXOSKV_CLI_BIN, {"status", "127.0.0.1:1"}, ms{5000});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("cannot reach") != std::string::npos);
+}
