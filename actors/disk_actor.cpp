@@ -62,9 +62,11 @@ disk_impl(disk_actor::stateful_pointer<disk_state> self,
 } // namespace
 
 disk_actor spawn_disk(caf::actor_system& sys, std::unique_ptr<store> disk,
-                      node_id node) {
+                      node_id node, bool detached) {
   auto holder = std::make_shared<std::unique_ptr<store>>(std::move(disk));
-  return sys.spawn<caf::detached>(disk_impl, holder, node);
+  if (detached)
+    return sys.spawn<caf::detached>(disk_impl, holder, node);
+  return sys.spawn(disk_impl, holder, node);
 }
 
 } // namespace paxoskv

@@ -30,6 +30,10 @@ struct learner_shell_state {
 
 using learner_pointer = learner_actor::stateful_pointer<learner_shell_state>;
 
+/// A waiting command is sent again every this many ticks (2T): the first
+/// proposer it reached may have lost its leadership and dropped it.
+constexpr uint64_t resend_ticks = 10;
+
 uint64_t ticks_for(const learner_shell_config& cfg,
                    std::chrono::milliseconds d) {
   auto t = cfg.tick.count() > 0 ? d.count() / cfg.tick.count() : d.count();
@@ -88,8 +92,7 @@ void on_tick(learner_pointer self) {
       continue;
     }
     if (st.now >= w.resend_tick) {
-      w.resend_tick = st.now + ticks_for(st.cfg, std::chrono::milliseconds(
-                                                   st.cfg.tick.count() * 20));
+      w.resend_tick = st.now + resend_ticks;
       submit(self, w.cmd);
     }
     ++i;
@@ -128,9 +131,9 @@ learner_actor::behavior_type learner_shell(learner_pointer self,
                                  "no proposer reachable; retry later", 0}});
         return rp;
       }
-      waiting_client w{cmd, rp, st.now + ticks_for(st.cfg, st.cfg.client_timeout),
-                       st.now + ticks_for(st.cfg, std::chrono::milliseconds(
-                                                    st.cfg.tick.count() * 20))};
+      waiting_client w{cmd, rp,
+                       st.now + ticks_for(st.cfg, st.cfg.client_timeout),
+                       st.now + resend_ticks};
       st.waiting.emplace(std::make_pair(cmd.client_id, cmd.sequence),
                          std::move(w));
       return rp;

@@ -25,8 +25,10 @@ namespace paxoskv {
 /// How long one core tick lasts.
 using tick_duration = std::chrono::milliseconds;
 
+/// `detached`: on its own thread (production). Tests on CAF's
+/// deterministic scheduler spawn it scheduled instead.
 disk_actor spawn_disk(caf::actor_system& sys, std::unique_ptr<store> disk,
-                      node_id node);
+                      node_id node, bool detached = true);
 
 acceptor_actor spawn_acceptor(caf::actor_system& sys, acceptor_config cfg,
                               acceptor_state restored, disk_actor disk);

@@ -1,0 +1,169 @@
+// Actor-level tests: CAF's deterministic scheduler for the shells, and a
+// real middleman connection for every message type.
+#include <doctest/doctest.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/deep_to_string.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/spawn.hpp"
+#include "actors/type_ids.hpp"
+#include "test/helpers.hpp"
+
+using namespace paxoskv;
+using namespace paxoskv::test;
+
+namespace {
+
+struct test_config : caf::actor_system_config {
+  test_config() {
+    set("scheduler.policy", caf::atom("testing"));
+    add_message_types<caf::id_block::paxoskv>();
+  }
+};
+
+struct net_config : caf::actor_system_config {
+  net_config() {
+    load<caf::io::middleman>();
+    add_message_types<caf::id_block::paxoskv>();
+    set("scheduler.max-threads", 2);
+  }
+};
+
+/// What a stand-in proposer received, and what the store held right then.
+struct probe_log {
+  std::vector<promise> promises;
+  std::vector<ballot> durable_promise_at_receipt;
+};
+
+proposer_actor::behavior_type probe_proposer(proposer_actor::pointer self,
+                                             std::shared_ptr<probe_log> log,
+                                             const memory_store* disk) {
+  return {
+    [=](promise& m) {
+      log->promises.push_back(m);
+      log->durable_promise_at_receipt.push_back(
+        disk->state().acceptor.promised);
+    },
+    [](accepted&) {},
+    [](nack&) {},
+    [](success_ack&) {},
+    [](leader_change&) {},
+    [](client_command&) {},
+    [](tick_atom) {},
+    [](route_table&) {},
+    [=](status_atom) { return proposer_status{}; },
+  };
+}
+
+} // namespace
+
+TEST_CASE("the acceptor actor answers a prepare only after the disk actor "
+          "committed the promise") {
+  test_config cfg;
+  caf::actor_system sys{cfg};
+  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(
+    sys.scheduler());
+  auto store_owned = std::make_unique<memory_store>();
+  const memory_store* store_view = store_owned.get();
+  auto disk = spawn_disk(sys, std::move(store_owned), 1, false);
+  acceptor_config acfg;
+  acfg.self = 1;
+  auto acc = spawn_acceptor(sys, acfg, {}, disk);
+  auto log = std::make_shared<probe_log>();
+  auto probe = sys.spawn(probe_proposer, log, store_view);
+  route_table routes;
+  routes.nodes[1].node = 1;
+  routes.nodes[1].acceptor = acc;
+  routes.nodes[2].node = 2;
+  routes.nodes[2].proposer = probe;
+  caf::anon_send(acc, routes);
+  sched.run();
+  caf::anon_send(acc, prepare{ballot{3, 2}, 0, 2});
+  // One step: the acceptor handles the prepare and asks the disk actor.
+  sched.run_once();
+  CHECK(log->promises.empty());
+  CHECK(store_view->state().acceptor.promised.is_zero());
+  sched.run();
+  REQUIRE(log->promises.size() == 1);
+  CHECK(log->promises[0].b == ballot{3, 2});
+  // When the promise arrived, it was already durable.
+  CHECK(log->durable_promise_at_receipt[0] == ballot{3, 2});
+  // A burst of accepts becomes one group commit.
+  for (slot_t s = 0; s < 10; ++s)
+    caf::anon_send(acc, accept{ballot{3, 2}, s,
+                               batch_of(set_cmd(1, s + 1, "k", "v")), 0, 2});
+  sched.run();
+  CHECK(store_view->state().acceptor.entries.size() == 10);
+  caf::anon_send_exit(acc, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(disk, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(probe, caf::exit_reason::user_shutdown);
+  sched.run();
+}
+
+namespace {
+
+/// Echoes whatever it receives.
+caf::behavior echo(caf::event_based_actor* self) {
+  self->set_default_handler(caf::reflect);
+  return {[] {}};
+}
+
+std::vector<message> every_message() {
+  auto entry = accepted_entry{7, ballot{3, 2},
+                              batch_of(set_cmd(11, 4, "key", "value")), true};
+  return {
+    prepare{ballot{3, 2}, 5, 2},
+    promise{ballot{3, 2}, 1, 5, {entry}, false, 4},
+    accept{ballot{3, 2}, 9, batch_of(set_cmd(1, 2, "a", "b")), 8, 2},
+    accepted{ballot{3, 2}, 9, ballot{4, 1}, 8, 3},
+    nack{ballot{3, 2}, ballot{4, 1}, 3},
+    success{{chosen_entry{2, batch_of(set_cmd(1, 1, "x", "y"))}}, 2},
+    success_ack{3, 10, ballot{3, 2}},
+    chosen{{chosen_entry{2, nop_value()}}},
+    learn_request{3, 12},
+    heartbeat{2, 3, {1, 3}, {3}},
+    leader_change{3},
+    client_command{command{5, 6, op_code::del, "k", ""}, 2, 1},
+    client_reply{5, 6, command_result{result_kind::integer, "", 1}},
+  };
+}
+
+} // namespace
+
+TEST_CASE("every message type crosses a real middleman connection intact") {
+  net_config server_cfg, client_cfg;
+  caf::actor_system server{server_cfg};
+  caf::actor_system client{client_cfg};
+  auto e = server.spawn(echo);
+  auto port = server.middleman().publish(e, 0, "127.0.0.1");
+  REQUIRE(port);
+  auto remote = client.middleman().remote_actor("127.0.0.1", *port);
+  REQUIRE(remote);
+  caf::scoped_actor self{client};
+  auto roundtrip = [&](auto value) {
+    using type = decltype(value);
+    bool same = false;
+    self->request(*remote, std::chrono::seconds(10), value)
+      .receive(
+        [&](type& back) {
+          same = caf::deep_to_string(back) == caf::deep_to_string(value);
+        },
+        [&](caf::error& err) { FAIL_CHECK(client.render(err)); });
+    return same;
+  };
+  for (auto& m : every_message()) {
+    CAPTURE(name_of(m));
+    CHECK(std::visit(roundtrip, m));
+  }
+  CHECK(roundtrip(client_request{command{1, 2, op_code::set, "k", "v"}}));
+  CHECK(roundtrip(acceptor_status{1, ballot{2, 3}, 4, 5, 6, 7}));
+  CHECK(roundtrip(proposer_status{1, "leading", ballot{2, 1}, 1, 3, 4, 1, 0}));
+  CHECK(roundtrip(learner_status{1, 9, 3, 0}));
+  CHECK(roundtrip(elector_status{1, 3, {2, 3}, {2, 3}}));
+  self->send_exit(e, caf::exit_reason::user_shutdown);
+}

@@ -1,0 +1,150 @@
+// failover-bench: time from SIGKILL of the leader to the first command
+// completed after it, on a 3-process loopback cluster.
+//
+//   failover-bench [--heartbeat-ms T]... [--runs N] [--out FILE]
+//
+// For each T (default 50 and 200) it runs N times (default 5): start three
+// nodes, wait for a leader, complete one SET through a follower, SIGKILL the
+// leader, then send SETs through that follower until one completes. A client
+// inside this process talks to the follower's learner over the middleman,
+// so no process start-up is counted. Prints a Markdown table (median, min,
+// max); --out appends it to FILE.
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/type_ids.hpp"
+#include "test/e2e/harness.hpp"
+
+using namespace paxoskv;
+using namespace paxoskv::e2e;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+struct bench_config : caf::actor_system_config {
+  bench_config() {
+    load<caf::io::middleman>();
+    add_message_types<caf::id_block::paxoskv>();
+  }
+};
+
+/// Sends one SET to `learner`; true if it completed.
+bool set_once(caf::scoped_actor& self, const learner_actor& learner,
+              uint64_t client, uint64_t seq) {
+  bool ok = false;
+  self
+    ->request(learner, std::chrono::seconds(5),
+              client_request{command{client, seq, op_code::set, "failover",
+                                     std::to_string(seq)}})
+    .receive([&](client_reply& r) { ok = r.result.kind == result_kind::ok; },
+             [&](caf::error&) {});
+  return ok;
+}
+
+/// One run; milliseconds from the kill to the first completed SET, or -1.
+double one_run(caf::actor_system& sys, uint32_t heartbeat_ms) {
+  cluster c({{1}, {2}, {3}}, heartbeat_ms, {}, 10 * heartbeat_ms);
+  c.start_all();
+  uint32_t leader = 0;
+  if (!wait_for([&] { return (leader = c.leader()) != 0; }, ms{20000}, ms{20}))
+    return -1;
+  auto follower = leader == 1 ? 2u : 1u;
+  auto addr = c.address(follower);
+  auto colon = addr.rfind(':');
+  auto dir = sys.middleman().remote_actor(
+    addr.substr(0, colon), static_cast<uint16_t>(std::stoi(addr.substr(colon + 1))));
+  if (!dir)
+    return -1;
+  caf::scoped_actor self{sys};
+  learner_actor learner;
+  self->request(*dir, std::chrono::seconds(5), lookup_atom_v)
+    .receive([&](role_handles& h) { learner = h.learner; },
+             [&](caf::error&) {});
+  if (!learner)
+    return -1;
+  uint64_t client = 1000 + heartbeat_ms, seq = 1;
+  if (!set_once(self, learner, client, seq++))
+    return -1;
+  c.kill(leader);
+  auto t0 = clock_type::now();
+  auto deadline = t0 + std::chrono::seconds(30);
+  while (clock_type::now() < deadline)
+    if (set_once(self, learner, client, seq++))
+      return std::chrono::duration<double, std::milli>(clock_type::now() - t0)
+        .count();
+  return -1;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::vector<uint32_t> heartbeats;
+  int runs = 5;
+  std::string out;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--heartbeat-ms" && i + 1 < argc)
+      heartbeats.push_back(static_cast<uint32_t>(std::stoul(argv[++i])));
+    else if (a == "--runs" && i + 1 < argc)
+      runs = std::max(1, std::stoi(argv[++i]));
+    else if (a == "--out" && i + 1 < argc)
+      out = argv[++i];
+    else {
+      std::cerr << "usage: failover-bench [--heartbeat-ms T]... [--runs N] "
+                   "[--out FILE]\n";
+      return 2;
+    }
+  }
+  if (heartbeats.empty())
+    heartbeats = {50, 200};
+  bench_config cfg;
+  caf::actor_system sys{cfg};
+  auto now = std::time(nullptr);
+  char date[32];
+  std::strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  std::ostringstream md;
+  md << "### failover-bench, " << date << "\n\n"
+     << "Conditions: 3 paxoskv-node processes on loopback, "
+     << std::thread::hardware_concurrency()
+     << " cores, LMDB with fsync, election timeout 2T; time from SIGKILL of "
+        "the leader to the first SET completed through a follower; "
+     << runs << " runs per T.\n\n"
+     << "| T (ms) | median (ms) | min (ms) | max (ms) | runs (ms) |\n"
+     << "|---:|---:|---:|---:|---|\n";
+  for (auto t : heartbeats) {
+    std::vector<double> times;
+    std::string all;
+    for (int r = 0; r < runs; ++r) {
+      auto x = one_run(sys, t);
+      all += (all.empty() ? "" : ", ") + std::to_string(static_cast<int>(x));
+      if (x >= 0)
+        times.push_back(x);
+      std::cerr << "T=" << t << " run " << r + 1 << ": " << x << " ms\n";
+    }
+    std::sort(times.begin(), times.end());
+    char row[256];
+    if (times.empty())
+      std::snprintf(row, sizeof(row), "| %u | failed | | | %s |\n", t,
+                    all.c_str());
+    else
+      std::snprintf(row, sizeof(row), "| %u | %.0f | %.0f | %.0f | %s |\n", t,
+                    times[times.size() / 2], times.front(), times.back(),
+                    all.c_str());
+    md << row;
+  }
+  md << "\n";
+  std::cout << md.str();
+  if (!out.empty())
+    std::ofstream(out, std::ios::app) << md.str();
+  return 0;
+}
