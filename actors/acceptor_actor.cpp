@@ -14,7 +14,8 @@ struct acceptor_shell_state {
   disk_actor disk;
   route_table routes;
   durable_outbox outbox;
-  uint64_t commits = 0;
+  /// Writes the disk actor confirmed (each part of some group commit).
+  uint64_t writes_done = 0;
 };
 
 using acceptor_pointer = acceptor_actor::stateful_pointer<acceptor_shell_state>;
@@ -24,31 +25,7 @@ void handle(acceptor_pointer self, acceptor_step step) {
   auto node = st.core->config().self;
   for (auto& l : step.log)
     log_line(log_level::debug, node, "acceptor", l);
-  auto send = [self](envelope e) {
-    send_envelope(self, self->state.routes, std::move(e));
-  };
-  auto issue = [self, send, node](durable_batch b, uint64_t seq) {
-    self->request(self->state.disk, caf::infinite, write_request{std::move(b)})
-      .then(
-        [self, send, seq, node](write_done& done) {
-          ++self->state.commits;
-          self->state.outbox.written(seq, done.ok, send);
-          if (!done.ok) {
-            // Memory is now ahead of disk: stop rather than answer from
-            // state that is not durable. The process exits; a restart
-            // reloads what is on disk.
-            log_line(log_level::error, node, "acceptor",
-                     "stopping after a failed write: " + done.error);
-            self->quit(caf::exit_reason::user_shutdown);
-          }
-        },
-        [self, node](caf::error& err) {
-          log_line(log_level::error, node, "acceptor",
-                   "disk actor failed: " + self->system().render(err));
-          self->quit(caf::exit_reason::user_shutdown);
-        });
-  };
-  st.outbox.add(std::move(step), send, issue);
+  apply_durable_step(self, std::move(step), node, "acceptor");
 }
 
 acceptor_actor::behavior_type
@@ -68,7 +45,7 @@ acceptor_shell(acceptor_pointer self, acceptor_config cfg,
       auto& st = self->state;
       return acceptor_status{st.core->config().self, st.core->promised(),
                              st.core->first_unchosen(),
-                             st.core->entries().size(), st.commits,
+                             st.core->entries().size(), st.writes_done,
                              st.outbox.pending()};
     },
   };

@@ -14,6 +14,7 @@ struct proposer_shell_state {
   disk_actor disk;
   route_table routes;
   durable_outbox outbox;
+  uint64_t writes_done = 0;
   tick_duration tick{10};
   node_id node = 0;
   proposer_phase last_phase = proposer_phase::follower;
@@ -27,27 +28,7 @@ void handle(proposer_pointer self, proposer_step step) {
   for (auto& l : step.log)
     log_line(l.rfind("step_down", 0) == 0 ? log_level::info : log_level::debug,
              node, "proposer", l);
-  auto send = [self](envelope e) {
-    send_envelope(self, self->state.routes, std::move(e));
-  };
-  auto issue = [self, send, node](durable_batch b, uint64_t seq) {
-    self->request(self->state.disk, caf::infinite, write_request{std::move(b)})
-      .then(
-        [self, send, seq, node](write_done& done) {
-          self->state.outbox.written(seq, done.ok, send);
-          if (!done.ok) {
-            log_line(log_level::error, node, "proposer",
-                     "stopping after a failed write: " + done.error);
-            self->quit(caf::exit_reason::user_shutdown);
-          }
-        },
-        [self, node](caf::error& err) {
-          log_line(log_level::error, node, "proposer",
-                   "disk actor failed: " + self->system().render(err));
-          self->quit(caf::exit_reason::user_shutdown);
-        });
-  };
-  st.outbox.add(std::move(step), send, issue);
+  apply_durable_step(self, std::move(step), node, "proposer");
   auto phase = st.core->phase();
   if (phase != st.last_phase) {
     st.last_phase = phase;

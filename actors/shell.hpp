@@ -121,4 +121,36 @@ void log_line(log_level level, node_id node, const char* role,
 void set_log_level(log_level level);
 log_level current_log_level();
 
+/// Hands a step's effects to the outbox of a shell whose state has `disk`,
+/// `routes`, `outbox` and `writes_done`: the write goes to the disk actor,
+/// and its replies leave when the disk actor confirms it. A failed write
+/// stops the actor (memory would be ahead of disk); the process exits and
+/// a restart reloads what is on disk.
+template <class Self, class Write>
+void apply_durable_step(Self* self, durable_step<Write>&& step, node_id node,
+                        const char* role) {
+  auto send = [self](envelope e) {
+    send_envelope(self, self->state.routes, std::move(e));
+  };
+  auto issue = [self, send, node, role](durable_batch b, uint64_t seq) {
+    self->request(self->state.disk, caf::infinite, write_request{std::move(b)})
+      .then(
+        [self, send, seq, node, role](write_done& done) {
+          ++self->state.writes_done;
+          self->state.outbox.written(seq, done.ok, send);
+          if (!done.ok) {
+            log_line(log_level::error, node, role,
+                     "stopping after a failed write: " + done.error);
+            self->quit(caf::exit_reason::user_shutdown);
+          }
+        },
+        [self, node, role](caf::error& err) {
+          log_line(log_level::error, node, role,
+                   "disk actor failed: " + self->system().render(err));
+          self->quit(caf::exit_reason::user_shutdown);
+        });
+  };
+  self->state.outbox.add(std::move(step), send, issue);
+}
+
 } // namespace paxoskv

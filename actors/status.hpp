@@ -33,8 +33,8 @@ struct acceptor_status {
   slot_t first_unchosen = 0;
   /// Slots stored.
   uint64_t entries = 0;
-  /// Group commits done, and writes waiting for one.
-  uint64_t commits = 0;
+  /// Writes confirmed durable, and writes waiting for a group commit.
+  uint64_t writes_done = 0;
   uint64_t writes_pending = 0;
 };
 
@@ -42,8 +42,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, acceptor_status& x) {
   return f(caf::meta::type_name("acceptor_status"), field("node"), x.node,
            field("promised"), x.promised, field("first_unchosen"),
-           x.first_unchosen, field("entries"), x.entries, field("commits"),
-           x.commits, field("writes_pending"), x.writes_pending);
+           x.first_unchosen, field("entries"), x.entries, field("writes_done"),
+           x.writes_done, field("writes_pending"), x.writes_pending);
 }
 
 struct proposer_status {

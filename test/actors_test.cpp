@@ -13,6 +13,7 @@
 #include "actors/spawn.hpp"
 #include "actors/type_ids.hpp"
 #include "test/helpers.hpp"
+#include "test/samples.hpp"
 
 using namespace paxoskv;
 using namespace paxoskv::test;
@@ -113,26 +114,6 @@ caf::behavior echo(caf::event_based_actor* self) {
   return {[] {}};
 }
 
-std::vector<message> every_message() {
-  auto entry = accepted_entry{7, ballot{3, 2},
-                              batch_of(set_cmd(11, 4, "key", "value")), true};
-  return {
-    prepare{ballot{3, 2}, 5, 2},
-    promise{ballot{3, 2}, 1, 5, {entry}, false, 4},
-    accept{ballot{3, 2}, 9, batch_of(set_cmd(1, 2, "a", "b")), 8, 2},
-    accepted{ballot{3, 2}, 9, ballot{4, 1}, 8, 3},
-    nack{ballot{3, 2}, ballot{4, 1}, 3},
-    success{{chosen_entry{2, batch_of(set_cmd(1, 1, "x", "y"))}}, 2},
-    success_ack{3, 10, ballot{3, 2}},
-    chosen{{chosen_entry{2, nop_value()}}},
-    learn_request{3, 12},
-    heartbeat{2, 3, {1, 3}, {3}},
-    leader_change{3},
-    client_command{command{5, 6, op_code::del, "k", ""}, 2, 1},
-    client_reply{5, 6, command_result{result_kind::integer, "", 1}},
-  };
-}
-
 } // namespace
 
 TEST_CASE("every message type crosses a real middleman connection intact") {
@@ -156,7 +137,7 @@ TEST_CASE("every message type crosses a real middleman connection intact") {
         [&](caf::error& err) { FAIL_CHECK(client.render(err)); });
     return same;
   };
-  for (auto& m : every_message()) {
+  for (auto& m : sample_messages()) {
     CAPTURE(name_of(m));
     CHECK(std::visit(roundtrip, m));
   }

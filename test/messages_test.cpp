@@ -6,34 +6,12 @@
 
 #include "protocol/messages.hpp"
 #include "test/helpers.hpp"
+#include "test/samples.hpp"
 
 using namespace paxoskv;
 using namespace paxoskv::test;
 
 namespace {
-
-accepted_entry sample_entry() {
-  return {7, ballot{3, 2}, batch_of(set_cmd(11, 4, "key", "value")), true};
-}
-
-/// One sample of every message type, with non-default fields.
-std::vector<message> samples() {
-  return {
-    prepare{ballot{3, 2}, 5, 2},
-    promise{ballot{3, 2}, 1, 5, {sample_entry()}, false, 4},
-    accept{ballot{3, 2}, 9, batch_of(set_cmd(1, 2, "a", "b")), 8, 2},
-    accepted{ballot{3, 2}, 9, ballot{4, 1}, 8, 3},
-    nack{ballot{3, 2}, ballot{4, 1}, 3},
-    success{{chosen_entry{2, batch_of(set_cmd(1, 1, "x", "y"))}}, 2},
-    success_ack{3, 10, ballot{3, 2}},
-    chosen{{chosen_entry{2, nop_value()}}},
-    learn_request{3, 12},
-    heartbeat{2, 3, {1, 3}, {3}},
-    leader_change{3},
-    client_command{command{5, 6, op_code::del, "k", ""}, 2, 1},
-    client_reply{5, 6, command_result{result_kind::integer, "", 1}},
-  };
-}
 
 template <class T>
 bool round_trips(const T& original) {
@@ -52,7 +30,7 @@ bool round_trips(const T& original) {
 } // namespace
 
 TEST_CASE("every message prints through its inspect overload") {
-  for (auto& m : samples()) {
+  for (auto& m : sample_messages()) {
     auto text = std::visit([](auto& x) { return caf::deep_to_string(x); }, m);
     CAPTURE(text);
     CHECK(text.rfind(std::string(name_of(m)) + "(", 0) == 0);
@@ -62,14 +40,14 @@ TEST_CASE("every message prints through its inspect overload") {
 }
 
 TEST_CASE("every message survives CAF's binary serializer unchanged") {
-  for (auto& m : samples()) {
+  for (auto& m : sample_messages()) {
     CAPTURE(name_of(m));
     CHECK(std::visit([](auto& x) { return round_trips(x); }, m));
   }
 }
 
 TEST_CASE("every message type is routed to the role that handles it") {
-  auto s = samples();
+  auto s = sample_messages();
   CHECK(s.size() == std::variant_size_v<message>);
   CHECK(destination_of(prepare{}) == role::acceptor);
   CHECK(destination_of(accept{}) == role::acceptor);

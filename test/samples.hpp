@@ -1,0 +1,32 @@
+// One sample of every message type, with non-default fields, shared by the
+// serialization tests.
+#pragma once
+
+#include <vector>
+
+#include "protocol/messages.hpp"
+#include "test/helpers.hpp"
+
+namespace paxoskv::test {
+
+inline std::vector<message> sample_messages() {
+  auto entry = accepted_entry{7, ballot{3, 2},
+                              batch_of(set_cmd(11, 4, "key", "value")), true};
+  return {
+    prepare{ballot{3, 2}, 5, 2},
+    promise{ballot{3, 2}, 1, 5, {entry}, false, 4},
+    accept{ballot{3, 2}, 9, batch_of(set_cmd(1, 2, "a", "b")), 8, 2},
+    accepted{ballot{3, 2}, 9, ballot{4, 1}, 8, 3},
+    nack{ballot{3, 2}, ballot{4, 1}, 3},
+    success{{chosen_entry{2, batch_of(set_cmd(1, 1, "x", "y"))}}, 2},
+    success_ack{3, 10, ballot{3, 2}},
+    chosen{{chosen_entry{2, nop_value()}}},
+    learn_request{3, 12},
+    heartbeat{2, 3, {1, 3}, {3}},
+    leader_change{3},
+    client_command{command{5, 6, op_code::del, "k", ""}, 2, 1},
+    client_reply{5, 6, command_result{result_kind::integer, "", 1}},
+  };
+}
+
+} // namespace paxoskv::test
