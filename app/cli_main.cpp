@@ -154,6 +154,16 @@ int run_command(caf::actor_system& sys, const std::string& node,
             std::cerr << res.text << "\n";
             rc = 3;
             break;
+          case result_kind::error:
+            std::cerr << res.text << "\n";
+            rc = 1;
+            break;
+          case result_kind::array:
+            for (size_t i = 0; i < res.items.size(); ++i)
+              std::cout << (res.present.at(i) ? res.items[i] : "(nil)")
+                        << "\n";
+            rc = 0;
+            break;
         }
       },
       [&](caf::error& err) {
@@ -196,10 +206,10 @@ int main(int argc, char** argv) {
                          : std::vector<std::string>{node},
                   json);
   if (verb == "set" && rest.size() == 3)
-    return run_command(sys, node, {0, 0, op_code::set, rest[1], rest[2]});
+    return run_command(sys, node, {0, 0, op_code::set, {rest[1], rest[2]}});
   if (verb == "get" && rest.size() == 2)
-    return run_command(sys, node, {0, 0, op_code::get, rest[1], ""});
+    return run_command(sys, node, {0, 0, op_code::get, {rest[1]}});
   if (verb == "del" && rest.size() == 2)
-    return run_command(sys, node, {0, 0, op_code::del, rest[1], ""});
+    return run_command(sys, node, {0, 0, op_code::del, {rest[1]}});
   return usage();
 }

@@ -1,6 +1,8 @@
 #include "protocol/learner.hpp"
 
 #include <cassert>
+#include <climits>
+#include <cstdint>
 
 namespace paxoskv {
 
@@ -63,24 +65,145 @@ void learner::apply_command(slot_t slot, const command& c,
                           false});
 }
 
+namespace {
+
+command_result ok() {
+  return {result_kind::ok, {}, 0};
+}
+
+command_result integer(int64_t n) {
+  return {result_kind::integer, {}, n};
+}
+
+command_result error(const char* text) {
+  return {result_kind::error, text, 0};
+}
+
+/// Parses a whole decimal int64, as Redis does for INCRBY.
+bool parse_int64(const std::string& s, int64_t& out) {
+  if (s.empty() || s.size() > 20)
+    return false;
+  size_t i = s[0] == '-' ? 1 : 0;
+  if (i == s.size())
+    return false;
+  // Accumulate negatively: INT64_MIN has no positive counterpart.
+  int64_t x = 0;
+  for (; i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9')
+      return false;
+    int digit = s[i] - '0';
+    if (x < (INT64_MIN + digit) / 10)
+      return false;
+    x = x * 10 - digit;
+  }
+  if (s[0] != '-') {
+    if (x == INT64_MIN)
+      return false;
+    x = -x;
+  }
+  out = x;
+  return true;
+}
+
+} // namespace
+
 command_result learner::execute(const command& c) {
+  auto& a = c.args;
+  // Arity is checked by the client service; a command that reaches the log
+  // with another one still gets a deterministic answer on every replica.
+  auto arity = [&](size_t n, bool at_least = false) {
+    return at_least ? a.size() >= n : a.size() == n;
+  };
   switch (c.op) {
     case op_code::nop:
-      return {result_kind::ok, {}, 0};
+      return ok();
     case op_code::get: {
-      auto i = data_.find(c.key);
+      if (!arity(1))
+        break;
+      auto i = data_.find(a[0]);
       if (i == data_.end())
         return {result_kind::nil, {}, 0};
       return {result_kind::value, i->second, 0};
     }
     case op_code::set:
-      data_[c.key] = c.value;
-      return {result_kind::ok, {}, 0};
-    case op_code::del:
-      return {result_kind::integer, {},
-              static_cast<int64_t>(data_.erase(c.key))};
+    case op_code::set_nx:
+    case op_code::set_xx: {
+      if (!arity(2))
+        break;
+      bool exists = data_.count(a[0]) > 0;
+      if ((c.op == op_code::set_nx && exists)
+          || (c.op == op_code::set_xx && !exists))
+        return {result_kind::nil, {}, 0};
+      data_[a[0]] = a[1];
+      return ok();
+    }
+    case op_code::del: {
+      if (!arity(1, true))
+        break;
+      int64_t n = 0;
+      for (auto& k : a)
+        n += static_cast<int64_t>(data_.erase(k));
+      return integer(n);
+    }
+    case op_code::exists: {
+      if (!arity(1, true))
+        break;
+      int64_t n = 0;
+      for (auto& k : a)
+        n += static_cast<int64_t>(data_.count(k));
+      return integer(n);
+    }
+    case op_code::mget: {
+      if (!arity(1, true))
+        break;
+      command_result r{result_kind::array, {}, 0};
+      for (auto& k : a) {
+        auto i = data_.find(k);
+        r.items.push_back(i == data_.end() ? std::string{} : i->second);
+        r.present.push_back(i == data_.end() ? 0 : 1);
+      }
+      return r;
+    }
+    case op_code::mset: {
+      if (a.empty() || a.size() % 2 != 0)
+        break;
+      for (size_t i = 0; i < a.size(); i += 2)
+        data_[a[i]] = a[i + 1];
+      return ok();
+    }
+    case op_code::incrby: {
+      if (!arity(2))
+        break;
+      int64_t delta = 0, current = 0;
+      if (!parse_int64(a[1], delta))
+        return error("ERR value is not an integer or out of range");
+      auto i = data_.find(a[0]);
+      if (i != data_.end() && !parse_int64(i->second, current))
+        return error("ERR value is not an integer or out of range");
+      if ((delta > 0 && current > INT64_MAX - delta)
+          || (delta < 0 && current < INT64_MIN - delta))
+        return error("ERR increment or decrement would overflow");
+      data_[a[0]] = std::to_string(current + delta);
+      return integer(current + delta);
+    }
+    case op_code::append: {
+      if (!arity(2))
+        break;
+      auto& v = data_[a[0]];
+      v += a[1];
+      return integer(static_cast<int64_t>(v.size()));
+    }
+    case op_code::strlen: {
+      if (!arity(1))
+        break;
+      auto i = data_.find(a[0]);
+      return integer(i == data_.end() ? 0
+                                      : static_cast<int64_t>(i->second.size()));
+    }
+    case op_code::dbsize:
+      return integer(static_cast<int64_t>(data_.size()));
   }
-  return {result_kind::not_applied, "unknown operation", 0};
+  return error("ERR wrong number of arguments");
 }
 
 std::optional<command_result> learner::saved_reply(uint64_t client_id,

@@ -18,6 +18,24 @@ std::string to_string(op_code op) {
       return "set";
     case op_code::del:
       return "del";
+    case op_code::set_nx:
+      return "set_nx";
+    case op_code::set_xx:
+      return "set_xx";
+    case op_code::exists:
+      return "exists";
+    case op_code::mget:
+      return "mget";
+    case op_code::mset:
+      return "mset";
+    case op_code::incrby:
+      return "incrby";
+    case op_code::append:
+      return "append";
+    case op_code::strlen:
+      return "strlen";
+    case op_code::dbsize:
+      return "dbsize";
   }
   return "op(" + std::to_string(static_cast<int>(op)) + ")";
 }
@@ -36,6 +54,10 @@ std::string to_string(result_kind k) {
       return "not_applied";
     case result_kind::unknown:
       return "unknown";
+    case result_kind::error:
+      return "error";
+    case result_kind::array:
+      return "array";
   }
   return "kind(" + std::to_string(static_cast<int>(k)) + ")";
 }

@@ -232,6 +232,11 @@ enum class result_kind : uint8_t {
   /// The command was proposed but not confirmed in time: it may or may not
   /// take effect.
   unknown = 5,
+  /// The command was applied and failed deterministically (e.g. INCR of a
+  /// non-integer); `text` is the Redis-style error.
+  error = 6,
+  /// Several values (MGET): `items`, with `present` 0 where nil.
+  array = 7,
 };
 
 std::string to_string(result_kind k);
@@ -244,9 +249,13 @@ struct command_result {
   std::string text;
   /// The count, for integer results.
   int64_t number = 0;
+  /// The values of an array result, and whether each is present (not nil).
+  std::vector<std::string> items;
+  std::vector<uint8_t> present;
 
   friend bool operator==(const command_result& a, const command_result& b) {
-    return a.kind == b.kind && a.text == b.text && a.number == b.number;
+    return a.kind == b.kind && a.text == b.text && a.number == b.number
+           && a.items == b.items && a.present == b.present;
   }
   friend bool operator!=(const command_result& a, const command_result& b) {
     return !(a == b);
@@ -255,7 +264,8 @@ struct command_result {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, command_result& x) {
-  return f(caf::meta::type_name("command_result"), x.kind, x.text, x.number);
+  return f(caf::meta::type_name("command_result"), x.kind, x.text, x.number,
+           x.items, x.present);
 }
 
 /// The answer to a client command, sent once the command was applied.

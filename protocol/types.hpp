@@ -49,41 +49,66 @@ typename Inspector::result_type inspect(Inspector& f, ballot& x) {
 
 std::string to_string(const ballot& b);
 
-/// The operations of the key-value state machine.
+/// The operations of the key-value state machine. Each names how it uses
+/// `command::args`.
 enum class op_code : uint8_t {
   /// Does nothing; used by a new leader to fill gaps in the log.
   nop = 0,
-  /// Reads a key through the log (a "log read").
+  /// GET key: reads a key through the log (a "log read").
   get = 1,
-  /// Writes a key.
+  /// SET key value.
   set = 2,
-  /// Removes a key.
+  /// DEL key [key ...]: removes keys, answers how many existed.
   del = 3,
+  /// SET key value NX: only if the key does not exist.
+  set_nx = 4,
+  /// SET key value XX: only if the key exists.
+  set_xx = 5,
+  /// EXISTS key [key ...]: how many of the keys exist.
+  exists = 6,
+  /// MGET key [key ...]: the values, nil where absent.
+  mget = 7,
+  /// MSET key value [key value ...]: all at once.
+  mset = 8,
+  /// INCRBY key delta: adds a decimal delta to an integer value.
+  incrby = 9,
+  /// APPEND key value: appends, answers the new length.
+  append = 10,
+  /// STRLEN key.
+  strlen = 11,
+  /// DBSIZE: the number of keys.
+  dbsize = 12,
 };
+
+/// The highest op code; a stored command with a higher one is corrupt.
+constexpr op_code op_code_max = op_code::dbsize;
 
 std::string to_string(op_code op);
 
 /// One client command. `(client_id, sequence)` makes it unique: the state
-/// machine applies a given pair at most once.
+/// machine applies a given pair at most once. A multi-key command is one
+/// command, so it is applied atomically.
 struct command {
   /// The client session that issued the command.
   uint64_t client_id = 0;
-  /// Per-client sequence number, starting at 1 and increasing by one per
-  /// command; a retry reuses the same number.
+  /// Per-client sequence number, starting at 1; a retry reuses it.
   uint64_t sequence = 0;
   /// What to do.
   op_code op = op_code::nop;
-  /// The key the command reads or writes.
-  std::string key;
-  /// The value written by `set`; empty otherwise.
-  std::string value;
+  /// The operation's arguments (keys and values), as `op_code` describes.
+  std::vector<std::string> args;
 
   /// Bytes this command adds to a batch (used for batch size limits).
-  uint64_t size_bytes() const { return 32 + key.size() + value.size(); }
+  uint64_t size_bytes() const {
+    uint64_t n = 24;
+    for (auto& a : args)
+      n += 4 + a.size();
+    return n;
+  }
 
   friend bool operator==(const command& a, const command& b) {
     return a.client_id == b.client_id && a.sequence == b.sequence
-           && a.op == b.op && a.key == b.key && a.value == b.value;
+           && a.op == b.op && a.args == b.args;
   }
   friend bool operator!=(const command& a, const command& b) {
     return !(a == b);
@@ -93,7 +118,7 @@ struct command {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, command& x) {
   return f(caf::meta::type_name("command"), x.client_id, x.sequence, x.op,
-           x.key, x.value);
+           x.args);
 }
 
 /// The value of one log slot: a batch of client commands, applied in order.

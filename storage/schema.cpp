@@ -127,8 +127,9 @@ std::string encode_entry(const accepted_entry& e) {
     put_u64(out, c.client_id);
     put_u64(out, c.sequence);
     put_u8(out, static_cast<uint8_t>(c.op));
-    put_bytes(out, c.key);
-    put_bytes(out, c.value);
+    put_u32(out, static_cast<uint32_t>(c.args.size()));
+    for (auto& a : c.args)
+      put_bytes(out, a);
   }
   return out;
 }
@@ -147,9 +148,9 @@ std::optional<accepted_entry> decode_entry(slot_t slot,
     return std::nullopt;
   e.chosen = chosen == 1;
   auto count = r.uint(4);
-  // Every command takes at least 25 bytes: a count beyond what is left is
+  // Every command takes at least 21 bytes: a count beyond what is left is
   // corruption, caught before reserving memory for it.
-  if (!r.ok() || count > bytes.size() / 25)
+  if (!r.ok() || count > bytes.size() / 21)
     return std::nullopt;
   e.value.commands.reserve(count);
   for (uint64_t i = 0; i < count && r.ok(); ++i) {
@@ -157,11 +158,16 @@ std::optional<accepted_entry> decode_entry(slot_t slot,
     c.client_id = r.uint(8);
     c.sequence = r.uint(8);
     auto op = r.uint(1);
-    if (op > static_cast<uint8_t>(op_code::del))
+    if (op > static_cast<uint8_t>(op_code_max))
       return std::nullopt;
     c.op = static_cast<op_code>(op);
-    c.key = r.bytes();
-    c.value = r.bytes();
+    auto nargs = r.uint(4);
+    // Every argument takes at least 4 bytes (its length).
+    if (!r.ok() || nargs > bytes.size() / 4)
+      return std::nullopt;
+    c.args.reserve(nargs);
+    for (uint64_t k = 0; k < nargs && r.ok(); ++k)
+      c.args.push_back(r.bytes());
     e.value.commands.push_back(std::move(c));
   }
   if (!r.ok() || !r.at_end())

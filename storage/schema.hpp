@@ -21,7 +21,8 @@
 //                   u8  chosen (0 or 1)
 //                   u32 number of commands, then per command:
 //                     u64 client_id, u64 sequence, u8 op,
-//                     u32 key length, key bytes, u32 value length, value bytes
+//                     u32 number of arguments, then per argument:
+//                       u32 length, bytes
 //
 // Decoding checks every length and field; anything that does not parse
 // exactly is reported as corruption, never trusted.

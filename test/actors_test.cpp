@@ -41,7 +41,7 @@ struct probe_log {
   std::vector<ballot> durable_promise_at_receipt;
 };
 
-proposer_actor::behavior_type probe_proposer(proposer_actor::pointer self,
+proposer_actor::behavior_type probe_proposer(proposer_actor::pointer,
                                              std::shared_ptr<probe_log> log,
                                              const memory_store* disk) {
   return {
@@ -141,7 +141,7 @@ TEST_CASE("every message type crosses a real middleman connection intact") {
     CAPTURE(name_of(m));
     CHECK(std::visit(roundtrip, m));
   }
-  CHECK(roundtrip(client_request{command{1, 2, op_code::set, "k", "v"}}));
+  CHECK(roundtrip(client_request{command{1, 2, op_code::set, {"k", "v"}}}));
   CHECK(roundtrip(acceptor_status{1, ballot{2, 3}, 4, 5, 6, 7}));
   CHECK(roundtrip(proposer_status{1, "leading", ballot{2, 1}, 1, 3, 4, 1, 0}));
   CHECK(roundtrip(learner_status{1, 9, 3, 0}));

@@ -40,7 +40,7 @@ uint64_t fnv1a(const std::string& s) {
 }
 
 uint64_t hash_of(const log_value& v) {
-  return v.commands.empty() ? 0 : fnv1a(v.commands.front().value);
+  return v.commands.empty() ? 0 : fnv1a(v.commands.front().args.at(1));
 }
 
 lmdb_options crash_opts(const std::string& dir) {
@@ -96,7 +96,7 @@ int acceptor_workload(const lmdb_options& o, int out_fd, uint64_t seed) {
       for (auto& c : value)
         c = static_cast<char>('a' + rng() % 26);
       log_value v;
-      v.commands.push_back(command{1, round, op_code::set, "k", value});
+      v.commands.push_back(command{1, round, op_code::set, {"k", value}});
       auto slot = next_slot++;
       auto step = a.on_accept(accept{ballot{round, 2}, slot, v, 0, 2});
       if (step.write)

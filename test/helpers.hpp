@@ -21,7 +21,7 @@ std::vector<std::pair<uint64_t, T>> of_type(const std::vector<envelope>& envs) {
 /// A set command with the given client, sequence, key and value.
 inline command set_cmd(uint64_t client, uint64_t seq, std::string key,
                        std::string value) {
-  return command{client, seq, op_code::set, std::move(key), std::move(value)};
+  return command{client, seq, op_code::set, {std::move(key), std::move(value)}};
 }
 
 /// A one-command batch.

@@ -56,12 +56,12 @@ TEST_CASE("the state machine implements GET, SET, DEL and NOP") {
   auto l = make_learner();
   log_value v;
   v.commands = {
-    command{1, 1, op_code::get, "k", ""},
-    command{1, 2, op_code::set, "k", "v"},
-    command{1, 3, op_code::get, "k", ""},
-    command{1, 4, op_code::del, "k", ""},
-    command{1, 5, op_code::del, "k", ""},
-    command{1, 6, op_code::nop, "", ""},
+    command{1, 1, op_code::get, {"k"}},
+    command{1, 2, op_code::set, {"k", "v"}},
+    command{1, 3, op_code::get, {"k"}},
+    command{1, 4, op_code::del, {"k"}},
+    command{1, 5, op_code::del, {"k"}},
+    command{1, 6, op_code::nop, {}},
   };
   auto step = l.on_chosen(one(0, v));
   REQUIRE(step.outcomes.size() == 6);
@@ -108,4 +108,78 @@ TEST_CASE("learner buffers a bounded number of slots ahead") {
   CHECK(l.buffered() == 0);
   l.on_chosen(one(3, nop_value()));
   CHECK(l.buffered() == 1);
+}
+
+namespace {
+
+/// Applies one command per slot and returns its result.
+struct machine {
+  learner l = make_learner();
+  slot_t slot = 0;
+  uint64_t seq = 0;
+
+  command_result run(op_code op, std::vector<std::string> args) {
+    auto step = l.on_chosen(one(slot++, batch_of(command{9, ++seq, op,
+                                                         std::move(args)})));
+    REQUIRE(step.outcomes.size() == 1);
+    return step.outcomes[0].result;
+  }
+};
+
+command_result integer(int64_t n) {
+  return {result_kind::integer, {}, n};
+}
+
+} // namespace
+
+TEST_CASE("SET NX and XX apply only when the key is absent or present") {
+  machine m;
+  CHECK(m.run(op_code::set_xx, {"k", "a"}).kind == result_kind::nil);
+  CHECK(m.run(op_code::set_nx, {"k", "b"}).kind == result_kind::ok);
+  CHECK(m.run(op_code::set_nx, {"k", "c"}).kind == result_kind::nil);
+  CHECK(m.run(op_code::set_xx, {"k", "d"}).kind == result_kind::ok);
+  CHECK(m.l.data().at("k") == "d");
+}
+
+TEST_CASE("multi-key commands apply as one: MSET, MGET, DEL, EXISTS") {
+  machine m;
+  CHECK(m.run(op_code::mset, {"a", "1", "b", "2"}).kind == result_kind::ok);
+  auto got = m.run(op_code::mget, {"a", "missing", "b"});
+  CHECK(got.kind == result_kind::array);
+  CHECK(got.items == std::vector<std::string>{"1", "", "2"});
+  CHECK(got.present == std::vector<uint8_t>{1, 0, 1});
+  CHECK(m.run(op_code::exists, {"a", "a", "zz"}) == integer(2));
+  CHECK(m.run(op_code::del, {"a", "b", "zz"}) == integer(2));
+  CHECK(m.run(op_code::dbsize, {}) == integer(0));
+}
+
+TEST_CASE("INCRBY, APPEND and STRLEN follow Redis") {
+  machine m;
+  CHECK(m.run(op_code::incrby, {"n", "5"}) == integer(5));
+  CHECK(m.run(op_code::incrby, {"n", "-7"}) == integer(-2));
+  CHECK(m.run(op_code::append, {"n", "x"}) == integer(3));
+  CHECK(m.run(op_code::incrby, {"n", "1"}).text
+        == "ERR value is not an integer or out of range");
+  CHECK(m.run(op_code::strlen, {"n"}) == integer(3));
+  CHECK(m.run(op_code::strlen, {"none"}) == integer(0));
+  CHECK(m.run(op_code::set, {"big", "9223372036854775807"}).kind
+        == result_kind::ok);
+  CHECK(m.run(op_code::incrby, {"big", "1"}).text
+        == "ERR increment or decrement would overflow");
+  CHECK(m.run(op_code::set, {"small", "-9223372036854775808"}).kind
+        == result_kind::ok);
+  CHECK(m.run(op_code::incrby, {"small", "0"})
+        == integer(INT64_MIN));
+  CHECK(m.run(op_code::incrby, {"small", "-1"}).kind == result_kind::error);
+  CHECK(m.run(op_code::incrby, {"x", "9223372036854775808"}).kind
+        == result_kind::error);
+  CHECK(m.run(op_code::incrby, {"x", "12a"}).kind == result_kind::error);
+}
+
+TEST_CASE("a command with the wrong number of arguments fails the same way "
+          "on every replica") {
+  machine m;
+  CHECK(m.run(op_code::get, {}).text == "ERR wrong number of arguments");
+  CHECK(m.run(op_code::mset, {"a"}).kind == result_kind::error);
+  CHECK(m.l.data().empty());
 }

@@ -24,7 +24,7 @@ inline std::vector<message> sample_messages() {
     learn_request{3, 12},
     heartbeat{2, 3, {1, 3}, {3}},
     leader_change{3},
-    client_command{command{5, 6, op_code::del, "k", ""}, 2, 1},
+    client_command{command{5, 6, op_code::del, {"k", "j"}}, 2, 1},
     client_reply{5, 6, command_result{result_kind::integer, "", 1}},
   };
 }

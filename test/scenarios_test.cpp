@@ -126,7 +126,7 @@ TEST_CASE("an old proposer adopts the value chosen before it") {
   REQUIRE(proposed.count(0) == 1);
   CHECK(proposed[0] == first);
   REQUIRE(proposed.count(1) == 1);
-  CHECK(proposed[1].commands.at(0).value == "second");
+  CHECK(proposed[1].commands.at(0).args.at(1) == "second");
 }
 
 TEST_CASE("an old proposer adopts the chosen value in a whole cluster") {

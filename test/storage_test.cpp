@@ -89,9 +89,11 @@ TEST_CASE("slot keys are big-endian so LMDB's byte order is slot order") {
 
 TEST_CASE("entries and ballots round-trip through the schema") {
   accepted_entry e{42, ballot{7, 3}, {}, true};
-  e.value.commands = {command{1, 2, op_code::set, "key", std::string(300, 'x')},
-                      command{3, 4, op_code::del, "", ""},
-                      command{5, 6, op_code::get, std::string("a\0b", 3), ""}};
+  e.value.commands = {
+    command{1, 2, op_code::set, {"key", std::string(300, 'x')}},
+    command{3, 4, op_code::del, {"a", "", "c"}},
+    command{5, 6, op_code::get, {std::string("a\0b", 3)}},
+    command{7, 8, op_code::dbsize, {}}};
   auto decoded = schema::decode_entry(42, schema::encode_entry(e));
   REQUIRE(decoded);
   CHECK(*decoded == e);

@@ -101,7 +101,7 @@ row acceptor_batches(const std::string& dir, size_t batch, double seconds) {
     durable_batch group;
     for (size_t i = 0; i < batch; ++i, ++slot) {
       log_value v;
-      v.commands.push_back(command{1, slot + 1, op_code::set, "key", value});
+      v.commands.push_back(command{1, slot + 1, op_code::set, {"key", value}});
       // first_unchosen trails by one batch, as under a pipelining leader.
       auto step = a.on_accept(accept{b, slot, std::move(v),
                                      slot >= batch ? slot - batch : 0, 2});

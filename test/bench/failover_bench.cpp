@@ -44,8 +44,8 @@ bool set_once(caf::scoped_actor& self, const learner_actor& learner,
   bool ok = false;
   self
     ->request(learner, std::chrono::seconds(5),
-              client_request{command{client, seq, op_code::set, "failover",
-                                     std::to_string(seq)}})
+              client_request{command{client, seq, op_code::set,
+                                     {"failover", std::to_string(seq)}}})
     .receive([&](client_reply& r) { ok = r.result.kind == result_kind::ok; },
              [&](caf::error&) {});
   return ok;

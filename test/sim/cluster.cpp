@@ -15,6 +15,14 @@ namespace {
 /// Client ids live far above node ids so the network can tell them apart.
 constexpr uint64_t first_client_id = 1000;
 
+/// The command a client operation becomes.
+command to_command(uint64_t client, uint64_t seq, const client_op& op) {
+  command c{client, seq, op.op, {op.key}};
+  if (op.op == op_code::set)
+    c.args.push_back(op.value);
+  return c;
+}
+
 /// More messages in flight than this is a violation (a message storm).
 constexpr size_t in_flight_max = 100000;
 
@@ -499,7 +507,7 @@ bool cluster::clients_done() const {
 
 void cluster::client_send(client& c) {
   auto& op = c.ops[c.next];
-  command cmd{c.id, c.next + 1, op.op, op.key, op.value};
+  auto cmd = to_command(c.id, c.next + 1, op);
   auto ids = node_ids();
   c.target = ids[std::uniform_int_distribution<size_t>(0, ids.size() - 1)(
     rng_)];
@@ -524,8 +532,7 @@ void cluster::on_client_reply(const client_reply& m) {
     if (c->id != m.client_id || !c->waiting || c->next + 1 != m.sequence)
       continue;
     auto& op = c->ops[c->next];
-    acks_.push_back({command{c->id, m.sequence, op.op, op.key, op.value},
-                     m.result});
+    acks_.push_back({to_command(c->id, m.sequence, op), m.result});
     ++c->next;
     c->waiting = false;
   }
@@ -631,21 +638,22 @@ struct reference_machine {
     if (results.count(key) > 0)
       return;
     command_result r;
+    auto& k = c.args.at(0);
     switch (c.op) {
-      case op_code::nop:
-        break;
       case op_code::get:
-        if (data.count(c.key) > 0)
-          r = {result_kind::value, data[c.key], 0};
+        if (data.count(k) > 0)
+          r = {result_kind::value, data[k], 0};
         else
           r = {result_kind::nil, {}, 0};
         break;
       case op_code::set:
-        data[c.key] = c.value;
+        data[k] = c.args.at(1);
         break;
       case op_code::del:
-        r = {result_kind::integer, {}, static_cast<int64_t>(data.erase(c.key))};
+        r = {result_kind::integer, {}, static_cast<int64_t>(data.erase(k))};
         break;
+      default:
+        assert(!"the simulator's clients issue only get, set and del");
     }
     results[key] = r;
   }
