@@ -37,9 +37,19 @@ std::string get(const cluster& c, uint32_t node, const std::string& key) {
                                       + ": " + r.err;
 }
 
+/// Waits until every started node answers and one of them leads. (A
+/// majority can elect a leader while a slower process is still starting.)
 uint32_t wait_leader(const cluster& c, ms deadline) {
   uint32_t leader = 0;
-  wait_for([&] { return (leader = c.leader()) != 0; }, deadline, ms{50});
+  wait_for(
+    [&] {
+      for (auto n : c.nodes())
+        if (c.running(n)
+            && c.cli({"status", c.address(n)}, ms{5000}).exit_code != 0)
+          return false;
+      return (leader = c.leader()) != 0;
+    },
+    deadline, ms{50});
   return leader;
 }
 
@@ -67,6 +77,7 @@ TEST_CASE("a 3-process cluster survives its leader's death, catches the "
 
   // The old leader restarts, catches up and agrees.
   c.start(leader);
+  REQUIRE(wait_leader(c, ms{10000}) != 0);
   CHECK(wait_for([&] { return get(c, leader, "k") == "v2\n"; }, ms{10000},
                  ms{50}));
 
@@ -86,6 +97,7 @@ TEST_CASE("a 3-process cluster survives its leader's death, catches the "
   // Both back: progress resumes.
   for (auto n : c.nodes())
     c.start(n);
+  REQUIRE(wait_leader(c, ms{10000}) != 0);
   CHECK(wait_for([&] { return set(c, keep, "k", "v4"); }, ms{15000}));
   for (auto n : c.nodes())
     CHECK(wait_for([&] { return get(c, n, "k") == "v4\n"; }, ms{10000},

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <csignal>
+#include <cstdlib>
+#include <filesystem>
 #include <cstring>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -80,6 +82,21 @@ bool wait_for(const std::function<bool()>& cond, ms deadline, ms poll) {
   }
 }
 
+std::string cluster::log_dir() const {
+  // Logs outlive the test when PAXOSKV_E2E_LOG_DIR names a directory (each
+  // cluster gets its own subdirectory), so a failure can be read after.
+  if (auto* base = std::getenv("PAXOSKV_E2E_LOG_DIR")) {
+    static int counter = 0;
+    if (log_dir_.empty()) {
+      log_dir_ = std::string(base) + "/cluster-" + std::to_string(::getpid())
+                 + "-" + std::to_string(++counter);
+      std::filesystem::create_directories(log_dir_);
+    }
+    return log_dir_;
+  }
+  return dir_.path();
+}
+
 cluster::cluster(std::vector<process_spec> procs, uint32_t heartbeat_ms,
                  std::vector<std::string> extra, uint32_t client_timeout_ms)
   : procs_(std::move(procs)),
@@ -90,7 +107,7 @@ cluster::cluster(std::vector<process_spec> procs, uint32_t heartbeat_ms,
     ports_[p.node] = free_port();
     peers_ += (peers_.empty() ? "" : ",") + std::to_string(p.node)
               + "@127.0.0.1:" + std::to_string(ports_[p.node]);
-    logs_[p.node] = dir_.sub("node" + std::to_string(p.node) + ".log");
+    logs_[p.node] = log_dir() + "/node" + std::to_string(p.node) + ".log";
   }
 }
 

@@ -60,7 +60,10 @@ public:
   const std::string& log_path(uint32_t node) const;
 
 private:
+  std::string log_dir() const;
+
   std::vector<process_spec> procs_;
+  mutable std::string log_dir_;
   uint32_t heartbeat_ms_;
   uint32_t client_timeout_ms_;
   std::vector<std::string> extra_;
