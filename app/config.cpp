@@ -31,7 +31,16 @@ node_config::node_config() {
     .add(client_timeout_ms, "client-timeout-ms",
          "how long a client waits for its command before hearing "
          "'outcome unknown' (5000)")
-    .add(client_port, "client-port", "client port (0: none yet)")
+    .add(client_port, "client-port",
+         "port of the Redis-protocol client service (0: none)")
+    .add(client_value_max_bytes, "client-value-max-bytes",
+         "largest value a client may write (1048576)")
+    .add(client_connections_max, "client-connections-max",
+         "open client connections at most (10000)")
+    .add(client_idle_timeout_s, "client-idle-timeout-s",
+         "close client connections idle this long (0: never)")
+    .add(requirepass, "requirepass",
+         "password clients must AUTH with (empty: none)")
     .add(map_size_mb, "map-size-mb",
          "largest size of the data file in MiB (4096)")
     .add(log_level, "log-level", "error, warning, info or debug (info)");
@@ -236,6 +245,24 @@ std::optional<validated_config> validate(const node_config& cfg,
     return std::nullopt;
   }
   s.map_size_bytes = cfg.map_size_mb << 20;
+  if (cfg.client_port != 0 && !s.learner) {
+    error = "client-port: the client service needs a learner in this process";
+    return std::nullopt;
+  }
+  if (cfg.client_value_max_bytes < 1
+      || cfg.client_value_max_bytes > (uint64_t{512} << 20)) {
+    error = "client-value-max-bytes: must be between 1 and 536870912";
+    return std::nullopt;
+  }
+  if (cfg.client_connections_max < 1) {
+    error = "client-connections-max: must be at least 1";
+    return std::nullopt;
+  }
+  v.client_port = cfg.client_port;
+  v.client_value_max_bytes = cfg.client_value_max_bytes;
+  v.client_connections_max = cfg.client_connections_max;
+  v.client_idle_timeout_s = cfg.client_idle_timeout_s;
+  v.requirepass = cfg.requirepass;
   static const std::pair<const char*, paxoskv::log_level> levels[] = {
     {"error", log_level::error},
     {"warning", log_level::warning},

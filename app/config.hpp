@@ -27,6 +27,10 @@ public:
   uint32_t election_timeout_ms = 0;
   uint32_t client_timeout_ms = 5000;
   uint16_t client_port = 0;
+  uint64_t client_value_max_bytes = 1 << 20;
+  uint64_t client_connections_max = 10000;
+  uint32_t client_idle_timeout_s = 0;
+  std::string requirepass;
   uint64_t map_size_mb = 4096;
   std::string log_level = "info";
 };
@@ -36,6 +40,12 @@ struct validated_config {
   node_settings settings;
   std::string listen_host;
   uint16_t peer_port = 0;
+  /// The client service (Redis protocol); port 0: none.
+  uint16_t client_port = 0;
+  uint64_t client_value_max_bytes = 1 << 20;
+  uint64_t client_connections_max = 10000;
+  uint32_t client_idle_timeout_s = 0;
+  std::string requirepass;
   paxoskv::log_level level = paxoskv::log_level::info;
 };
 

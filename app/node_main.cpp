@@ -10,6 +10,7 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actors/type_ids.hpp"
+#include "app/client_server.hpp"
 #include "app/config.hpp"
 
 using namespace paxoskv;
@@ -76,6 +77,26 @@ int main(int argc, char** argv) {
              + ", listening on " + v->listen_host + ":"
              + std::to_string(*port) + ", heartbeat "
              + std::to_string(s.heartbeat.count()) + " ms");
+  std::unique_ptr<client_server> clients;
+  if (v->client_port != 0) {
+    client_server_config ccfg;
+    ccfg.host = v->listen_host;
+    ccfg.port = v->client_port;
+    ccfg.node = s.self;
+    ccfg.value_bytes_max = v->client_value_max_bytes;
+    ccfg.connections_max = v->client_connections_max;
+    ccfg.idle_timeout = std::chrono::seconds(v->client_idle_timeout_s);
+    ccfg.password = v->requirepass;
+    std::string err;
+    clients = client_server::start(sys, rt.value().roles.learner, ccfg, err);
+    if (!clients) {
+      log_line(log_level::error, s.self, "node", err);
+      return 1;
+    }
+    log_line(log_level::info, s.self, "node",
+             "serving the Redis protocol on " + v->listen_host + ":"
+               + std::to_string(clients->port()));
+  }
   caf::scoped_actor self{sys};
   auto& roles = rt.value().roles;
   std::vector<caf::actor_addr> watched;
@@ -108,6 +129,8 @@ int main(int argc, char** argv) {
                  + "); exiting so that a restart reloads the disk");
       exit_code = 1;
     });
+  if (clients)
+    clients->stop();
   auto stop = [&](const auto& h) {
     if (h)
       self->send_exit(h, caf::exit_reason::user_shutdown);

@@ -105,6 +105,7 @@ cluster::cluster(std::vector<process_spec> procs, uint32_t heartbeat_ms,
     extra_(std::move(extra)) {
   for (auto& p : procs_) {
     ports_[p.node] = free_port();
+    client_ports_[p.node] = free_port();
     peers_ += (peers_.empty() ? "" : ",") + std::to_string(p.node)
               + "@127.0.0.1:" + std::to_string(ports_[p.node]);
     logs_[p.node] = log_dir() + "/node" + std::to_string(p.node) + ".log";
@@ -153,6 +154,8 @@ void cluster::start(uint32_t node) {
     "--client-timeout-ms=" + std::to_string(client_timeout_ms_),
     "--map-size-mb=64",
   };
+  if (spec->roles.find("learner") != std::string::npos)
+    argv.push_back("--client-port=" + std::to_string(client_ports_.at(node)));
   argv.insert(argv.end(), extra_.begin(), extra_.end());
   int fd = ::open(logs_[node].c_str(), O_WRONLY | O_CREAT | O_APPEND, 0640);
   pids_[node] = spawn(argv, fd, fd);

@@ -47,6 +47,8 @@ public:
   std::vector<uint32_t> nodes() const;
 
   std::string address(uint32_t node) const;
+  /// The node's Redis-protocol client port.
+  uint16_t client_port(uint32_t node) const { return client_ports_.at(node); }
 
   /// Runs paxoskv-cli with `args`, killed after `deadline`.
   cli_result cli(const std::vector<std::string>& args, ms deadline) const;
@@ -69,6 +71,7 @@ private:
   std::vector<std::string> extra_;
   test::temp_dir dir_;
   std::map<uint32_t, uint16_t> ports_;
+  std::map<uint32_t, uint16_t> client_ports_;
   std::map<uint32_t, pid_t> pids_;
   std::map<uint32_t, std::string> logs_;
   std::string peers_;
