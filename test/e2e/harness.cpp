@@ -179,6 +179,12 @@ void cluster::kill(uint32_t node, int sig) {
   pids_.erase(i);
 }
 
+void cluster::signal(uint32_t node, int sig) {
+  auto i = pids_.find(node);
+  if (i != pids_.end())
+    ::kill(i->second, sig);
+}
+
 bool cluster::running(uint32_t node) const {
   auto i = pids_.find(node);
   return i != pids_.end() && ::waitpid(i->second, nullptr, WNOHANG) == 0;

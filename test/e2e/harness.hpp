@@ -44,6 +44,8 @@ public:
   /// Sends `sig` and reaps the process (bounded).
   void kill(uint32_t node, int sig = 9);
   bool running(uint32_t node) const;
+  /// Sends `sig` without waiting (SIGSTOP, SIGCONT).
+  void signal(uint32_t node, int sig);
   std::vector<uint32_t> nodes() const;
 
   std::string address(uint32_t node) const;
