@@ -24,9 +24,15 @@ struct submit_msg {
   std::function<void(client_reply)> done;
 };
 
+/// A request for the INFO text (local only).
+struct info_msg {
+  std::function<void(std::string)> done;
+};
+
 } // namespace paxoskv
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(paxoskv::submit_msg)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(paxoskv::info_msg)
 
 namespace paxoskv {
 
@@ -38,9 +44,73 @@ namespace {
 /// Passes client commands from Asio's thread to the local learner and the
 /// replies back. A request that fails inside CAF (the learner is gone) may
 /// still have been proposed: its outcome is unknown.
-caf::behavior gateway_impl(caf::event_based_actor* self,
-                           learner_actor learner) {
+/// Collects the INFO text from the local roles, one after another.
+struct info_state {
+  std::string text;
+  std::function<void(std::string)> done;
+};
+
+constexpr auto status_timeout = std::chrono::seconds(2);
+
+void info_elector(caf::event_based_actor* self, role_handles roles,
+                  std::shared_ptr<info_state> st) {
+  auto finish = [st] { st->done(st->text); };
+  if (!roles.elector)
+    return finish();
+  self->request(roles.elector, status_timeout, status_atom_v)
+    .then(
+      [st, finish](elector_status& e) {
+        st->text += "leader:" + std::to_string(e.leader) + "\r\n";
+        std::string peers;
+        for (auto n : e.connected)
+          peers += (peers.empty() ? "" : ",") + std::to_string(n);
+        st->text += "peers_connected:" + peers + "\r\n";
+        std::string heard;
+        for (auto n : e.heard)
+          heard += (heard.empty() ? "" : ",") + std::to_string(n);
+        st->text += "electors_heard:" + heard + "\r\n";
+        finish();
+      },
+      [finish](caf::error&) { finish(); });
+}
+
+void info_proposer(caf::event_based_actor* self, role_handles roles,
+                   std::shared_ptr<info_state> st) {
+  if (!roles.proposer)
+    return info_elector(self, roles, st);
+  self->request(roles.proposer, status_timeout, status_atom_v)
+    .then(
+      [self, roles, st](proposer_status& p) {
+        st->text += std::string("role:")
+                    + (p.phase == "leading" ? "leader" : "follower") + "\r\n"
+                    + "proposer_phase:" + p.phase + "\r\n"
+                    + "ballot:" + to_string(p.current_ballot) + "\r\n"
+                    + "first_unchosen:" + std::to_string(p.first_unchosen)
+                    + "\r\n" + "in_flight:" + std::to_string(p.in_flight)
+                    + "\r\n";
+        info_elector(self, roles, st);
+      },
+      [self, roles, st](caf::error&) { info_elector(self, roles, st); });
+}
+
+caf::behavior gateway_impl(caf::event_based_actor* self, role_handles roles) {
+  auto learner = roles.learner;
   return {
+    [=](info_msg& m) {
+      auto st = std::make_shared<info_state>();
+      st->done = std::move(m.done);
+      st->text = "# Server\r\nredis_version:7.0.0\r\n# Paxos\r\n"
+                 "node:"
+                 + std::to_string(roles.node) + "\r\nread_level:log\r\n";
+      self->request(learner, status_timeout, status_atom_v)
+        .then(
+          [self, roles, st](learner_status& l) {
+            st->text += "applied_index:" + std::to_string(l.applied)
+                        + "\r\nkeys:" + std::to_string(l.keys) + "\r\n";
+            info_proposer(self, roles, st);
+          },
+          [self, roles, st](caf::error&) { info_proposer(self, roles, st); });
+    },
     [=](submit_msg& m) {
       auto done = std::move(m.done);
       auto id = std::make_pair(m.cmd.client_id, m.cmd.sequence);
@@ -364,11 +434,19 @@ void session::on_request(std::vector<std::string>& req) {
     return reply_now(out);
   }
   if (name == "INFO") {
-    resp::append_bulk(out, "# Server\r\nredis_version:7.0.0\r\n"
-                           "paxoskv_node:"
-                             + std::to_string(srv_.cfg.node)
-                             + "\r\nread_level:log\r\n");
-    return reply_now(out);
+    auto id = push_slot();
+    std::weak_ptr<session> weak = shared_from_this();
+    auto io = io_;
+    caf::anon_send(srv_.gateway, info_msg{[weak, io, id](std::string text) {
+                     asio::post(*io, [weak, id, text = std::move(text)] {
+                       if (auto s = weak.lock()) {
+                         std::string reply;
+                         resp::append_bulk(reply, text);
+                         s->complete(id, std::move(reply));
+                       }
+                     });
+                   }});
+    return;
   }
   if (name == "GET" || name == "STRLEN") {
     if (argc != 2)
@@ -478,7 +556,7 @@ client_server::~client_server() {
 }
 
 std::unique_ptr<client_server>
-client_server::start(caf::actor_system& sys, learner_actor learner,
+client_server::start(caf::actor_system& sys, const role_handles& roles,
                      const client_server_config& cfg, std::string& error) {
   auto p = std::make_unique<impl>();
   p->cfg = cfg;
@@ -501,7 +579,7 @@ client_server::start(caf::actor_system& sys, learner_actor learner,
             + std::to_string(cfg.port) + ": " + ec.message();
     return nullptr;
   }
-  p->gateway = sys.spawn(gateway_impl, learner);
+  p->gateway = sys.spawn(gateway_impl, roles);
   p->accept();
   auto* raw = p.get();
   p->thread = std::thread([raw] { raw->io->run(); });

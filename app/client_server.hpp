@@ -43,9 +43,10 @@ struct client_server_config {
 
 class client_server {
 public:
-  /// Starts listening on its own thread; `learner` applies the commands.
+  /// Starts listening on its own thread; the process's learner applies the
+  /// commands, and INFO reports the status of the roles in `roles`.
   static std::unique_ptr<client_server>
-  start(caf::actor_system& sys, learner_actor learner,
+  start(caf::actor_system& sys, const role_handles& roles,
         const client_server_config& cfg, std::string& error);
 
   ~client_server();

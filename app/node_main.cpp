@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
     ccfg.idle_timeout = std::chrono::seconds(v->client_idle_timeout_s);
     ccfg.password = v->requirepass;
     std::string err;
-    clients = client_server::start(sys, rt.value().roles.learner, ccfg, err);
+    clients = client_server::start(sys, rt.value().roles, ccfg, err);
     if (!clients) {
       log_line(log_level::error, s.self, "node", err);
       return 1;

@@ -94,6 +94,19 @@ TEST_CASE("redis-cli writes on one node and reads on every other") {
         != std::string::npos);
   CHECK(redis(c, 1, {"get"}).out.find("wrong number of arguments")
         != std::string::npos);
+  // INFO reports each node's part: exactly one says it leads, all agree on
+  // who, and each reports its applied index and connected peers.
+  int leaders = 0;
+  for (auto n : c.nodes()) {
+    auto info = redis(c, n, {"info"}).out;
+    CAPTURE(info);
+    leaders += info.find("role:leader") != std::string::npos ? 1 : 0;
+    CHECK(info.find("node:" + std::to_string(n)) != std::string::npos);
+    CHECK(info.find("applied_index:") != std::string::npos);
+    CHECK(info.find("peers_connected:") != std::string::npos);
+    CHECK(info.find("leader:" + std::to_string(c.leader())) != std::string::npos);
+  }
+  CHECK(leaders == 1);
 }
 
 TEST_CASE("redis-benchmark with 16 clients and pipelining completes without "
