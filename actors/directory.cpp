@@ -1,7 +1,8 @@
 // The directory of a process.
 //
 // It is published on the process's peer port. Other processes ask it
-// (`lookup_atom`) for the role actors it hosts. It connects to every peer
+// (`lookup_atom`, with their node id; 0 for tools) for the role actors it
+// hosts, and a peer that asks is dialled back at once. It connects to every peer
 // through the middleman actor, asynchronously, never with a blocking
 // remote_actor call; a failed or dropped connection is retried with
 // exponential backoff (100 ms doubling to 2 s), so a node started before
@@ -79,7 +80,7 @@ void connect(directory_pointer self, node_id n) {
           retry_later(self, n);
           return;
         }
-        self->request(dir, connect_timeout, lookup_atom_v)
+        self->request(dir, connect_timeout, lookup_atom_v, self_node)
           .then(
             [=](role_handles& roles) {
               auto& link = self->state.peers.at(n);
@@ -124,7 +125,17 @@ caf::behavior directory_impl(directory_pointer self, role_handles local,
   for (auto& [id, p] : self->state.peers)
     connect(self, id);
   return {
-    [=](lookup_atom) { return self->state.local; },
+    [=](lookup_atom, node_id from) {
+      // A peer reached us: it is up, so connect back now instead of
+      // waiting out a backoff. Routes become symmetric within a round
+      // trip, even when this process started first and backed off.
+      auto i = self->state.peers.find(from);
+      if (i != self->state.peers.end() && !i->second.directory) {
+        i->second.backoff = std::chrono::milliseconds{100};
+        connect(self, from);
+      }
+      return self->state.local;
+    },
     [=](retry_atom, node_id n) {
       if (self->state.peers.count(n) > 0)
         connect(self, n);

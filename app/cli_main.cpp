@@ -49,7 +49,7 @@ std::optional<role_handles> lookup(caf::actor_system& sys,
   }
   caf::scoped_actor self{sys};
   std::optional<role_handles> result;
-  self->request(*dir, request_timeout, lookup_atom_v)
+  self->request(*dir, request_timeout, lookup_atom_v, node_id{0})
     .receive([&](role_handles& h) { result = std::move(h); },
              [&](caf::error& err) {
                std::cerr << "paxoskv-cli: " << address << ": "

@@ -67,7 +67,7 @@ double one_run(caf::actor_system& sys, uint32_t heartbeat_ms) {
     return -1;
   caf::scoped_actor self{sys};
   learner_actor learner;
-  self->request(*dir, std::chrono::seconds(5), lookup_atom_v)
+  self->request(*dir, std::chrono::seconds(5), lookup_atom_v, node_id{0})
     .receive([&](role_handles& h) { learner = h.learner; },
              [&](caf::error&) {});
   if (!learner)

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
+#include <thread>
 #include <sstream>
 
 #include "test/e2e/harness.hpp"
@@ -188,4 +189,28 @@ TEST_CASE("the CLI reports an unreachable node clearly instead of hanging") {
   auto r = run_program(PAXOSKV_CLI_BIN, {"status", "127.0.0.1:1"}, ms{5000});
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("cannot reach") != std::string::npos);
+}
+
+TEST_CASE("a node that starts late is reachable at once, not after its "
+          "peers' reconnect backoff") {
+  // Nodes 2 and 3 start first and lead; their dials to node 1 fail and
+  // back off (100 ms doubling). Node 1 then starts and dials them: they
+  // must dial back right away, or the leader cannot tell node 1's learner
+  // what was chosen until its backoff runs out.
+  cluster c(full_nodes(3), 50, {}, 1000);
+  c.start(2);
+  c.start(3);
+  REQUIRE(wait_for([&] { return c.leader() != 0; }, ms{10000}, ms{50}));
+  // Build up the peers' backoff deliberately (not a wait for a
+  // condition): after 3.2 s of failed dials the next one is ~2 s away.
+  std::this_thread::sleep_for(ms{3200});
+  c.start(1);
+  REQUIRE(wait_for(
+    [&] { return c.cli({"status", c.address(1)}, ms{5000}).exit_code == 0; },
+    ms{10000}, ms{20}));
+  REQUIRE(set(c, 2, "late", "ok"));
+  // Node 1's learner must learn the write and answer within 1 s.
+  auto r = c.cli({"--node", c.address(1), "get", "late"}, ms{10000});
+  CHECK(r.out == "ok\n");
+  CHECK(r.exit_code == 0);
 }
