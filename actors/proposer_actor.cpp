@@ -18,6 +18,8 @@ struct proposer_shell_state {
   tick_duration tick{10};
   node_id node = 0;
   proposer_phase last_phase = proposer_phase::follower;
+  /// A flush of the forward buffer is queued behind the current mailbox.
+  bool flush_scheduled = false;
 };
 
 using proposer_pointer = proposer_actor::stateful_pointer<proposer_shell_state>;
@@ -29,6 +31,12 @@ void handle(proposer_pointer self, proposer_step step) {
     log_line(l.rfind("step_down", 0) == 0 ? log_level::info : log_level::debug,
              node, "proposer", l);
   apply_durable_step(self, std::move(step), node, "proposer");
+  // Commands for the leader leave together once everything already queued
+  // here was handled: one message per batch, not per command.
+  if (st.core->forwards_buffered() > 0 && !st.flush_scheduled) {
+    st.flush_scheduled = true;
+    self->send(self, flush_atom_v);
+  }
   auto phase = st.core->phase();
   if (phase != st.last_phase) {
     st.last_phase = phase;
@@ -58,6 +66,13 @@ proposer_shell(proposer_pointer self, proposer_config cfg, uint64_t round,
     },
     [=](client_command& m) {
       handle(self, self->state.core->on_client_command(m));
+    },
+    [=](client_batch& m) {
+      handle(self, self->state.core->on_client_batch(m));
+    },
+    [=](flush_atom) {
+      self->state.flush_scheduled = false;
+      handle(self, self->state.core->flush_forwards());
     },
     [=](tick_atom) {
       handle(self, self->state.core->on_tick());

@@ -27,6 +27,8 @@ using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 constexpr lookup_atom lookup_atom_v = lookup_atom{};
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 constexpr retry_atom retry_atom_v = retry_atom{};
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+constexpr flush_atom flush_atom_v = flush_atom{};
 
 struct route_table;
 
@@ -61,7 +63,8 @@ using acceptor_actor = caf::typed_actor<
 using proposer_actor = caf::typed_actor<
   caf::reacts_to<promise>, caf::reacts_to<accepted>, caf::reacts_to<nack>,
   caf::reacts_to<success_ack>, caf::reacts_to<leader_change>,
-  caf::reacts_to<client_command>, caf::reacts_to<tick_atom>,
+  caf::reacts_to<client_command>, caf::reacts_to<client_batch>,
+  caf::reacts_to<flush_atom>, caf::reacts_to<tick_atom>,
   caf::reacts_to<route_table>,
   caf::replies_to<status_atom>::with<proposer_status>>;
 

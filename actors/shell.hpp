@@ -30,7 +30,8 @@ auto& handle_for(const role_handles& h) {
                      || std::is_same_v<T, nack>
                      || std::is_same_v<T, success_ack>
                      || std::is_same_v<T, leader_change>
-                     || std::is_same_v<T, client_command>)
+                     || std::is_same_v<T, client_command>
+                     || std::is_same_v<T, client_batch>)
     return h.proposer;
   else if constexpr (std::is_same_v<T, chosen>)
     return h.learner;

@@ -96,6 +96,7 @@ role destination_of(const message& m) {
       [](const heartbeat&) { return role::elector; },
       [](const leader_change&) { return role::proposer; },
       [](const client_command&) { return role::proposer; },
+      [](const client_batch&) { return role::proposer; },
       [](const client_reply&) { return role::client; },
     },
     m);
@@ -116,6 +117,7 @@ const char* name_of(const message& m) {
       [](const heartbeat&) { return "heartbeat"; },
       [](const leader_change&) { return "leader_change"; },
       [](const client_command&) { return "client_command"; },
+      [](const client_batch&) { return "client_batch"; },
       [](const client_reply&) { return "client_reply"; },
     },
     m);

@@ -217,6 +217,18 @@ typename Inspector::result_type inspect(Inspector& f, client_command& x) {
   return f(caf::meta::type_name("client_command"), x.cmd, x.origin, x.hops);
 }
 
+/// Client commands a follower forwards to the leader, batched: one message
+/// instead of one per command.
+struct client_batch {
+  /// The forwarded commands, in arrival order.
+  std::vector<client_command> commands;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, client_batch& x) {
+  return f(caf::meta::type_name("client_batch"), x.commands);
+}
+
 /// The kind of result a command produced.
 enum class result_kind : uint8_t {
   /// The command succeeded without a value (SET).
@@ -288,7 +300,8 @@ typename Inspector::result_type inspect(Inspector& f, client_reply& x) {
 /// fails to compile when a type is added here and not handled there.
 using message = std::variant<prepare, promise, accept, accepted, nack, success,
                              success_ack, chosen, learn_request, heartbeat,
-                             leader_change, client_command, client_reply>;
+                             leader_change, client_command, client_batch,
+                             client_reply>;
 
 /// The roles a message can be addressed to.
 enum class role : uint8_t { proposer, acceptor, learner, elector, client };

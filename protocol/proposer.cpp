@@ -76,10 +76,7 @@ void proposer::become_follower(proposer_step& out) {
   reported_.clear();
   // Commands never proposed go to the new leader rather than being lost.
   for (auto& c : queue_)
-    if (leader_hint_ != 0 && leader_hint_ != cfg_.self
-        && c.hops < cfg_.forward_hops_max)
-      out.send_now.push_back(
-        {leader_hint_, client_command{c.cmd, c.origin, c.hops + 1}});
+    forward(c, out);
   queue_.clear();
 }
 
@@ -95,15 +92,49 @@ void proposer::step_down(const ballot& newer, proposer_step& out) {
   reported_.clear();
 }
 
+void proposer::forward(const client_command& c, proposer_step& out) {
+  if (leader_hint_ == 0 || leader_hint_ == cfg_.self
+      || c.hops >= cfg_.forward_hops_max) {
+    out.log.push_back("ignore_client_command: no leader to forward to");
+    return;
+  }
+  if (forward_buffer_.size() >= cfg_.forward_buffer_max) {
+    auto flushed = flush_forwards();
+    for (auto& e : flushed.send_now)
+      out.send_now.push_back(std::move(e));
+  }
+  forward_buffer_.emplace_back(leader_hint_,
+                               client_command{c.cmd, c.origin, c.hops + 1});
+}
+
+proposer_step proposer::flush_forwards() {
+  proposer_step out;
+  std::map<node_id, client_batch> batches;
+  for (auto& [to, c] : forward_buffer_)
+    batches[to].commands.push_back(std::move(c));
+  forward_buffer_.clear();
+  for (auto& [to, b] : batches)
+    out.send_now.push_back({to, std::move(b)});
+  return out;
+}
+
+proposer_step proposer::on_client_batch(const client_batch& m) {
+  proposer_step out;
+  for (auto& c : m.commands) {
+    auto step = on_client_command(c);
+    assert(!step.write && step.after_write.empty()); // Commands never write.
+    for (auto& e : step.send_now)
+      out.send_now.push_back(std::move(e));
+    for (auto& l : step.log)
+      out.log.push_back(std::move(l));
+  }
+  return out;
+}
+
 proposer_step proposer::on_client_command(const client_command& m) {
   proposer_step out;
   if (phase_ == proposer_phase::follower) {
-    if (leader_hint_ != 0 && leader_hint_ != cfg_.self
-        && m.hops < cfg_.forward_hops_max)
-      out.send_now.push_back(
-        {leader_hint_, client_command{m.cmd, m.origin, m.hops + 1}});
-    else
-      out.log.push_back("ignore_client_command: no leader to forward to");
+    forward(m, out);
     return out;
   }
   if (queue_.size() >= cfg_.queue_commands_max) {

@@ -64,6 +64,8 @@ struct proposer_config {
   uint32_t keepalive_ticks = 8;
   /// How often a client command may be forwarded to another node.
   uint32_t forward_hops_max = 2;
+  /// Forwarded commands buffered at most; beyond this they go at once.
+  size_t forward_buffer_max = 1024;
   /// Seed of the jitter generator.
   uint64_t jitter_seed = 1;
 };
@@ -82,7 +84,19 @@ public:
   proposer_step on_leader_change(const leader_change& m);
 
   /// A client command arrives (from a client or forwarded by a node).
+  /// A follower does not forward it at once: it buffers it for the leader
+  /// until `flush_forwards` (see `forwards_buffered`).
   proposer_step on_client_command(const client_command& m);
+
+  /// Commands forwarded by another node, batched.
+  proposer_step on_client_batch(const client_batch& m);
+
+  /// Sends the buffered forwards, one client_batch per destination. The
+  /// shell calls it once the commands queued for this proposer are handled.
+  proposer_step flush_forwards();
+
+  /// Commands waiting in the forward buffer.
+  size_t forwards_buffered() const { return forward_buffer_.size(); }
 
   proposer_step on_promise(const promise& m);
   proposer_step on_nack(const nack& m);
@@ -130,6 +144,9 @@ private:
   void finish_phase1(proposer_step& out);
   void step_down(const ballot& newer, proposer_step& out);
   void become_follower(proposer_step& out);
+  /// Buffers a command for the leader (hops + 1), or drops it when no
+  /// leader is known or it was forwarded too often.
+  void forward(const client_command& c, proposer_step& out);
   void propose(slot_t slot, log_value value, proposer_step& out);
   void fill_window(proposer_step& out);
   void record_chosen(slot_t slot, log_value value, std::vector<chosen_entry>&);
@@ -160,6 +177,8 @@ private:
   std::map<slot_t, log_value> chosen_;
   std::map<slot_t, proposal> in_flight_;
   std::deque<client_command> queue_;
+  /// Commands to forward to the leader, with the leader they are for.
+  std::vector<std::pair<node_id, client_command>> forward_buffer_;
   /// Phase 1 results: highest-ballot accepted value per slot.
   std::map<slot_t, accepted_entry> reported_;
   size_t prepared_count_ = 0;

@@ -58,6 +58,7 @@ TEST_CASE("every message type is routed to the role that handles it") {
   CHECK(destination_of(nack{}) == role::proposer);
   CHECK(destination_of(success_ack{}) == role::proposer);
   CHECK(destination_of(client_command{}) == role::proposer);
+  CHECK(destination_of(client_batch{}) == role::proposer);
   CHECK(destination_of(leader_change{}) == role::proposer);
   CHECK(destination_of(chosen{}) == role::learner);
   CHECK(destination_of(heartbeat{}) == role::elector);

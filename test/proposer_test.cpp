@@ -275,14 +275,28 @@ TEST_CASE("a lagging acceptor gets success messages until it catches up") {
   CHECK(of_type<success>(p.on_success_ack({3, 2, b}).send_now).empty());
 }
 
-TEST_CASE("a follower forwards client commands to the leader, boundedly") {
+TEST_CASE("a follower forwards client commands to the leader in batches, "
+          "boundedly") {
   proposer p(config(1), 0);
   p.on_leader_change(leader_change{3});
-  auto fwd = of_type<client_command>(p.on_client_command(cmd(1)).send_now);
-  REQUIRE(fwd.size() == 1);
-  CHECK(fwd[0].first == 3);
-  CHECK(fwd[0].second.hops == 1);
-  auto tired = cmd(2);
+  CHECK(p.on_client_command(cmd(1)).send_now.empty());
+  CHECK(p.on_client_command(cmd(2)).send_now.empty());
+  auto tired = cmd(3);
   tired.hops = 2;
   CHECK(p.on_client_command(tired).send_now.empty());
+  CHECK(p.forwards_buffered() == 2);
+  auto batches = of_type<client_batch>(p.flush_forwards().send_now);
+  REQUIRE(batches.size() == 1);
+  CHECK(batches[0].first == 3);
+  REQUIRE(batches[0].second.commands.size() == 2);
+  CHECK(batches[0].second.commands[0].hops == 1);
+  CHECK(batches[0].second.commands[1].cmd.sequence == 2);
+  CHECK(p.forwards_buffered() == 0);
+  // The leader takes a batch as if each command had come alone.
+  auto leader = leading();
+  auto step = leader.on_client_batch(batches[0].second);
+  // Window 2: each command gets its own slot at once.
+  CHECK(of_type<accept>(step.send_now).size() == 2 * 3);
+  CHECK(leader.in_flight() == 2);
+  CHECK(leader.queued() == 0);
 }

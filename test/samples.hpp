@@ -25,6 +25,8 @@ inline std::vector<message> sample_messages() {
     heartbeat{2, 3, {1, 3}, {3}},
     leader_change{3},
     client_command{command{5, 6, op_code::del, {"k", "j"}}, 2, 1},
+    client_batch{{client_command{command{7, 1, op_code::set, {"a", "b"}}, 3,
+                                 1}}},
     client_reply{5, 6, command_result{result_kind::integer, "", 1}},
   };
 }

@@ -330,6 +330,7 @@ void cluster::deliver_to_node(node& nd, uint64_t from, const message& m) {
         handle(nd, nd.prop->on_leader_change(x));
       },
       [&](const client_command& x) { on_client_command(nd, from, x); },
+      [&](const client_batch& x) { handle(nd, nd.prop->on_client_batch(x)); },
       [&](const client_reply&) { fail("client_reply sent to a node"); },
     },
     m);
@@ -573,7 +574,11 @@ void cluster::tick() {
   std::shuffle(due.begin(), due.end(), rng_);
   for (auto& p : due)
     deliver(p);
-  // Open group commits close eventually.
+  // Forwards buffered during the tick leave as batches; open group commits
+  // close eventually.
+  for (auto n : ids)
+    if (at(n).up)
+      handle(at(n), at(n).prop->flush_forwards());
   for (auto n : ids)
     if (at(n).up && chance(0.5))
       commit(at(n));
