@@ -258,11 +258,13 @@ std::optional<validated_config> validate(const node_config& cfg,
     error = "client-connections-max: must be at least 1";
     return std::nullopt;
   }
-  v.client_port = cfg.client_port;
-  v.client_value_max_bytes = cfg.client_value_max_bytes;
-  v.client_connections_max = cfg.client_connections_max;
-  v.client_idle_timeout_s = cfg.client_idle_timeout_s;
-  v.requirepass = cfg.requirepass;
+  v.client.host = v.listen_host;
+  v.client.port = cfg.client_port;
+  v.client.node = s.self;
+  v.client.value_bytes_max = cfg.client_value_max_bytes;
+  v.client.connections_max = cfg.client_connections_max;
+  v.client.idle_timeout = std::chrono::seconds(cfg.client_idle_timeout_s);
+  v.client.password = cfg.requirepass;
   static const std::pair<const char*, paxoskv::log_level> levels[] = {
     {"error", log_level::error},
     {"warning", log_level::warning},

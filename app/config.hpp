@@ -9,6 +9,7 @@
 #include <caf/actor_system_config.hpp>
 
 #include "actors/node.hpp"
+#include "app/client_server.hpp"
 
 namespace paxoskv {
 
@@ -41,11 +42,7 @@ struct validated_config {
   std::string listen_host;
   uint16_t peer_port = 0;
   /// The client service (Redis protocol); port 0: none.
-  uint16_t client_port = 0;
-  uint64_t client_value_max_bytes = 1 << 20;
-  uint64_t client_connections_max = 10000;
-  uint32_t client_idle_timeout_s = 0;
-  std::string requirepass;
+  client_server_config client;
   paxoskv::log_level level = paxoskv::log_level::info;
 };
 

@@ -78,17 +78,9 @@ int main(int argc, char** argv) {
              + std::to_string(*port) + ", heartbeat "
              + std::to_string(s.heartbeat.count()) + " ms");
   std::unique_ptr<client_server> clients;
-  if (v->client_port != 0) {
-    client_server_config ccfg;
-    ccfg.host = v->listen_host;
-    ccfg.port = v->client_port;
-    ccfg.node = s.self;
-    ccfg.value_bytes_max = v->client_value_max_bytes;
-    ccfg.connections_max = v->client_connections_max;
-    ccfg.idle_timeout = std::chrono::seconds(v->client_idle_timeout_s);
-    ccfg.password = v->requirepass;
+  if (v->client.port != 0) {
     std::string err;
-    clients = client_server::start(sys, rt.value().roles, ccfg, err);
+    clients = client_server::start(sys, rt.value().roles, v->client, err);
     if (!clients) {
       log_line(log_level::error, s.self, "node", err);
       return 1;
