@@ -9,14 +9,7 @@ namespace paxoskv {
 
 namespace {
 
-struct acceptor_shell_state {
-  std::unique_ptr<acceptor> core;
-  disk_actor disk;
-  route_table routes;
-  durable_outbox outbox;
-  /// Writes the disk actor confirmed (each part of some group commit).
-  uint64_t writes_done = 0;
-};
+struct acceptor_shell_state : durable_shell_state<acceptor> {};
 
 using acceptor_pointer = acceptor_actor::stateful_pointer<acceptor_shell_state>;
 

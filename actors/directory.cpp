@@ -58,6 +58,9 @@ void push_routes(directory_pointer self) {
 void retry_later(directory_pointer self, node_id n) {
   auto& p = self->state.peers.at(n);
   p.connecting = false;
+  log_line(log_level::debug, self->state.local.node, "directory",
+           "peer " + std::to_string(n) + " unreachable; retrying in "
+             + std::to_string(p.backoff.count()) + " ms");
   self->delayed_send(self, p.backoff, retry_atom_v, n);
   p.backoff = std::min(backoff_max, p.backoff * 2);
 }

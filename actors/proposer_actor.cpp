@@ -9,12 +9,7 @@ namespace paxoskv {
 
 namespace {
 
-struct proposer_shell_state {
-  std::unique_ptr<proposer> core;
-  disk_actor disk;
-  route_table routes;
-  durable_outbox outbox;
-  uint64_t writes_done = 0;
+struct proposer_shell_state : durable_shell_state<proposer> {
   tick_duration tick{10};
   node_id node = 0;
   proposer_phase last_phase = proposer_phase::follower;

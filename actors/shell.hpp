@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -122,8 +123,20 @@ void log_line(log_level level, node_id node, const char* role,
 void set_log_level(log_level level);
 log_level current_log_level();
 
-/// Hands a step's effects to the outbox of a shell whose state has `disk`,
-/// `routes`, `outbox` and `writes_done`: the write goes to the disk actor,
+/// What every shell with durable writes keeps: its core, the disk actor,
+/// the route table, the replies held for writes, and a count of writes
+/// confirmed.
+template <class Core>
+struct durable_shell_state {
+  std::unique_ptr<Core> core;
+  disk_actor disk;
+  route_table routes;
+  durable_outbox outbox;
+  uint64_t writes_done = 0;
+};
+
+/// Hands a step's effects to the outbox of a shell whose state derives from
+/// durable_shell_state: the write goes to the disk actor,
 /// and its replies leave when the disk actor confirms it. A failed write
 /// stops the actor (memory would be ahead of disk); the process exits and
 /// a restart reloads what is on disk.

@@ -137,20 +137,14 @@ command_result learner::execute(const command& c) {
       data_[a[0]] = a[1];
       return ok();
     }
-    case op_code::del: {
-      if (!arity(1, true))
-        break;
-      int64_t n = 0;
-      for (auto& k : a)
-        n += static_cast<int64_t>(data_.erase(k));
-      return integer(n);
-    }
+    case op_code::del:
     case op_code::exists: {
       if (!arity(1, true))
         break;
       int64_t n = 0;
       for (auto& k : a)
-        n += static_cast<int64_t>(data_.count(k));
+        n += static_cast<int64_t>(c.op == op_code::del ? data_.erase(k)
+                                                        : data_.count(k));
       return integer(n);
     }
     case op_code::mget: {

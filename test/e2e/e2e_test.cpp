@@ -2,7 +2,6 @@
 #include <doctest/doctest.h>
 
 #include <fstream>
-#include <thread>
 #include <sstream>
 
 #include "test/e2e/harness.hpp"
@@ -197,13 +196,18 @@ TEST_CASE("a node that starts late is reachable at once, not after its "
   // back off (100 ms doubling). Node 1 then starts and dials them: they
   // must dial back right away, or the leader cannot tell node 1's learner
   // what was chosen until its backoff runs out.
-  cluster c(full_nodes(3), 50, {}, 1000);
+  cluster c(full_nodes(3), 50, {"--log-level=debug"}, 1000);
   c.start(2);
   c.start(3);
   REQUIRE(wait_for([&] { return c.leader() != 0; }, ms{10000}, ms{50}));
-  // Build up the peers' backoff deliberately (not a wait for a
-  // condition): after 3.2 s of failed dials the next one is ~2 s away.
-  std::this_thread::sleep_for(ms{3200});
+  // Wait until both have backed off to the longest interval: their next
+  // dial to node 1 is then 2 s away, longer than the client timeout.
+  auto backed_off = [&](uint32_t n) {
+    return log_of(c, n).find("peer 1 unreachable; retrying in 2000 ms")
+           != std::string::npos;
+  };
+  REQUIRE(wait_for([&] { return backed_off(2) && backed_off(3); }, ms{15000},
+                   ms{50}));
   c.start(1);
   REQUIRE(wait_for(
     [&] { return c.cli({"status", c.address(1)}, ms{5000}).exit_code == 0; },

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <stdexcept>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -39,21 +40,27 @@ pid_t spawn(const std::vector<std::string>& argv, int out_fd, int err_fd) {
   return pid;
 }
 
-/// Reaps `pid`, waiting at most `deadline`; true if it exited.
+/// Reaps `pid`, waiting at most `deadline`; true if it exited. Waits on a
+/// pidfd, which becomes readable when the process exits.
 bool reap(pid_t pid, ms deadline, int* status = nullptr) {
-  auto end = clock_type::now() + deadline;
   int st = 0;
-  for (;;) {
+  auto done = [&] {
     auto r = ::waitpid(pid, &st, WNOHANG);
-    if (r == pid || r < 0) {
-      if (status)
-        *status = st;
-      return true;
-    }
-    if (clock_type::now() >= end)
+    if (r != pid && r >= 0)
       return false;
-    std::this_thread::sleep_for(ms{2});
-  }
+    if (status)
+      *status = st;
+    return true;
+  };
+  if (done())
+    return true;
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0)
+    return done();
+  pollfd p{fd, POLLIN, 0};
+  ::poll(&p, 1, static_cast<int>(deadline.count()));
+  ::close(fd);
+  return done();
 }
 
 } // namespace
