@@ -27,7 +27,12 @@ acceptor_shell(acceptor_pointer self, acceptor_config cfg,
   self->state.core = std::make_unique<acceptor>(cfg, std::move(*restored));
   self->state.disk = disk;
   return {
-    [=](prepare& m) { handle(self, self->state.core->on_prepare(m)); },
+    [=](prepare& m) {
+      handle(self, self->state.core->on_prepare(m, monotonic_ms()));
+    },
+    [=](read_probe& m) {
+      handle(self, self->state.core->on_read_probe(m, monotonic_ms()));
+    },
     [=](accept& m) { handle(self, self->state.core->on_accept(m)); },
     [=](success& m) { handle(self, self->state.core->on_success(m)); },
     [=](learn_request& m) {

@@ -2,9 +2,13 @@
 // clients. A client request waits for its command to be applied; it is sent
 // to a proposer (resent while waiting: exactly-once makes that safe) and
 // answered "outcome unknown" if not applied within the client timeout.
+// Leader and lease reads (read-only commands at those levels) skip the log:
+// the core asks the leader for a read index and answers once it applied
+// it; a read that times out is answered "not applied" (it changed nothing).
 #include "actors/spawn.hpp"
 
 #include <map>
+#include <random>
 
 #include <caf/actor_system.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -18,6 +22,8 @@ struct waiting_client {
   caf::typed_response_promise<client_reply> reply;
   uint64_t deadline_tick = 0;
   uint64_t resend_tick = 0;
+  /// A leader or lease read: the core times it out, nothing is resent.
+  bool read = false;
 };
 
 struct learner_shell_state {
@@ -40,23 +46,28 @@ uint64_t ticks_for(const learner_shell_config& cfg,
   return static_cast<uint64_t>(std::max<int64_t>(1, t));
 }
 
-/// Sends the command to this node's proposer, or else to any proposer
-/// (a follower forwards it to the leader). False if none is reachable.
-bool submit(learner_pointer self, const command& cmd) {
+/// Sends a message for the leader to this node's proposer, or else to any
+/// proposer (a follower passes it on to the leader). False if none is
+/// reachable.
+template <class T>
+bool to_some_proposer(learner_pointer self, T msg) {
   auto& st = self->state;
-  auto self_node = st.cfg.core.self;
-  client_command cc{cmd, self_node, 0};
-  auto own = st.routes.nodes.find(self_node);
+  auto own = st.routes.nodes.find(st.cfg.core.self);
   if (own != st.routes.nodes.end() && own->second.proposer) {
-    self->send(own->second.proposer, cc);
+    self->send(own->second.proposer, std::move(msg));
     return true;
   }
   for (auto& [id, h] : st.routes.nodes)
     if (h.proposer) {
-      self->send(h.proposer, cc);
+      self->send(h.proposer, std::move(msg));
       return true;
     }
   return false;
+}
+
+bool submit(learner_pointer self, const command& cmd) {
+  return to_some_proposer(self,
+                          client_command{cmd, self->state.cfg.core.self, 0});
 }
 
 void answer(learner_pointer self, std::pair<uint64_t, uint64_t> key,
@@ -70,8 +81,12 @@ void answer(learner_pointer self, std::pair<uint64_t, uint64_t> key,
 void handle(learner_pointer self, learner_step step) {
   for (auto& o : step.outcomes)
     answer(self, {o.client_id, o.sequence}, o.result);
-  for (auto& e : step.send_now)
-    send_envelope(self, self->state.routes, std::move(e));
+  for (auto& e : step.send_now) {
+    if (auto* r = std::get_if<read_request>(&e.msg))
+      to_some_proposer(self, *r);
+    else
+      send_envelope(self, self->state.routes, std::move(e));
+  }
 }
 
 void on_tick(learner_pointer self) {
@@ -80,6 +95,10 @@ void on_tick(learner_pointer self) {
   handle(self, st.core->on_tick());
   for (auto i = st.waiting.begin(); i != st.waiting.end();) {
     auto& w = i->second;
+    if (w.read) {
+      ++i;
+      continue;
+    }
     if (st.now >= w.deadline_tick) {
       w.reply.deliver(client_reply{
         w.cmd.client_id, w.cmd.sequence,
@@ -101,11 +120,20 @@ void on_tick(learner_pointer self) {
 
 learner_actor::behavior_type learner_shell(learner_pointer self,
                                            learner_shell_config cfg) {
+  cfg.core.read_resend_ticks = resend_ticks;
+  // Unique per incarnation: answers to an earlier process's requests must
+  // not match this one's. A random 64-bit start makes overlapping id
+  // ranges vanishingly unlikely.
+  std::random_device rd;
+  cfg.core.read_id_base = (uint64_t{rd()} << 32) ^ rd();
+  cfg.core.read_timeout_ticks
+    = static_cast<uint32_t>(ticks_for(cfg, cfg.client_timeout));
   self->state.core = std::make_unique<learner>(cfg.core);
   self->state.cfg = cfg;
   self->delayed_send(self, cfg.tick, tick_atom_v);
   return {
     [=](chosen& m) { handle(self, self->state.core->on_chosen(m)); },
+    [=](read_index& m) { handle(self, self->state.core->on_read_index(m)); },
     [=](tick_atom) {
       on_tick(self);
       self->delayed_send(self, self->state.cfg.tick, tick_atom_v);
@@ -125,6 +153,13 @@ learner_actor::behavior_type learner_shell(learner_pointer self,
                                  "too many waiting clients; retry later", 0}});
         return rp;
       }
+      if (is_read_only(cmd.op) && r.level != read_level::log) {
+        waiting_client w{cmd, rp, 0, 0, true};
+        st.waiting.emplace(std::make_pair(cmd.client_id, cmd.sequence),
+                           std::move(w));
+        handle(self, st.core->on_read(cmd, r.level));
+        return rp;
+      }
       if (!submit(self, cmd)) {
         rp.deliver(client_reply{cmd.client_id, cmd.sequence,
                                 {result_kind::not_applied,
@@ -141,7 +176,11 @@ learner_actor::behavior_type learner_shell(learner_pointer self,
     [=](status_atom) {
       auto& st = self->state;
       return learner_status{st.cfg.core.self, st.core->next_slot(),
-                            st.core->data().size(), st.waiting.size()};
+                            st.core->data().size(),
+                            st.waiting.size()
+                              - std::min<uint64_t>(st.waiting.size(),
+                                                   st.core->reads_waiting()),
+                            st.core->reads_waiting()};
     },
   };
 }

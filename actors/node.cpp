@@ -36,6 +36,8 @@ storage_result<node_runtime> start_node(caf::actor_system& sys,
   if (s.acceptor) {
     acceptor_config cfg;
     cfg.self = s.self;
+    cfg.lease_ms = static_cast<uint32_t>(s.lease.count());
+    cfg.started_ms = monotonic_ms();
     rt.roles.acceptor
       = spawn_acceptor(sys, cfg, std::move(restored.acceptor), rt.disk);
   }
@@ -44,6 +46,9 @@ storage_result<node_runtime> start_node(caf::actor_system& sys,
     cfg.self = s.self;
     cfg.acceptors = s.acceptors;
     cfg.learners = s.learners;
+    cfg.lease_ms = static_cast<uint32_t>(s.lease.count());
+    cfg.lease_margin_ms = static_cast<uint32_t>(s.lease_margin.count());
+    cfg.lease_renew_ms = static_cast<uint32_t>(s.heartbeat.count());
     cfg.jitter_seed = (static_cast<uint64_t>(s.self) << 32)
                       ^ static_cast<uint64_t>(
                         std::chrono::steady_clock::now().time_since_epoch().count());

@@ -27,6 +27,10 @@ struct node_settings {
   std::chrono::milliseconds heartbeat{100};
   std::chrono::milliseconds election_timeout{200};
   std::chrono::milliseconds client_timeout{5000};
+  /// Read lease a leader asks of the acceptors, and what is taken off it
+  /// for clock drift (lease 0: no leases).
+  std::chrono::milliseconds lease{200};
+  std::chrono::milliseconds lease_margin{20};
 };
 
 /// The actors of a running process.

@@ -65,21 +65,31 @@ proposer_shell(proposer_pointer self, proposer_config cfg, uint64_t round,
     [=](client_batch& m) {
       handle(self, self->state.core->on_client_batch(m));
     },
+    [=](read_request& m) {
+      handle(self, self->state.core->on_read_request(m, monotonic_ms()));
+    },
+    [=](read_probe_ack& m) {
+      handle(self, self->state.core->on_read_probe_ack(m, monotonic_ms()));
+    },
     [=](flush_atom) {
       self->state.flush_scheduled = false;
       handle(self, self->state.core->flush_forwards());
     },
     [=](tick_atom) {
-      handle(self, self->state.core->on_tick());
+      handle(self, self->state.core->on_tick(monotonic_ms()));
       self->delayed_send(self, self->state.tick, tick_atom_v);
     },
     [=](route_table& r) { self->state.routes = std::move(r); },
     [=](status_atom) {
       auto& c = *self->state.core;
-      return proposer_status{self->state.node,  to_string(c.phase()),
+      auto s = proposer_status{self->state.node,  to_string(c.phase()),
                              c.current_ballot(), c.leader_hint(),
                              c.first_unchosen(), c.next_slot(),
                              c.in_flight(),      c.queued()};
+      auto now = monotonic_ms();
+      if (c.lease_held(now))
+        s.lease_ms_left = c.lease_until() - now;
+      return s;
     },
   };
 }

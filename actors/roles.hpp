@@ -37,11 +37,13 @@ struct route_table;
 struct client_request {
   /// The command, with the client's (client_id, sequence).
   command cmd;
+  /// For a read-only command: how it is served.
+  read_level level = read_level::log;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, client_request& x) {
-  return f(caf::meta::type_name("client_request"), x.cmd);
+  return f(caf::meta::type_name("client_request"), x.cmd, x.level);
 }
 
 /// A role's durable write for the process's disk actor (local only).
@@ -57,19 +59,22 @@ struct write_done {
 
 using acceptor_actor = caf::typed_actor<
   caf::reacts_to<prepare>, caf::reacts_to<accept>, caf::reacts_to<success>,
-  caf::reacts_to<learn_request>, caf::reacts_to<route_table>,
+  caf::reacts_to<learn_request>, caf::reacts_to<read_probe>,
+  caf::reacts_to<route_table>,
   caf::replies_to<status_atom>::with<acceptor_status>>;
 
 using proposer_actor = caf::typed_actor<
   caf::reacts_to<promise>, caf::reacts_to<accepted>, caf::reacts_to<nack>,
   caf::reacts_to<success_ack>, caf::reacts_to<leader_change>,
   caf::reacts_to<client_command>, caf::reacts_to<client_batch>,
+  caf::reacts_to<read_request>, caf::reacts_to<read_probe_ack>,
   caf::reacts_to<flush_atom>, caf::reacts_to<tick_atom>,
   caf::reacts_to<route_table>,
   caf::replies_to<status_atom>::with<proposer_status>>;
 
 using learner_actor = caf::typed_actor<
-  caf::reacts_to<chosen>, caf::reacts_to<tick_atom>,
+  caf::reacts_to<chosen>, caf::reacts_to<read_index>,
+  caf::reacts_to<tick_atom>,
   caf::reacts_to<route_table>,
   caf::replies_to<client_request>::with<client_reply>,
   caf::replies_to<status_atom>::with<learner_status>>;

@@ -3,6 +3,7 @@
 // leave only after a durable write until the disk actor confirms it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -25,21 +26,32 @@ template <class T>
 auto& handle_for(const role_handles& h) {
   if constexpr (std::is_same_v<T, prepare> || std::is_same_v<T, accept>
                 || std::is_same_v<T, success>
-                || std::is_same_v<T, learn_request>)
+                || std::is_same_v<T, learn_request>
+                || std::is_same_v<T, read_probe>)
     return h.acceptor;
   else if constexpr (std::is_same_v<T, promise> || std::is_same_v<T, accepted>
                      || std::is_same_v<T, nack>
                      || std::is_same_v<T, success_ack>
                      || std::is_same_v<T, leader_change>
                      || std::is_same_v<T, client_command>
-                     || std::is_same_v<T, client_batch>)
+                     || std::is_same_v<T, client_batch>
+                     || std::is_same_v<T, read_request>
+                     || std::is_same_v<T, read_probe_ack>)
     return h.proposer;
-  else if constexpr (std::is_same_v<T, chosen>)
+  else if constexpr (std::is_same_v<T, chosen> || std::is_same_v<T, read_index>)
     return h.learner;
   else if constexpr (std::is_same_v<T, heartbeat>)
     return h.elector;
   else
     static_assert(std::is_same_v<T, client_reply>, "message without a role");
+}
+
+/// The process's monotonic clock in ms: what leases are measured in.
+inline clock_ms monotonic_ms() {
+  return static_cast<clock_ms>(
+    std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now().time_since_epoch())
+      .count());
 }
 
 /// Sends an envelope from `self` through `routes`, to the typed handle of

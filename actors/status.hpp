@@ -62,6 +62,8 @@ struct proposer_status {
   uint64_t in_flight = 0;
   /// Client commands waiting for a slot.
   uint64_t queued = 0;
+  /// Milliseconds left on the read lease (0: none held).
+  uint64_t lease_ms_left = 0;
 };
 
 template <class Inspector>
@@ -70,7 +72,8 @@ typename Inspector::result_type inspect(Inspector& f, proposer_status& x) {
            field("phase"), x.phase, field("ballot"), x.current_ballot,
            field("leader"), x.leader, field("first_unchosen"),
            x.first_unchosen, field("next_slot"), x.next_slot,
-           field("in_flight"), x.in_flight, field("queued"), x.queued);
+           field("in_flight"), x.in_flight, field("queued"), x.queued,
+           field("lease_ms_left"), x.lease_ms_left);
 }
 
 struct learner_status {
@@ -81,13 +84,16 @@ struct learner_status {
   uint64_t keys = 0;
   /// Client requests waiting for their command to be applied.
   uint64_t clients_waiting = 0;
+  /// Leader and lease reads waiting for a read index or for it to apply.
+  uint64_t reads_waiting = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, learner_status& x) {
   return f(caf::meta::type_name("learner_status"), field("node"), x.node,
            field("applied"), x.applied, field("keys"), x.keys,
-           field("clients_waiting"), x.clients_waiting);
+           field("clients_waiting"), x.clients_waiting,
+           field("reads_waiting"), x.reads_waiting);
 }
 
 struct elector_status {

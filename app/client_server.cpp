@@ -21,11 +21,14 @@ namespace paxoskv {
 /// (local only: it never leaves the process).
 struct submit_msg {
   command cmd;
+  read_level level = read_level::log;
   std::function<void(client_reply)> done;
 };
 
 /// A request for the INFO text (local only).
 struct info_msg {
+  /// The asking connection's read level.
+  read_level level = read_level::leader;
   std::function<void(std::string)> done;
 };
 
@@ -87,7 +90,8 @@ void info_proposer(caf::event_based_actor* self, role_handles roles,
                     + "ballot:" + to_string(p.current_ballot) + "\r\n"
                     + "first_unchosen:" + std::to_string(p.first_unchosen)
                     + "\r\n" + "in_flight:" + std::to_string(p.in_flight)
-                    + "\r\n";
+                    + "\r\n" + "lease_ms_left:"
+                    + std::to_string(p.lease_ms_left) + "\r\n";
         info_elector(self, roles, st);
       },
       [self, roles, st](caf::error&) { info_elector(self, roles, st); });
@@ -101,7 +105,8 @@ caf::behavior gateway_impl(caf::event_based_actor* self, role_handles roles) {
       st->done = std::move(m.done);
       st->text = "# Server\r\nredis_version:7.0.0\r\n# Paxos\r\n"
                  "node:"
-                 + std::to_string(roles.node) + "\r\nread_level:log\r\n";
+                 + std::to_string(roles.node) + "\r\nread_level:"
+                 + to_string(m.level) + "\r\n";
       self->request(learner, status_timeout, status_atom_v)
         .then(
           [self, roles, st](learner_status& l) {
@@ -116,7 +121,7 @@ caf::behavior gateway_impl(caf::event_based_actor* self, role_handles roles) {
       auto id = std::make_pair(m.cmd.client_id, m.cmd.sequence);
       self
         ->request(learner, std::chrono::seconds(120),
-                  client_request{std::move(m.cmd)})
+                  client_request{std::move(m.cmd), m.level})
         .then([done](client_reply& r) { done(std::move(r)); },
               [done, id, self](caf::error& err) {
                 done(client_reply{id.first, id.second,
@@ -210,6 +215,7 @@ public:
       client_id_(client_id),
       connections_(srv.connections),
       authed_(srv.cfg.password.empty()),
+      read_level_(srv.cfg.read),
       idle_(*srv.io) {
     ++*connections_;
   }
@@ -341,7 +347,8 @@ private:
     std::weak_ptr<session> weak = shared_from_this();
     auto io = io_;
     caf::anon_send(srv_.gateway,
-                   submit_msg{std::move(cmd), [weak, io, id](client_reply r) {
+                   submit_msg{std::move(cmd), read_level_,
+                              [weak, io, id](client_reply r) {
                                 asio::post(*io, [weak, id, r = std::move(r)] {
                                   if (auto s = weak.lock())
                                     s->complete(id, encode(r.result));
@@ -364,6 +371,8 @@ private:
   uint64_t seq_ = 0;
   std::shared_ptr<size_t> connections_;
   bool authed_;
+  /// How this connection's read-only commands are served.
+  read_level read_level_;
   bool reading_ = false;
   bool writing_ = false;
   bool closing_ = false;
@@ -428,6 +437,22 @@ void session::on_request(std::vector<std::string>& req) {
     resp::append_bulk(out, req[1]);
     return reply_now(out);
   }
+  if (name == "READLEVEL") {
+    // READLEVEL: this connection's level; READLEVEL log|leader|lease sets it.
+    if (argc > 2)
+      return arity_error();
+    if (argc == 1) {
+      resp::append_bulk(out, to_string(read_level_));
+      return reply_now(out);
+    }
+    auto level = parse_read_level(lower(req[1]));
+    if (!level)
+      return reply_now(
+        error_reply("ERR read level must be log, leader or lease"));
+    read_level_ = *level;
+    resp::append_simple(out, "OK");
+    return reply_now(out);
+  }
   if (name == "COMMAND") {
     // Enough for redis-cli to start: no command table.
     resp::append_array_header(out, 0);
@@ -437,7 +462,8 @@ void session::on_request(std::vector<std::string>& req) {
     auto id = push_slot();
     std::weak_ptr<session> weak = shared_from_this();
     auto io = io_;
-    caf::anon_send(srv_.gateway, info_msg{[weak, io, id](std::string text) {
+    caf::anon_send(srv_.gateway, info_msg{read_level_,
+                                          [weak, io, id](std::string text) {
                      asio::post(*io, [weak, id, text = std::move(text)] {
                        if (auto s = weak.lock()) {
                          std::string reply;

@@ -39,6 +39,9 @@ struct client_server_config {
   std::chrono::seconds idle_timeout{0};
   /// If set, clients must AUTH with it first.
   std::string password;
+  /// How read-only commands are served unless a connection chose another
+  /// level with READLEVEL.
+  read_level read = read_level::leader;
 };
 
 class client_server {

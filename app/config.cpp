@@ -39,6 +39,15 @@ node_config::node_config() {
          "open client connections at most (10000)")
     .add(client_idle_timeout_s, "client-idle-timeout-s",
          "close client connections idle this long (0: never)")
+    .add(read_level, "read-level",
+         "how reads are served unless a connection says otherwise "
+         "(READLEVEL): log, leader or lease (leader)")
+    .add(lease_ms, "lease-ms",
+         "read lease a leader holds, in ms; acceptors refuse other leaders "
+         "that long, so a failover may wait for it; 0: no leases, lease "
+         "reads are served as leader reads (default: the election timeout)")
+    .add(lease_margin_ms, "lease-margin-ms",
+         "taken off the lease for clock drift (default: lease-ms / 10)")
     .add(requirepass, "requirepass",
          "password clients must AUTH with (empty: none)")
     .add(map_size_mb, "map-size-mb",
@@ -240,6 +249,21 @@ std::optional<validated_config> validate(const node_config& cfg,
     return std::nullopt;
   }
   s.client_timeout = std::chrono::milliseconds(cfg.client_timeout_ms);
+  auto lease = cfg.lease_ms < 0
+                 ? std::max(int64_t{timeout}, 2 * int64_t{cfg.heartbeat_ms})
+                 : cfg.lease_ms;
+  auto margin = cfg.lease_margin_ms < 0 ? lease / 10 : cfg.lease_margin_ms;
+  if (lease > 600000) {
+    error = "lease-ms: must be at most 600000";
+    return std::nullopt;
+  }
+  if (lease > 0 && lease - margin <= int64_t{cfg.heartbeat_ms}) {
+    error = "lease-ms: must exceed heartbeat-ms + lease-margin-ms (the "
+            "lease is renewed every heartbeat), or be 0";
+    return std::nullopt;
+  }
+  s.lease = std::chrono::milliseconds(lease);
+  s.lease_margin = std::chrono::milliseconds(lease > 0 ? margin : 0);
   if (cfg.map_size_mb < 1 || cfg.map_size_mb > (uint64_t{1} << 24)) {
     error = "map-size-mb: must be between 1 and 16777216";
     return std::nullopt;
@@ -265,6 +289,12 @@ std::optional<validated_config> validate(const node_config& cfg,
   v.client.connections_max = cfg.client_connections_max;
   v.client.idle_timeout = std::chrono::seconds(cfg.client_idle_timeout_s);
   v.client.password = cfg.requirepass;
+  if (auto l = parse_read_level(cfg.read_level))
+    v.client.read = *l;
+  else {
+    error = "read-level: must be log, leader or lease";
+    return std::nullopt;
+  }
   static const std::pair<const char*, paxoskv::log_level> levels[] = {
     {"error", log_level::error},
     {"warning", log_level::warning},

@@ -32,6 +32,9 @@ public:
   uint64_t client_connections_max = 10000;
   uint32_t client_idle_timeout_s = 0;
   std::string requirepass;
+  std::string read_level = "leader";
+  int64_t lease_ms = -1;
+  int64_t lease_margin_ms = -1;
   uint64_t map_size_mb = 4096;
   std::string log_level = "info";
 };

@@ -1,5 +1,6 @@
 #include "protocol/acceptor.hpp"
 
+#include <algorithm>
 #include <cassert>
 
 namespace paxoskv {
@@ -48,8 +49,45 @@ void acceptor::advance_first_unchosen() {
   }
 }
 
-acceptor_step acceptor::on_prepare(const prepare& m) {
+std::string acceptor::lease_refusal(const prepare& m, clock_ms now) const {
+  if (cfg_.lease_ms == 0)
+    return {};
+  if (now < lease_until_ && m.b > lease_ballot_
+      && m.b.node != lease_ballot_.node)
+    return "ballot " + to_string(lease_ballot_) + " holds a lease for "
+           + std::to_string(lease_until_ - now) + " ms more";
+  // A lease granted before a restart is forgotten: wait it out.
+  if (now < cfg_.started_ms + cfg_.lease_ms && m.b > state_.promised)
+    return "a lease granted before the restart may run for "
+           + std::to_string(cfg_.started_ms + cfg_.lease_ms - now)
+           + " ms more";
+  return {};
+}
+
+acceptor_step acceptor::on_read_probe(const read_probe& m, clock_ms now) {
   acceptor_step out;
+  // A running lease of a newer ballot is not replaced by an older one; a
+  // lease longer than this acceptor honours is not granted at all.
+  bool granted = m.lease_ms > 0 && m.lease_ms <= cfg_.lease_ms
+                 && m.b >= state_.promised
+                 && (m.b >= lease_ballot_ || now >= lease_until_);
+  if (granted) {
+    lease_ballot_ = m.b;
+    lease_until_ = now + m.lease_ms;
+  }
+  out.send_now.push_back({m.proposer, read_probe_ack{m.b, m.probe,
+                                                     state_.promised,
+                                                     cfg_.self, granted}});
+  return out;
+}
+
+acceptor_step acceptor::on_prepare(const prepare& m, clock_ms now) {
+  acceptor_step out;
+  if (auto why = lease_refusal(m, now); !why.empty()) {
+    // No answer: the proposer retransmits until the lease ran out.
+    out.log.push_back("ignore_prepare: " + to_string(m.b) + " waits; " + why);
+    return out;
+  }
   if (m.b < state_.promised) {
     out.log.push_back("ignore_prepare: ballot " + to_string(m.b)
                       + " below promise " + to_string(state_.promised));

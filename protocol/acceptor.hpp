@@ -9,6 +9,10 @@
 // - `first_unchosen` is the lowest slot not marked chosen.
 // - Every reply that reports state (promise, accepted, success_ack) is put in
 //   `after_write`: it leaves only after that state is durable.
+// - Leases (lease_ms > 0): after granting ballot b a lease until time t (own
+//   clock), no prepare of a newer ballot of another node is answered before
+//   t; after a restart (the lease granted before is forgotten) no prepare of
+//   a ballot above the promise is answered for lease_ms.
 #pragma once
 
 #include <cstddef>
@@ -51,6 +55,12 @@ struct acceptor_config {
   size_t promise_entries_max = 64;
   /// At most this many entries per answer to a learner.
   size_t learn_entries_max = 64;
+  /// Longest lease granted to a leader, in ms of this acceptor's clock
+  /// (0: no leases, and no waiting after a restart).
+  uint32_t lease_ms = 0;
+  /// The clock when this acceptor started: a lease granted before a restart
+  /// is honoured until started_ms + lease_ms.
+  clock_ms started_ms = 0;
 };
 
 using acceptor_step = durable_step<acceptor_write>;
@@ -59,8 +69,14 @@ class acceptor {
 public:
   acceptor(acceptor_config cfg, acceptor_state restored);
 
-  /// Phase 1: promise a ballot for every slot >= from_slot.
-  acceptor_step on_prepare(const prepare& m);
+  /// Phase 1: promise a ballot for every slot >= from_slot (unless a lease
+  /// granted to another leader runs until after `now`).
+  acceptor_step on_prepare(const prepare& m, clock_ms now);
+
+  /// A leader's read round: report the promise; grant a lease if asked and
+  /// no newer ballot was promised. Nothing is written: the answer reports
+  /// the promise in memory, which is at least every promise ever answered.
+  acceptor_step on_read_probe(const read_probe& m, clock_ms now);
 
   /// Phase 2: accept a value at a slot; mark older slots chosen.
   acceptor_step on_accept(const accept& m);
@@ -77,6 +93,9 @@ public:
     return state_.entries;
   }
   const acceptor_config& config() const { return cfg_; }
+  /// The ballot holding a lease and until when (own clock).
+  const ballot& lease_ballot() const { return lease_ballot_; }
+  clock_ms lease_until() const { return lease_until_; }
 
 private:
   /// Raises the promise if `b` is newer; records the change in `w`.
@@ -92,8 +111,13 @@ private:
 
   void advance_first_unchosen();
 
+  /// Why a prepare must wait for a lease to run out, or empty.
+  std::string lease_refusal(const prepare& m, clock_ms now) const;
+
   acceptor_config cfg_;
   acceptor_state state_;
+  ballot lease_ballot_;
+  clock_ms lease_until_ = 0;
   slot_t first_unchosen_ = 0;
 };
 

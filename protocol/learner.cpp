@@ -1,12 +1,14 @@
 #include "protocol/learner.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <climits>
 #include <cstdint>
 
 namespace paxoskv {
 
-learner::learner(learner_config cfg) : cfg_(std::move(cfg)) {
+learner::learner(learner_config cfg)
+  : cfg_(std::move(cfg)), read_request_id_(cfg_.read_id_base) {
   assert(cfg_.self != 0 && cfg_.poll_ticks > 0);
   assert(cfg_.buffer_slots_max > 0 && cfg_.replies_per_client_max > 0);
 }
@@ -26,9 +28,112 @@ learner_step learner::on_chosen(const chosen& m) {
   return out;
 }
 
+learner_step learner::on_read(const command& c, read_level level) {
+  assert(is_read_only(c.op) && level != read_level::log);
+  learner_step out;
+  waiting_read r{c, now_ + cfg_.read_timeout_ticks};
+  if (reads_count_ >= cfg_.reads_max) {
+    out.outcomes.push_back({next_slot_, c.client_id, c.sequence,
+                            {result_kind::not_applied,
+                             "too many reads waiting; retry later", 0},
+                            false, true});
+    return out;
+  }
+  ++reads_count_;
+  auto lv = static_cast<size_t>(level);
+  reads_new_[lv].push_back(std::move(r));
+  for (auto& [id, g] : read_groups_)
+    if (g.level == level)
+      return out; // The next request carries it.
+  request_index(level, out);
+  return out;
+}
+
+void learner::request_index(read_level level, learner_step& out) {
+  auto lv = static_cast<size_t>(level);
+  if (reads_new_[lv].empty())
+    return;
+  auto id = ++read_request_id_;
+  auto& g = read_groups_[id];
+  g.level = level;
+  g.reads = std::move(reads_new_[lv]);
+  reads_new_[lv].clear();
+  g.sent_tick = now_;
+  // To this node's proposer, which passes it on to the leader.
+  out.send_now.push_back({cfg_.self, read_request{id, cfg_.self, level, 0}});
+}
+
+learner_step learner::on_read_index(const read_index& m) {
+  learner_step out;
+  auto g = read_groups_.find(m.id);
+  if (g == read_groups_.end())
+    return out; // Answered already, or resent under another id.
+  auto level = g->second.level;
+  for (auto& r : g->second.reads)
+    reads_indexed_.emplace(m.index, std::move(r));
+  read_groups_.erase(g);
+  serve_reads(out);
+  request_index(level, out);
+  return out;
+}
+
+void learner::serve_reads(learner_step& out) {
+  auto end = reads_indexed_.upper_bound(next_slot_);
+  for (auto i = reads_indexed_.begin(); i != end; ++i) {
+    auto& c = i->second.cmd;
+    out.outcomes.push_back(
+      {i->first, c.client_id, c.sequence, execute(c), false, true});
+    --reads_count_;
+  }
+  reads_indexed_.erase(reads_indexed_.begin(), end);
+}
+
+void learner::fail_read(const waiting_read& r, const std::string& why,
+                        learner_step& out) {
+  out.outcomes.push_back({next_slot_, r.cmd.client_id, r.cmd.sequence,
+                          {result_kind::not_applied, why, 0}, false, true});
+  --reads_count_;
+}
+
 learner_step learner::on_tick() {
   learner_step out;
-  if (++now_ % cfg_.poll_ticks != 0 || cfg_.acceptors.empty())
+  ++now_;
+  // Reads: time out, and ask again where the leader did not answer.
+  const std::string late = "read not confirmed by a leader in time";
+  auto expire = [&](std::vector<waiting_read>& v) {
+    auto end = std::remove_if(v.begin(), v.end(), [&](waiting_read& r) {
+      if (now_ < r.deadline)
+        return false;
+      fail_read(r, late, out);
+      return true;
+    });
+    v.erase(end, v.end());
+  };
+  for (auto& v : reads_new_)
+    expire(v);
+  for (auto i = reads_indexed_.begin(); i != reads_indexed_.end();)
+    if (now_ >= i->second.deadline) {
+      fail_read(i->second, "read index not applied in time", out);
+      i = reads_indexed_.erase(i);
+    } else {
+      ++i;
+    }
+  for (auto i = read_groups_.begin(); i != read_groups_.end();) {
+    auto& g = i->second;
+    expire(g.reads);
+    if (g.reads.empty() || now_ - g.sent_tick >= cfg_.read_resend_ticks) {
+      // Ask again under a new id; new reads of the level join it.
+      auto lv = static_cast<size_t>(g.level);
+      for (auto& r : g.reads)
+        reads_new_[lv].push_back(std::move(r));
+      auto level = g.level;
+      i = read_groups_.erase(i);
+      request_index(level, out);
+    } else {
+      ++i;
+    }
+  }
+  if (now_ % cfg_.poll_ticks != 0 || cfg_.acceptors.empty())
     return out;
   auto target = cfg_.acceptors[poll_index_++ % cfg_.acceptors.size()];
   out.send_now.push_back({target, learn_request{cfg_.self, next_slot_}});
@@ -44,6 +149,7 @@ void learner::apply_ready(learner_step& out) {
     out.applied.push_back({i->first, std::move(i->second)});
     ++next_slot_;
   }
+  serve_reads(out);
 }
 
 void learner::apply_command(slot_t slot, const command& c,

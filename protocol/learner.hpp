@@ -8,6 +8,11 @@
 // - Memory is bounded: chosen values buffered ahead of `next_slot` are
 //   limited to `buffer_slots_max` slots, saved replies to
 //   `replies_per_client_max` per client.
+// - A leader or lease read is answered only from a state that applied every
+//   slot below the read index the leader confirmed for it, and changes
+//   nothing (it is not in the log and not in the client's session).
+// - At most one read_request per read level is outstanding; reads that
+//   arrive meanwhile wait for the next one (one round serves many reads).
 #pragma once
 
 #include <cstddef>
@@ -32,6 +37,17 @@ struct learner_config {
   /// Saved replies per client: a retry older than this many commands is not
   /// applied again (and not answered).
   size_t replies_per_client_max = 64;
+  /// An unanswered read_request is sent again after this many ticks (the
+  /// leader may have changed and dropped it).
+  uint32_t read_resend_ticks = 10;
+  /// A read not answered within this many ticks fails as not applied.
+  uint32_t read_timeout_ticks = 250;
+  /// Reads waiting at most; more fail at once as not applied.
+  size_t reads_max = 65536;
+  /// First read_request id minus one. Must differ widely between
+  /// incarnations of this learner: a late answer to a request of an
+  /// earlier incarnation carries an old index and must not match.
+  uint64_t read_id_base = 0;
 };
 
 /// What applying one command produced.
@@ -45,6 +61,8 @@ struct command_outcome {
   command_result result;
   /// True when this was a duplicate: the state did not change.
   bool duplicate = false;
+  /// True for a leader or lease read (not in the log; `slot` is its index).
+  bool read = false;
 };
 
 struct learner_step {
@@ -63,8 +81,18 @@ public:
   /// Chosen values arrive (from the leader or from an acceptor).
   learner_step on_chosen(const chosen& m);
 
-  /// Timer: ask an acceptor for what is missing.
+  /// A read-only command to serve at `level` (leader or lease): answered
+  /// once the leader confirmed a read index and it was applied.
+  learner_step on_read(const command& c, read_level level);
+
+  /// The leader's answer to a read_request.
+  learner_step on_read_index(const read_index& m);
+
+  /// Timer: ask an acceptor for what is missing; resend or time out reads.
   learner_step on_tick();
+
+  /// Reads waiting (for an index or for it to be applied).
+  size_t reads_waiting() const { return reads_count_; }
 
   /// The first slot not yet applied.
   slot_t next_slot() const { return next_slot_; }
@@ -84,7 +112,24 @@ private:
     uint64_t forgotten_upto = 0;
   };
 
+  struct waiting_read {
+    command cmd;
+    uint64_t deadline = 0;
+  };
+  /// Reads covered by one read_request.
+  struct read_group {
+    read_level level = read_level::leader;
+    std::vector<waiting_read> reads;
+    uint64_t sent_tick = 0;
+  };
+
   void apply_ready(learner_step& out);
+  /// Sends one read_request for the reads of `level` not yet asked for.
+  void request_index(read_level level, learner_step& out);
+  /// Answers the reads whose index was applied.
+  void serve_reads(learner_step& out);
+  void fail_read(const waiting_read& r, const std::string& why,
+                 learner_step& out);
   void apply_command(slot_t slot, const command& c, learner_step& out);
   command_result execute(const command& c);
 
@@ -95,6 +140,14 @@ private:
   std::map<slot_t, log_value> buffer_;
   std::map<std::string, std::string> data_;
   std::map<uint64_t, session> sessions_;
+  /// Reads not yet asked for, by level (index: the level's value).
+  std::vector<waiting_read> reads_new_[3];
+  /// Outstanding read_requests by id.
+  std::map<uint64_t, read_group> read_groups_;
+  uint64_t read_request_id_ = 0;
+  /// Reads with a confirmed index, waiting for it to be applied.
+  std::multimap<slot_t, waiting_read> reads_indexed_;
+  size_t reads_count_ = 0;
 };
 
 } // namespace paxoskv

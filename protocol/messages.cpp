@@ -8,6 +8,38 @@ std::string to_string(const ballot& b) {
   return "(" + std::to_string(b.round) + "," + std::to_string(b.node) + ")";
 }
 
+bool is_read_only(op_code op) {
+  switch (op) {
+    case op_code::get:
+    case op_code::exists:
+    case op_code::mget:
+    case op_code::strlen:
+    case op_code::dbsize:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string to_string(read_level l) {
+  switch (l) {
+    case read_level::log:
+      return "log";
+    case read_level::leader:
+      return "leader";
+    case read_level::lease:
+      return "lease";
+  }
+  return "?";
+}
+
+std::optional<read_level> parse_read_level(const std::string& s) {
+  for (auto l : {read_level::log, read_level::leader, read_level::lease})
+    if (s == to_string(l))
+      return l;
+  return std::nullopt;
+}
+
 std::string to_string(op_code op) {
   switch (op) {
     case op_code::nop:
@@ -98,6 +130,10 @@ role destination_of(const message& m) {
       [](const client_command&) { return role::proposer; },
       [](const client_batch&) { return role::proposer; },
       [](const client_reply&) { return role::client; },
+      [](const read_request&) { return role::proposer; },
+      [](const read_index&) { return role::learner; },
+      [](const read_probe&) { return role::acceptor; },
+      [](const read_probe_ack&) { return role::proposer; },
     },
     m);
 }
@@ -119,6 +155,10 @@ const char* name_of(const message& m) {
       [](const client_command&) { return "client_command"; },
       [](const client_batch&) { return "client_batch"; },
       [](const client_reply&) { return "client_reply"; },
+      [](const read_request&) { return "read_request"; },
+      [](const read_index&) { return "read_index"; },
+      [](const read_probe&) { return "read_probe"; },
+      [](const read_probe_ack&) { return "read_probe_ack"; },
     },
     m);
 }

@@ -296,12 +296,91 @@ typename Inspector::result_type inspect(Inspector& f, client_reply& x) {
            x.result);
 }
 
+/// A learner asks the leader for a read index for its waiting reads (leader
+/// and lease reads). A follower's proposer passes it on to the leader.
+struct read_request {
+  /// Chosen by the learner; echoed in the answer.
+  uint64_t id = 0;
+  /// The learner's node, which gets the answer.
+  node_id origin = 0;
+  /// leader: confirm with a majority round first; lease: answer at once
+  /// while the leader holds a lease (else as leader).
+  read_level level = read_level::leader;
+  /// How many times it was passed on; bounded like client commands.
+  uint32_t hops = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, read_request& x) {
+  return f(caf::meta::type_name("read_request"), x.id, x.origin, x.level,
+           x.hops);
+}
+
+/// The leader's answer to a read_request: every value chosen before the
+/// request reached the leader is at a slot below `index`. A learner that
+/// applied every slot below `index` answers the reads from its state.
+struct read_index {
+  /// The read_request's id.
+  uint64_t id = 0;
+  /// The read index.
+  slot_t index = 0;
+  /// The leader that confirmed it.
+  node_id leader = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, read_index& x) {
+  return f(caf::meta::type_name("read_index"), x.id, x.index, x.leader);
+}
+
+/// The leader asks every acceptor whether it still promised nothing newer
+/// than `b` (one heartbeat round for leader reads). With `lease_ms` > 0 an
+/// acceptor that has not promised a newer ballot also grants `b` a lease:
+/// for that long it refuses prepares of newer ballots of other nodes.
+struct read_probe {
+  /// The leader's ballot.
+  ballot b;
+  /// Round number, echoed in the answer.
+  uint64_t probe = 0;
+  /// The leader's node.
+  node_id proposer = 0;
+  /// Lease asked for, in ms of the acceptor's clock (0: none).
+  uint32_t lease_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, read_probe& x) {
+  return f(caf::meta::type_name("read_probe"), x.b, x.probe, x.proposer,
+           x.lease_ms);
+}
+
+/// An acceptor's answer to read_probe. `promised <= b` confirms the round;
+/// `promised > b` tells the leader it was superseded.
+struct read_probe_ack {
+  /// The probe's ballot and round.
+  ballot b;
+  uint64_t probe = 0;
+  /// The acceptor's promised ballot when it answered.
+  ballot promised;
+  /// The answering acceptor's node.
+  node_id acceptor = 0;
+  /// True when it granted the lease asked for.
+  bool lease_granted = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, read_probe_ack& x) {
+  return f(caf::meta::type_name("read_probe_ack"), x.b, x.probe, x.promised,
+           x.acceptor, x.lease_granted);
+}
+
 /// Every message of the protocol. A `std::visit` over it without a catch-all
 /// fails to compile when a type is added here and not handled there.
 using message = std::variant<prepare, promise, accept, accepted, nack, success,
                              success_ack, chosen, learn_request, heartbeat,
                              leader_change, client_command, client_batch,
-                             client_reply>;
+                             client_reply, read_request, read_index,
+                             read_probe, read_probe_ack>;
 
 /// The roles a message can be addressed to.
 enum class role : uint8_t { proposer, acceptor, learner, elector, client };

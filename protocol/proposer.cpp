@@ -27,6 +27,9 @@ proposer::proposer(proposer_config cfg, uint64_t restored_round)
   assert(cfg_.self != 0 && !cfg_.acceptors.empty());
   assert(cfg_.window_slots_max > 0 && cfg_.batch_commands_max > 0);
   assert(cfg_.retransmit_ticks > 0 && cfg_.backoff_ticks_max > 0);
+  assert(cfg_.lease_ms == 0
+         || (cfg_.lease_margin_ms < cfg_.lease_ms && cfg_.lease_renew_ms > 0
+             && cfg_.lease_renew_ms < cfg_.lease_ms - cfg_.lease_margin_ms));
   for (auto a : cfg_.acceptors)
     peers_[a];
 }
@@ -57,6 +60,7 @@ void proposer::start_phase1(proposer_step& out) {
   ballot_ = ballot{round_, cfg_.self};
   out.mutable_write().round = round_;
   phase_ = proposer_phase::preparing;
+  drop_reads();
   in_flight_.clear();
   reported_.clear();
   prepared_count_ = 0;
@@ -72,6 +76,7 @@ void proposer::start_phase1(proposer_step& out) {
 
 void proposer::become_follower(proposer_step& out) {
   phase_ = proposer_phase::follower;
+  drop_reads();
   in_flight_.clear();
   reported_.clear();
   // Commands never proposed go to the new leader rather than being lost.
@@ -87,6 +92,7 @@ void proposer::step_down(const ballot& newer, proposer_step& out) {
   out.log.push_back("step_down: ballot " + to_string(ballot_)
                     + " superseded by " + to_string(newer));
   phase_ = proposer_phase::backoff;
+  drop_reads();
   backoff_until_ = now_ + 1 + next_jitter() % cfg_.backoff_ticks_max;
   in_flight_.clear();
   reported_.clear();
@@ -251,7 +257,7 @@ proposer_step proposer::on_success_ack(const success_ack& m) {
   return out;
 }
 
-proposer_step proposer::on_tick() {
+proposer_step proposer::on_tick(clock_ms now) {
   proposer_step out;
   ++now_;
   switch (phase_) {
@@ -279,8 +285,99 @@ proposer_step proposer::on_tick() {
       break;
     case proposer_phase::leading:
       retransmit(out);
+      if (round_open_ ? now_ - round_tick_ >= cfg_.retransmit_ticks
+                      : cfg_.lease_ms > 0
+                          && now - last_round_ms_ >= cfg_.lease_renew_ms)
+        start_read_round(now, out);
       break;
   }
+  return out;
+}
+
+void proposer::drop_reads() {
+  // The learners ask again; a read changes nothing, so dropping is safe.
+  reads_next_.clear();
+  round_reads_.clear();
+  round_open_ = false;
+  lease_until_ = 0;
+}
+
+proposer_step proposer::on_read_request(const read_request& m,
+                                        clock_ms now) {
+  proposer_step out;
+  if (phase_ != proposer_phase::leading) {
+    if (leader_hint_ == 0 || leader_hint_ == cfg_.self
+        || m.hops >= cfg_.forward_hops_max) {
+      out.log.push_back("ignore_read_request: not leading, no leader known");
+      return out;
+    }
+    auto fwd = m;
+    ++fwd.hops;
+    out.send_now.push_back({leader_hint_, fwd});
+    return out;
+  }
+  // Everything chosen so far is below next_slot_: values of older ballots
+  // were re-proposed in phase 1, newer ballots are ruled out by the round
+  // (or the lease), and this leader chose nothing at or above it.
+  pending_read r{m.origin, m.id, next_slot_};
+  if (m.level == read_level::lease && lease_held(now)) {
+    out.send_now.push_back({r.origin, read_index{r.id, r.index, cfg_.self}});
+    return out;
+  }
+  reads_next_.push_back(r);
+  if (!round_open_)
+    start_read_round(now, out);
+  return out;
+}
+
+void proposer::start_read_round(clock_ms now, proposer_step& out) {
+  round_open_ = true;
+  ++round_id_;
+  round_tick_ = now_;
+  round_sent_ms_ = now;
+  last_round_ms_ = now;
+  round_acks_.clear();
+  round_grants_.clear();
+  // A retransmitted round keeps its reads: each was requested before the
+  // first round was sent, so before this one too.
+  for (auto& r : reads_next_)
+    round_reads_.push_back(r);
+  reads_next_.clear();
+  for (auto& [id, p] : peers_)
+    out.send_now.push_back(
+      {id, read_probe{ballot_, round_id_, cfg_.self, cfg_.lease_ms}});
+}
+
+proposer_step proposer::on_read_probe_ack(const read_probe_ack& m,
+                                          clock_ms now) {
+  proposer_step out;
+  if (m.promised > ballot_) {
+    step_down(m.promised, out);
+    return out;
+  }
+  if (phase_ != proposer_phase::leading || !round_open_ || m.b != ballot_
+      || m.probe != round_id_ || !is_acceptor(m.acceptor))
+    return out; // Stale or duplicate.
+  round_acks_.insert(m.acceptor);
+  if (m.lease_granted)
+    round_grants_.insert(m.acceptor);
+  auto majority = majority_of(peers_.size());
+  if (round_acks_.size() < majority)
+    return out;
+  // Confirmed: no newer ballot was promised by a majority when it answered,
+  // so nothing was chosen under one before the reads arrived.
+  if (cfg_.lease_ms > 0 && round_grants_.size() >= majority) {
+    // Each grant started when its acceptor got the probe, after
+    // round_sent_ms_; the margin covers the clocks' drift.
+    auto until = round_sent_ms_ + cfg_.lease_ms - cfg_.lease_margin_ms;
+    lease_until_ = std::max(lease_until_, until);
+  }
+  round_open_ = false;
+  for (auto& r : round_reads_)
+    out.send_now.push_back({r.origin, read_index{r.id, r.index, cfg_.self}});
+  round_reads_.clear();
+  if (!reads_next_.empty())
+    start_read_round(now, out);
   return out;
 }
 

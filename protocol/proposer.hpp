@@ -19,6 +19,12 @@
 // - While leading: no prepare per command; at most `window_slots_max`
 //   client batches in flight; one accept per acceptor per batch unless a
 //   retransmission timer expires.
+// - Reads: a read index is the next slot to propose when the read_request
+//   arrives. It is answered only while leading, and either after a read
+//   round sent after the request arrived was answered by a majority with
+//   no newer promise, or (lease reads) when a majority granted a lease in a
+//   round sent at time t and the clock reads less than
+//   t + lease_ms - lease_margin_ms. Losing the lead drops both.
 #pragma once
 
 #include <cstddef>
@@ -68,6 +74,14 @@ struct proposer_config {
   size_t forward_buffer_max = 1024;
   /// Seed of the jitter generator.
   uint64_t jitter_seed = 1;
+  /// Lease asked of the acceptors for lease reads (0: no leases; lease
+  /// reads are then served as leader reads).
+  uint32_t lease_ms = 0;
+  /// Taken off the lease for clock drift between leader and acceptors.
+  uint32_t lease_margin_ms = 0;
+  /// While leading with leases on, a read round is sent at least this often
+  /// so the lease is renewed before it runs out.
+  uint32_t lease_renew_ms = 0;
 };
 
 using proposer_step = durable_step<proposer_write>;
@@ -103,8 +117,15 @@ public:
   proposer_step on_accepted(const accepted& m);
   proposer_step on_success_ack(const success_ack& m);
 
-  /// Timer: retransmissions, backoff, catching up lagging acceptors.
-  proposer_step on_tick();
+  /// A learner wants a read index (leader or lease read).
+  proposer_step on_read_request(const read_request& m, clock_ms now);
+
+  /// An acceptor answers a read round.
+  proposer_step on_read_probe_ack(const read_probe_ack& m, clock_ms now);
+
+  /// Timer: retransmissions, backoff, catching up lagging acceptors,
+  /// renewing the lease.
+  proposer_step on_tick(clock_ms now);
 
   proposer_phase phase() const { return phase_; }
   const ballot& current_ballot() const { return ballot_; }
@@ -114,6 +135,11 @@ public:
   size_t queued() const { return queue_.size(); }
   node_id leader_hint() const { return leader_hint_; }
   const std::map<slot_t, log_value>& chosen_values() const { return chosen_; }
+  /// True while a lease read may be answered without a round.
+  bool lease_held(clock_ms now) const {
+    return phase_ == proposer_phase::leading && now < lease_until_;
+  }
+  clock_ms lease_until() const { return lease_until_; }
 
 private:
   /// Per-acceptor bookkeeping.
@@ -157,6 +183,10 @@ private:
   void send_accept(node_id acceptor, slot_t slot, const log_value& value,
                    proposer_step& out);
   void retransmit(proposer_step& out);
+  /// Sends a read round covering every read waiting for one.
+  void start_read_round(clock_ms now, proposer_step& out);
+  /// Forgets reads, rounds and the lease (leadership lost or restarted).
+  void drop_reads();
   bool is_acceptor(node_id n) const { return peers_.count(n) > 0; }
   uint64_t next_jitter();
 
@@ -182,6 +212,26 @@ private:
   /// Phase 1 results: highest-ballot accepted value per slot.
   std::map<slot_t, accepted_entry> reported_;
   size_t prepared_count_ = 0;
+  /// A read waiting for its index to be confirmed.
+  struct pending_read {
+    node_id origin = 0;
+    uint64_t id = 0;
+    slot_t index = 0;
+  };
+  /// Reads that arrived after the round in flight was sent.
+  std::vector<pending_read> reads_next_;
+  /// The read round in flight, if any, and the reads it confirms.
+  bool round_open_ = false;
+  uint64_t round_id_ = 0;
+  uint64_t round_tick_ = 0;
+  clock_ms round_sent_ms_ = 0;
+  std::set<node_id> round_acks_;
+  std::set<node_id> round_grants_;
+  std::vector<pending_read> round_reads_;
+  /// When the last round was sent (for renewing the lease).
+  clock_ms last_round_ms_ = 0;
+  /// Lease reads are answered at once before this time.
+  clock_ms lease_until_ = 0;
 };
 
 } // namespace paxoskv

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -84,6 +85,29 @@ enum class op_code : uint8_t {
 constexpr op_code op_code_max = op_code::dbsize;
 
 std::string to_string(op_code op);
+
+/// True for operations that change nothing: leader and lease reads may
+/// serve them without going through the log.
+bool is_read_only(op_code op);
+
+/// How a read-only command is served (PROTOCOL.md rule 6).
+enum class read_level : uint8_t {
+  /// Through the log like a write (always correct, slowest).
+  log = 0,
+  /// The leader confirms with a majority round after the read arrived.
+  leader = 1,
+  /// The leader answers under a majority-granted lease, no round trip;
+  /// without a valid lease it falls back to a leader read.
+  lease = 2,
+};
+
+/// Monotonic milliseconds of the local clock (leases are measured in it).
+using clock_ms = uint64_t;
+
+std::string to_string(read_level l);
+
+/// "log", "leader" or "lease" (lower case), else nothing.
+std::optional<read_level> parse_read_level(const std::string& s);
 
 /// One client command. `(client_id, sequence)` makes it unique: the state
 /// machine applies a given pair at most once. A multi-key command is one

@@ -27,7 +27,7 @@ accept acc(ballot b, slot_t slot, const std::string& v, slot_t fu = 0) {
 
 TEST_CASE("acceptor never accepts below its promise") {
   auto a = make_acceptor();
-  a.on_prepare(prepare{ballot{5, 2}, 0, 2});
+  a.on_prepare(prepare{ballot{5, 2}, 0, 2}, 0);
   auto step = a.on_accept(acc(ballot{4, 3}, 0, "old"));
   CHECK_FALSE(step.has_write());
   CHECK(a.entries().empty());
@@ -39,8 +39,8 @@ TEST_CASE("acceptor never accepts below its promise") {
 
 TEST_CASE("acceptor refuses a prepare below its promise with a nack") {
   auto a = make_acceptor();
-  a.on_prepare(prepare{ballot{5, 2}, 0, 2});
-  auto step = a.on_prepare(prepare{ballot{4, 3}, 0, 3});
+  a.on_prepare(prepare{ballot{5, 2}, 0, 2}, 0);
+  auto step = a.on_prepare(prepare{ballot{4, 3}, 0, 3}, 0);
   CHECK_FALSE(step.has_write());
   auto nacks = of_type<nack>(step.send_now);
   REQUIRE(nacks.size() == 1);
@@ -51,7 +51,7 @@ TEST_CASE("acceptor refuses a prepare below its promise with a nack") {
 
 TEST_CASE("promise and accepted replies leave only after the durable write") {
   auto a = make_acceptor();
-  auto p = a.on_prepare(prepare{ballot{1, 2}, 0, 2});
+  auto p = a.on_prepare(prepare{ballot{1, 2}, 0, 2}, 0);
   REQUIRE(p.has_write());
   CHECK(p.write->promised == ballot{1, 2});
   CHECK(of_type<promise>(p.send_now).empty());
@@ -69,7 +69,7 @@ TEST_CASE("promise reports every accepted entry from from_slot on") {
   a.on_accept(acc(ballot{1, 2}, 0, "a"));
   a.on_accept(acc(ballot{1, 2}, 3, "b"));
   a.on_accept(acc(ballot{1, 2}, 4, "c"));
-  auto step = a.on_prepare(prepare{ballot{2, 3}, 3, 3});
+  auto step = a.on_prepare(prepare{ballot{2, 3}, 3, 3}, 0);
   auto p = of_type<promise>(step.after_write);
   REQUIRE(p.size() == 1);
   REQUIRE(p[0].second.entries.size() == 2);
@@ -84,12 +84,12 @@ TEST_CASE("promise comes in bounded chunks, no_more_accepted on the last") {
   for (slot_t s = 0; s < 5; ++s)
     a.on_accept(acc(ballot{1, 2}, s, "v" + std::to_string(s)));
   auto first = of_type<promise>(
-    a.on_prepare(prepare{ballot{2, 3}, 0, 3}).after_write);
+    a.on_prepare(prepare{ballot{2, 3}, 0, 3}, 0).after_write);
   REQUIRE(first.size() == 1);
   CHECK(first[0].second.entries.size() == 2);
   CHECK_FALSE(first[0].second.no_more_accepted);
   auto last = of_type<promise>(
-    a.on_prepare(prepare{ballot{2, 3}, 4, 3}).after_write);
+    a.on_prepare(prepare{ballot{2, 3}, 4, 3}, 0).after_write);
   REQUIRE(last.size() == 1);
   CHECK(last[0].second.entries.size() == 1);
   CHECK(last[0].second.no_more_accepted);
@@ -147,7 +147,7 @@ TEST_CASE("an acceptor restarted from its durable state keeps its promise "
           "and what it accepted") {
   acceptor_state disk;
   auto a = make_acceptor();
-  disk.apply(*a.on_prepare(prepare{ballot{4, 2}, 0, 2}).write);
+  disk.apply(*a.on_prepare(prepare{ballot{4, 2}, 0, 2}, 0).write);
   disk.apply(*a.on_accept(acc(ballot{4, 2}, 0, "a")).write);
   disk.apply(*a.on_accept(acc(ballot{4, 2}, 1, "b", 1)).write);
   auto b = make_acceptor(disk);
@@ -155,7 +155,7 @@ TEST_CASE("an acceptor restarted from its durable state keeps its promise "
   CHECK(b.entries().size() == 2);
   CHECK(b.entries().at(0).chosen);
   CHECK(b.first_unchosen() == 1);
-  CHECK(of_type<nack>(b.on_prepare(prepare{ballot{3, 3}, 0, 3}).send_now)
+  CHECK(of_type<nack>(b.on_prepare(prepare{ballot{3, 3}, 0, 3}, 0).send_now)
           .size()
         == 1);
 }

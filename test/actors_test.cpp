@@ -56,6 +56,8 @@ proposer_actor::behavior_type probe_proposer(proposer_actor::pointer,
     [](leader_change&) {},
     [](client_command&) {},
     [](client_batch&) {},
+    [](read_request&) {},
+    [](read_probe_ack&) {},
     [](flush_atom) {},
     [](tick_atom) {},
     [](route_table&) {},
@@ -144,9 +146,12 @@ TEST_CASE("every message type crosses a real middleman connection intact") {
     CHECK(std::visit(roundtrip, m));
   }
   CHECK(roundtrip(client_request{command{1, 2, op_code::set, {"k", "v"}}}));
+  CHECK(roundtrip(
+    client_request{command{1, 3, op_code::get, {"k"}}, read_level::lease}));
   CHECK(roundtrip(acceptor_status{1, ballot{2, 3}, 4, 5, 6, 7}));
-  CHECK(roundtrip(proposer_status{1, "leading", ballot{2, 1}, 1, 3, 4, 1, 0}));
-  CHECK(roundtrip(learner_status{1, 9, 3, 0}));
+  CHECK(roundtrip(
+    proposer_status{1, "leading", ballot{2, 1}, 1, 3, 4, 1, 0, 150}));
+  CHECK(roundtrip(learner_status{1, 9, 3, 0, 2}));
   CHECK(roundtrip(elector_status{1, 3, {2, 3}, {2, 3}}));
   self->send_exit(e, caf::exit_reason::user_shutdown);
 }

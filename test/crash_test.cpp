@@ -86,7 +86,7 @@ int acceptor_workload(const lmdb_options& o, int out_fd, uint64_t seed) {
         // A new leader: a higher ballot, slots from 0 again (overwriting).
         ++round;
         next_slot = 0;
-        auto step = a.on_prepare(prepare{ballot{round, 2}, 0, 2});
+        auto step = a.on_prepare(prepare{ballot{round, 2}, 0, 2}, 0);
         if (step.write)
           batch.add(std::move(*step.write));
         acks.push_back({'P', 0, round, 0});

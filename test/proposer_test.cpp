@@ -61,7 +61,7 @@ TEST_CASE("a retransmitted prepare also waits for the round to be durable") {
   p.on_leader_change(leader_change{3});
   std::vector<std::pair<uint64_t, prepare>> resent;
   for (int i = 0; i < 10 && resent.empty(); ++i) {
-    auto step = p.on_tick();
+    auto step = p.on_tick(0);
     CHECK(of_type<prepare>(step.send_now).empty());
     resent = of_type<prepare>(step.after_write);
   }
@@ -222,7 +222,7 @@ TEST_CASE("a leader that meets a newer ballot steps down, backs off and "
   CHECK(p.phase() == proposer_phase::backoff);
   proposer_step retry;
   for (int i = 0; i < 20 && p.phase() == proposer_phase::backoff; ++i)
-    retry = p.on_tick();
+    retry = p.on_tick(0);
   CHECK(p.phase() == proposer_phase::preparing);
   REQUIRE(retry.has_write());
   CHECK(retry.write->round > b.round + 5);
@@ -242,7 +242,7 @@ TEST_CASE("an idle leader learns from a keepalive that it was superseded") {
   auto b = p.current_ballot();
   std::vector<std::pair<uint64_t, success>> keepalives;
   for (int i = 0; i < 20 && keepalives.empty(); ++i)
-    keepalives = of_type<success>(p.on_tick().send_now);
+    keepalives = of_type<success>(p.on_tick(0).send_now);
   REQUIRE(keepalives.size() == 3);
   p.on_success_ack(success_ack{1, 0, ballot{b.round + 1, 2}});
   CHECK(p.phase() == proposer_phase::backoff);
@@ -264,7 +264,7 @@ TEST_CASE("a lagging acceptor gets success messages until it catches up") {
   // the chosen values one at a time, each answer asking for the next.
   std::vector<std::pair<uint64_t, success>> sent;
   for (int i = 0; i < 10 && sent.empty(); ++i)
-    for (auto& s : of_type<success>(p.on_tick().send_now))
+    for (auto& s : of_type<success>(p.on_tick(0).send_now))
       if (s.first == 3)
         sent.push_back(s);
   REQUIRE(sent.size() == 1);

@@ -98,7 +98,7 @@ TEST_CASE("an old proposer adopts the value chosen before it") {
   }
   auto first = batch_of(set_cmd(1, 1, "k", "first"));
   for (int i : {0, 1}) {
-    acceptors[i].on_prepare(prepare{ballot{1, 1}, 0, 1});
+    acceptors[i].on_prepare(prepare{ballot{1, 1}, 0, 1}, 0);
     acceptors[i].on_accept(accept{ballot{1, 1}, 0, first, 0, 1});
   }
   proposer_config pcfg;
@@ -113,7 +113,7 @@ TEST_CASE("an old proposer adopts the value chosen before it") {
   for (auto& [to, p] : of_type<prepare>(start.after_write)) {
     if (to == 1)
       continue; // Acceptor 1 is unreachable.
-    auto reply = acceptors[to - 1].on_prepare(p);
+    auto reply = acceptors[to - 1].on_prepare(p, 0);
     for (auto& [_, pr] : of_type<promise>(reply.after_write)) {
       auto step = late.on_promise(pr);
       accepts.insert(accepts.end(), step.send_now.begin(), step.send_now.end());

@@ -89,7 +89,7 @@ row acceptor_batches(const std::string& dir, size_t batch, double seconds) {
   acceptor a(acceptor_config{1, 64, 64}, acceptor_state{});
   ballot b{1, 2};
   durable_batch first;
-  first.add(std::move(*a.on_prepare(prepare{b, 0, 2}).write));
+  first.add(std::move(*a.on_prepare(prepare{b, 0, 2}, 0).write));
   store.commit(first);
   std::string value(100, 'v');
   slot_t slot = 0;

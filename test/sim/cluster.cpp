@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "protocol/overload.hpp"
+#include "test/lin/checker.hpp"
 #include "test/sim/trace.hpp"
 
 namespace paxoskv::sim {
@@ -50,6 +51,11 @@ struct cluster::node {
   std::set<std::pair<uint64_t, uint64_t>> awaiting;
   /// Counts boots, so the oracle can tell a restarted proposer apart.
   uint64_t incarnation = 0;
+  /// Clock rate in ms per 1000 ticks (10,000 is exact) and offset.
+  uint64_t clock_rate = 10000;
+  /// Frozen until this tick (see pause).
+  uint64_t paused_until = 0;
+  uint64_t clock_offset = 0;
   /// Oracle bookkeeping for this incarnation's learner.
   slot_t learner_next = 0;
   std::set<std::pair<uint64_t, uint64_t>> applied_commands;
@@ -61,6 +67,8 @@ struct cluster::client {
   size_t next = 0;
   bool waiting = false;
   uint64_t sent_tick = 0;
+  /// Tick the current operation was first sent.
+  uint64_t invoked_tick = 0;
   node_id target = 0;
 };
 
@@ -69,6 +77,11 @@ cluster::cluster(options opts) : opts_(std::move(opts)), rng_(opts_.seed) {
   for (node_id n = 1; n <= opts_.nodes; ++n) {
     nodes_[n] = std::make_unique<node>();
     nodes_[n]->id = n;
+    auto drift = static_cast<int64_t>(opts_.clock_drift * 10000);
+    if (drift > 0)
+      nodes_[n]->clock_rate = static_cast<uint64_t>(
+        10000 + std::uniform_int_distribution<int64_t>(-drift, drift)(rng_));
+    nodes_[n]->clock_offset = rng_() % 1000000;
   }
   for (node_id n = 1; n <= opts_.nodes; ++n)
     boot(n);
@@ -126,6 +139,7 @@ void cluster::boot(node_id n) {
   auto disk = restore(nd);
   auto acfg = opts_.acceptor;
   acfg.self = n;
+  acfg.started_ms = clock_of(nd);
   nd.acc = std::make_unique<acceptor>(acfg, std::move(disk.acceptor));
   auto pcfg = opts_.proposer;
   pcfg.self = n;
@@ -136,6 +150,7 @@ void cluster::boot(node_id n) {
   auto lcfg = opts_.learner;
   lcfg.self = n;
   lcfg.acceptors = ids;
+  lcfg.read_id_base = (nd.incarnation + 1) << 40;
   nd.learn = std::make_unique<learner>(lcfg);
   auto ecfg = opts_.elector;
   ecfg.self = n;
@@ -150,8 +165,25 @@ void cluster::boot(node_id n) {
   nd.up = true;
 }
 
+clock_ms cluster::clock_of(const node& nd) const {
+  return nd.clock_offset + now_ * nd.clock_rate / 1000;
+}
+
 bool cluster::is_up(node_id n) const {
   return at(n).up;
+}
+
+void cluster::pause(node_id n, uint64_t ticks) {
+  auto& nd = at(n);
+  if (!nd.up || is_paused(n))
+    return;
+  trace("pause node " + std::to_string(n) + " for " + std::to_string(ticks)
+        + " ticks");
+  nd.paused_until = now_ + ticks;
+}
+
+bool cluster::is_paused(node_id n) const {
+  return at(n).paused_until > now_;
 }
 
 void cluster::crash(node_id n) {
@@ -160,6 +192,7 @@ void cluster::crash(node_id n) {
     return;
   trace("crash node " + std::to_string(n));
   nd.up = false;
+  nd.paused_until = 0;
   nd.backend.reset();
   nd.acc.reset();
   nd.prop.reset();
@@ -304,6 +337,12 @@ void cluster::deliver(const packet& p) {
   auto it = nodes_.find(static_cast<node_id>(p.env.to));
   if (it == nodes_.end() || !it->second->up)
     return;
+  if (it->second->paused_until > now_) {
+    auto later = p;
+    later.deliver_at = it->second->paused_until;
+    network_.push_back(std::move(later));
+    return;
+  }
   if (opts_.trace)
     trace(std::to_string(p.from) + "->" + std::to_string(p.env.to) + " "
           + render(p.env.msg));
@@ -314,7 +353,9 @@ void cluster::deliver(const packet& p) {
 void cluster::deliver_to_node(node& nd, uint64_t from, const message& m) {
   std::visit(
     overload{
-      [&](const prepare& x) { handle(nd, nd.acc->on_prepare(x)); },
+      [&](const prepare& x) {
+        handle(nd, nd.acc->on_prepare(x, clock_of(nd)));
+      },
       [&](const promise& x) { handle(nd, nd.prop->on_promise(x)); },
       [&](const accept& x) { handle(nd, nd.acc->on_accept(x)); },
       [&](const accepted& x) { handle(nd, nd.prop->on_accepted(x)); },
@@ -332,6 +373,16 @@ void cluster::deliver_to_node(node& nd, uint64_t from, const message& m) {
       [&](const client_command& x) { on_client_command(nd, from, x); },
       [&](const client_batch& x) { handle(nd, nd.prop->on_client_batch(x)); },
       [&](const client_reply&) { fail("client_reply sent to a node"); },
+      [&](const read_request& x) {
+        handle(nd, nd.prop->on_read_request(x, clock_of(nd)));
+      },
+      [&](const read_index& x) { handle(nd, nd.learn->on_read_index(x)); },
+      [&](const read_probe& x) {
+        handle(nd, nd.acc->on_read_probe(x, clock_of(nd)));
+      },
+      [&](const read_probe_ack& x) {
+        handle(nd, nd.prop->on_read_probe_ack(x, clock_of(nd)));
+      },
     },
     m);
 }
@@ -346,6 +397,15 @@ void cluster::on_client_command(node& nd, uint64_t from,
       return;
     }
     nd.awaiting.insert({m.cmd.client_id, m.cmd.sequence});
+    auto level = read_level::log;
+    for (auto& c : clients_)
+      if (c->id == m.cmd.client_id && m.cmd.sequence >= 1
+          && m.cmd.sequence <= c->ops.size())
+        level = c->ops[m.cmd.sequence - 1].level;
+    if (is_read_only(m.cmd.op) && level != read_level::log) {
+      handle(nd, nd.learn->on_read(m.cmd, level));
+      return;
+    }
     handle(nd, nd.prop->on_client_command(client_command{m.cmd, nd.id, 0}));
     return;
   }
@@ -409,7 +469,7 @@ void cluster::handle(node& nd, learner_step step) {
   }
   for (auto& o : step.outcomes) {
     auto key = std::make_pair(o.client_id, o.sequence);
-    if (!o.duplicate && !nd.applied_commands.insert(key).second)
+    if (!o.read && !o.duplicate && !nd.applied_commands.insert(key).second)
       fail(who + " applied command " + std::to_string(o.client_id) + "/"
            + std::to_string(o.sequence) + " twice");
     if (nd.awaiting.erase(key) > 0)
@@ -432,7 +492,7 @@ void cluster::check_chosen_marks(const node& nd, const acceptor_write& w) {
 // -- durability ----------------------------------------------------------------
 
 void cluster::maybe_commit(node& nd) {
-  if (nd.up && !chance(faults_.commit_defer))
+  if (nd.up && nd.paused_until <= now_ && !chance(faults_.commit_defer))
     commit(nd);
 }
 
@@ -512,6 +572,8 @@ void cluster::client_send(client& c) {
   auto ids = node_ids();
   c.target = ids[std::uniform_int_distribution<size_t>(0, ids.size() - 1)(
     rng_)];
+  if (!c.waiting)
+    c.invoked_tick = now_;
   c.waiting = true;
   c.sent_tick = now_;
   send(c.id, {c.target, client_command{cmd, 0, 0}});
@@ -533,7 +595,13 @@ void cluster::on_client_reply(const client_reply& m) {
     if (c->id != m.client_id || !c->waiting || c->next + 1 != m.sequence)
       continue;
     auto& op = c->ops[c->next];
-    acks_.push_back({to_command(c->id, m.sequence, op), m.result});
+    if (m.result.kind == result_kind::not_applied) {
+      // Certainly not applied (a read that was not confirmed): retry.
+      c->sent_tick = 0;
+      continue;
+    }
+    acks_.push_back({to_command(c->id, m.sequence, op), m.result, op.level,
+                     c->invoked_tick, now_});
     ++c->next;
     c->waiting = false;
   }
@@ -548,10 +616,10 @@ void cluster::tick() {
   std::shuffle(ids.begin(), ids.end(), rng_);
   for (auto n : ids) {
     auto& nd = at(n);
-    if (!nd.up)
+    if (!nd.up || nd.paused_until > now_)
       continue;
     handle(nd, nd.elect->on_tick());
-    handle(nd, nd.prop->on_tick());
+    handle(nd, nd.prop->on_tick(clock_of(nd)));
     handle(nd, nd.learn->on_tick());
     maybe_commit(nd);
   }
@@ -577,10 +645,10 @@ void cluster::tick() {
   // Forwards buffered during the tick leave as batches; open group commits
   // close eventually.
   for (auto n : ids)
-    if (at(n).up)
+    if (at(n).up && !is_paused(n))
       handle(at(n), at(n).prop->flush_forwards());
   for (auto n : ids)
-    if (at(n).up && chance(0.5))
+    if (at(n).up && !is_paused(n) && chance(0.5))
       commit(at(n));
 }
 
@@ -692,7 +760,26 @@ void cluster::check_final() {
     if (nd->up && nd->learn->data() != ref.data)
       fail("learner " + std::to_string(id)
            + " state differs from the reference state machine");
+  std::vector<lin::operation> history;
   for (auto& a : acks_) {
+    // Invocations happen before deliveries within a tick, replies during
+    // them: 2t and 2t+1 keep real-time order exact.
+    lin::operation op;
+    op.key = a.cmd.args.at(0);
+    op.invoke = 2 * a.invoked;
+    op.complete = 2 * a.completed + 1;
+    op.client = static_cast<uint32_t>(a.cmd.client_id);
+    if (a.cmd.op == op_code::set) {
+      op.write = true;
+      op.value = a.cmd.args.at(1);
+    } else if (a.cmd.op == op_code::del) {
+      op.write = true;
+    } else if (a.result.kind == result_kind::value) {
+      op.value = a.result.text;
+    }
+    history.push_back(std::move(op));
+    if (is_read_only(a.cmd.op) && a.level != read_level::log)
+      continue; // Not in the log: the linearizability check covers it.
     auto r = ref.results.find({a.cmd.client_id, a.cmd.sequence});
     if (r == ref.results.end())
       fail("acknowledged command " + std::to_string(a.cmd.client_id) + "/"
@@ -702,6 +789,18 @@ void cluster::check_final() {
            + std::to_string(a.cmd.sequence)
            + " was told a result the log does not produce");
   }
+  if (violation_)
+    return;
+  auto v = lin::check(history);
+  if (v.linearizable)
+    return;
+  fail("client history is not linearizable: " + v.explanation);
+  if (opts_.trace)
+    for (auto& a : acks_)
+      trace("history " + render(message{client_command{a.cmd, 0, 0}})
+            + " level " + to_string(a.level) + " ticks " + std::to_string(a.invoked)
+            + ".." + std::to_string(a.completed) + " -> "
+            + to_string(a.result.kind) + " " + a.result.text);
 }
 
 // -- random runs -------------------------------------------------------------------
@@ -716,7 +815,8 @@ std::vector<client_op> random_ops(std::mt19937_64& rng, size_t count,
       ops.push_back({op_code::set, key,
                      "v" + std::to_string(tag) + "." + std::to_string(i)});
     else if (pick < 9)
-      ops.push_back({op_code::get, key, {}});
+      ops.push_back({op_code::get, key, {},
+                     static_cast<read_level>(rng() % 3)});
     else
       ops.push_back({op_code::del, key, {}});
   }
@@ -738,6 +838,8 @@ random_run random_run::from_seed(uint64_t seed) {
   static const double crash_rates[] = {0, 0.002, 0.01};
   static const double partition_rates[] = {0, 0.005, 0.02};
   r.crash_rate = crash_rates[rng() % 3];
+  static const double pause_rates[] = {0, 0.003, 0.01};
+  r.pause_rate = pause_rates[rng() % 3];
   r.partition_rate = partition_rates[rng() % 3];
   r.link_cut_rate = rng() % 3 == 0 ? 0.01 : 0.0;
   r.fault_ticks = 300 + rng() % 1700;
@@ -751,6 +853,8 @@ random_run random_run::from_seed(uint64_t seed) {
   r.promise_entries_max = chunks[rng() % 3];
   r.learn_entries_max = chunks[rng() % 3];
   r.success_entries_max = chunks[rng() % 3];
+  r.leases = rng() % 2 == 0;
+  r.clock_drift = r.leases ? uniform(0, 0.02) : 0;
   return r;
 }
 
@@ -759,12 +863,13 @@ std::string random_run::describe() const {
   os << "seed=" << seed << " nodes=" << nodes << " clients=" << clients
      << " commands=" << commands_per_client << " drop=" << fault.drop
      << " dup=" << fault.duplicate << " delay_max=" << fault.delay_max
-     << " commit_defer=" << fault.commit_defer << " crash=" << crash_rate
+     << " commit_defer=" << fault.commit_defer << " crash=" << crash_rate << " pause=" << pause_rate
      << " partition=" << partition_rate << " link_cut=" << link_cut_rate
      << " fault_ticks=" << fault_ticks << " window=" << window_slots_max
      << " batch=" << batch_commands_max << " promise_chunk="
      << promise_entries_max << " learn_chunk=" << learn_entries_max
-     << " success_chunk=" << success_entries_max;
+     << " success_chunk=" << success_entries_max << " leases=" << leases
+     << " clock_drift=" << clock_drift;
   return os.str();
 }
 
@@ -779,6 +884,13 @@ void random_faults(cluster& c, const random_run& r) {
   };
   if (coin(r.crash_rate))
     c.crash(ids[rng() % ids.size()]);
+  if (coin(r.pause_rate)) {
+    // Often the leader: a paused leader that wakes up is the classic
+    // stale-read hazard.
+    auto leader = c.leader();
+    auto n = leader != 0 && rng() % 2 == 0 ? leader : ids[rng() % ids.size()];
+    c.pause(n, 20 + rng() % 200);
+  }
   for (auto n : ids)
     if (!c.is_up(n) && coin(0.02))
       c.restart(n);
@@ -815,6 +927,14 @@ run_result run_seed(uint64_t seed, std::ostream* trace,
   opts.proposer.success_entries_max = r.success_entries_max;
   opts.acceptor.promise_entries_max = r.promise_entries_max;
   opts.acceptor.learn_entries_max = r.learn_entries_max;
+  opts.clock_drift = r.clock_drift;
+  if (r.leases) {
+    // 10 ms ticks: a lease of 30 ticks renewed every 8, 10 % for drift.
+    opts.acceptor.lease_ms = 300;
+    opts.proposer.lease_ms = 300;
+    opts.proposer.lease_margin_ms = 30;
+    opts.proposer.lease_renew_ms = 80;
+  }
   cluster c(opts);
   c.set_faults(r.fault);
   for (size_t i = 0; i < r.clients; ++i)

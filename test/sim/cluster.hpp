@@ -59,6 +59,9 @@ struct options {
   size_t nodes = 3;
   /// Ticks a client waits for a reply before retrying at another node.
   uint32_t client_timeout_ticks = 40;
+  /// A tick is 10 ms of simulated time; each node's clock runs at its own
+  /// rate, drawn within +-clock_drift (0.02: 2 %).
+  double clock_drift = 0;
   /// Core settings (self and peer lists are filled in per node).
   proposer_config proposer;
   learner_config learner;
@@ -78,12 +81,18 @@ struct client_op {
   op_code op = op_code::set;
   std::string key;
   std::string value;
+  /// How a get is served.
+  read_level level = read_level::log;
 };
 
 /// What a client was told about one of its commands.
 struct client_ack {
   command cmd;
   command_result result;
+  read_level level = read_level::log;
+  /// Tick of the first send and of the reply.
+  uint64_t invoked = 0;
+  uint64_t completed = 0;
 };
 
 class cluster {
@@ -125,6 +134,13 @@ public:
 
   bool is_up(node_id n) const;
 
+  /// Freezes a node for `ticks` (a stopped process, a long GC pause): no
+  /// timers, no deliveries, no commits; messages to it wait. Its clock
+  /// keeps running, so it wakes up with stale beliefs.
+  void pause(node_id n, uint64_t ticks);
+
+  bool is_paused(node_id n) const;
+
   // -- clients ---------------------------------------------------------------
 
   /// Adds a client that issues `ops` one after another. Returns its id.
@@ -142,8 +158,10 @@ public:
   const std::optional<std::string>& violation() const { return violation_; }
 
   /// Checks liveness and client results: all clients done, all learners at
-  /// the same slot, every reply equal to what a reference state machine
-  /// replaying the chosen log computes. Records a violation otherwise.
+  /// the same slot, every reply of a write or log read equal to what a
+  /// reference state machine replaying the chosen log computes, and the
+  /// whole history (leader and lease reads included) linearizable. Records
+  /// a violation otherwise.
   void check_final();
 
   /// The node whose proposer is leading with the highest ballot (0: none).
@@ -187,6 +205,8 @@ private:
   void deliver(const packet& p);
   void deliver_to_node(node& nd, uint64_t from, const message& m);
   void on_client_command(node& nd, uint64_t from, const client_command& m);
+  /// The node's local clock in ms.
+  clock_ms clock_of(const node& nd) const;
   template <class Write>
   void handle_durable(node& nd, durable_step<Write>&& step,
                       const std::string& role_name);
@@ -237,6 +257,8 @@ struct random_run {
   faults fault;
   double crash_rate = 0;
   double partition_rate = 0;
+  /// Probability per tick of pausing one node for a while.
+  double pause_rate = 0;
   /// Probability per tick of cutting (or restoring) one link.
   double link_cut_rate = 0;
   uint64_t fault_ticks = 0;
@@ -247,6 +269,9 @@ struct random_run {
   size_t promise_entries_max = 64;
   size_t learn_entries_max = 64;
   size_t success_entries_max = 32;
+  /// Leases on (lease reads answered without a round), and clock drift.
+  bool leases = false;
+  double clock_drift = 0;
 
   static random_run from_seed(uint64_t seed);
   std::string describe() const;
