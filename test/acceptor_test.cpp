@@ -173,3 +173,87 @@ TEST_CASE("a learner gets contiguous chosen values from an acceptor") {
   CHECK(c[0].second.entries[1].value == val("b"));
   CHECK(a.on_learn_request(learn_request{2, 2}).send_now.empty());
 }
+
+namespace {
+
+acceptor leasing_acceptor(clock_ms started = 0, acceptor_state restored = {}) {
+  acceptor_config cfg;
+  cfg.self = 1;
+  cfg.lease_ms = 200;
+  cfg.started_ms = started;
+  return acceptor(cfg, std::move(restored));
+}
+
+bool answered(const acceptor_step& s) {
+  return !of_type<promise>(s.after_write).empty()
+         || !of_type<nack>(s.send_now).empty();
+}
+
+} // namespace
+
+TEST_CASE("a read probe reports the promise and grants a lease") {
+  auto a = leasing_acceptor();
+  REQUIRE(answered(a.on_prepare(prepare{ballot{5, 2}, 0, 2}, 500)));
+  auto acks = of_type<read_probe_ack>(
+    a.on_read_probe(read_probe{ballot{5, 2}, 7, 2, 200}, 1000).send_now);
+  REQUIRE(acks.size() == 1);
+  CHECK(acks[0].first == 2);
+  CHECK(acks[0].second.probe == 7);
+  CHECK(acks[0].second.promised == ballot{5, 2});
+  CHECK(acks[0].second.lease_granted);
+  CHECK(a.lease_until() == 1200);
+  // An older leader hears of the newer promise and gets no lease.
+  auto old = of_type<read_probe_ack>(
+    a.on_read_probe(read_probe{ballot{4, 3}, 1, 3, 200}, 1001).send_now);
+  REQUIRE(old.size() == 1);
+  CHECK(old[0].second.promised == ballot{5, 2});
+  CHECK_FALSE(old[0].second.lease_granted);
+  CHECK(a.lease_ballot() == ballot{5, 2});
+  // A probe writes nothing: the answer reports the promise in memory.
+  CHECK_FALSE(a.on_read_probe(read_probe{ballot{5, 2}, 8, 2, 200}, 1002)
+                .has_write());
+}
+
+TEST_CASE("while a lease runs, newer ballots of other nodes wait") {
+  auto a = leasing_acceptor();
+  REQUIRE(answered(a.on_prepare(prepare{ballot{5, 2}, 0, 2}, 500)));
+  a.on_read_probe(read_probe{ballot{5, 2}, 1, 2, 200}, 1000);
+  CHECK_FALSE(answered(a.on_prepare(prepare{ballot{6, 3}, 0, 3}, 1100)));
+  CHECK_FALSE(answered(a.on_prepare(prepare{ballot{6, 3}, 0, 3}, 1199)));
+  CHECK(a.promised() == ballot{5, 2});
+  // The lease holder's own node may move on (it gave the lease up).
+  CHECK(answered(a.on_prepare(prepare{ballot{6, 2}, 0, 2}, 1150)));
+  // Once the lease ran out, anyone may be promised.
+  CHECK(answered(a.on_prepare(prepare{ballot{7, 3}, 0, 3}, 1200)));
+  CHECK(a.promised() == ballot{7, 3});
+}
+
+TEST_CASE("a lease longer than the acceptor honours is not granted") {
+  auto a = leasing_acceptor();
+  auto acks = of_type<read_probe_ack>(
+    a.on_read_probe(read_probe{ballot{1, 2}, 1, 2, 201}, 500).send_now);
+  REQUIRE(acks.size() == 1);
+  CHECK_FALSE(acks[0].second.lease_granted);
+  CHECK(answered(a.on_prepare(prepare{ballot{2, 3}, 0, 3}, 501)));
+}
+
+TEST_CASE("a restarted acceptor waits out any lease it may have granted") {
+  acceptor_state disk;
+  disk.promised = ballot{5, 2};
+  auto a = leasing_acceptor(1000, disk);
+  // Newer ballots wait for a lease's length after the start.
+  CHECK_FALSE(answered(a.on_prepare(prepare{ballot{6, 3}, 0, 3}, 1000)));
+  CHECK_FALSE(answered(a.on_prepare(prepare{ballot{6, 2}, 0, 2}, 1199)));
+  // The promised ballot itself is answered (its leader may be retrying).
+  CHECK(answered(a.on_prepare(prepare{ballot{5, 2}, 0, 2}, 1100)));
+  CHECK(answered(a.on_prepare(prepare{ballot{6, 3}, 0, 3}, 1200)));
+}
+
+TEST_CASE("without leases an acceptor grants none and never waits") {
+  auto a = make_acceptor();
+  auto acks = of_type<read_probe_ack>(
+    a.on_read_probe(read_probe{ballot{1, 2}, 1, 2, 200}, 0).send_now);
+  REQUIRE(acks.size() == 1);
+  CHECK_FALSE(acks[0].second.lease_granted);
+  CHECK(answered(a.on_prepare(prepare{ballot{2, 3}, 0, 3}, 1)));
+}

@@ -183,3 +183,84 @@ TEST_CASE("a command with the wrong number of arguments fails the same way "
   CHECK(m.run(op_code::mset, {"a"}).kind == result_kind::error);
   CHECK(m.l.data().empty());
 }
+
+namespace {
+
+command get_cmd(uint64_t client, uint64_t seq, std::string key) {
+  return command{client, seq, op_code::get, {std::move(key)}};
+}
+
+std::vector<command_outcome> reads_of(const learner_step& s) {
+  std::vector<command_outcome> out;
+  for (auto& o : s.outcomes)
+    if (o.read)
+      out.push_back(o);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("a leader read waits for its index to be applied, then reads "
+          "without touching the log or the session") {
+  auto l = make_learner();
+  l.on_chosen(one(0, batch_of(set_cmd(1, 1, "k", "a"))));
+  auto step = l.on_read(get_cmd(5, 1, "k"), read_level::leader);
+  CHECK(step.outcomes.empty());
+  auto reqs = of_type<read_request>(step.send_now);
+  REQUIRE(reqs.size() == 1);
+  CHECK(reqs[0].first == 2); // Its own node's proposer.
+  auto id = reqs[0].second.id;
+  // Reads arriving meanwhile wait for the next request.
+  CHECK(of_type<read_request>(
+          l.on_read(get_cmd(6, 1, "k"), read_level::leader).send_now)
+          .empty());
+  CHECK(l.reads_waiting() == 2);
+  // Index 2: slot 1 must be applied first.
+  step = l.on_read_index(read_index{id, 2, 1});
+  CHECK(reads_of(step).empty());
+  auto next = of_type<read_request>(step.send_now);
+  REQUIRE(next.size() == 1);
+  step = l.on_chosen(one(1, batch_of(set_cmd(1, 2, "k", "b"))));
+  auto served = reads_of(step);
+  REQUIRE(served.size() == 1);
+  CHECK(served[0].client_id == 5);
+  CHECK(served[0].result == command_result{result_kind::value, "b", 0});
+  CHECK_FALSE(l.saved_reply(5, 1).has_value());
+  // A late or repeated answer for a finished request is ignored.
+  CHECK(reads_of(l.on_read_index(read_index{id, 0, 1})).empty());
+  served = reads_of(l.on_read_index(read_index{next[0].second.id, 1, 1}));
+  REQUIRE(served.size() == 1);
+  CHECK(served[0].client_id == 6);
+  CHECK(l.reads_waiting() == 0);
+}
+
+TEST_CASE("an unanswered read request is resent under a new id, and a read "
+          "that is never confirmed fails as not applied") {
+  learner_config cfg;
+  cfg.self = 2;
+  cfg.read_resend_ticks = 3;
+  cfg.read_timeout_ticks = 10;
+  cfg.read_id_base = 1000;
+  learner l(cfg);
+  auto first = of_type<read_request>(
+    l.on_read(get_cmd(5, 1, "k"), read_level::lease).send_now);
+  REQUIRE(first.size() == 1);
+  CHECK(first[0].second.id == 1001);
+  CHECK(first[0].second.level == read_level::lease);
+  std::vector<read_request> resent;
+  std::vector<command_outcome> failed;
+  for (int i = 0; i < 12; ++i) {
+    auto step = l.on_tick();
+    for (auto& [to, r] : of_type<read_request>(step.send_now))
+      resent.push_back(r);
+    for (auto& o : reads_of(step))
+      failed.push_back(o);
+  }
+  REQUIRE(resent.size() >= 2);
+  CHECK(resent[0].id != first[0].second.id);
+  // The answer to the first id came too late: it no longer counts.
+  CHECK(reads_of(l.on_read_index(read_index{1001, 0, 1})).empty());
+  REQUIRE(failed.size() == 1);
+  CHECK(failed[0].result.kind == result_kind::not_applied);
+  CHECK(l.reads_waiting() == 0);
+}

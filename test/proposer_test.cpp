@@ -300,3 +300,135 @@ TEST_CASE("a follower forwards client commands to the leader in batches, "
   CHECK(leader.in_flight() == 2);
   CHECK(leader.queued() == 0);
 }
+
+namespace {
+
+read_request read_req(uint64_t id, read_level level = read_level::leader,
+                      node_id origin = 2) {
+  return read_request{id, origin, level, 0};
+}
+
+read_probe_ack probe_ack(const read_probe& p, node_id from, bool granted,
+                         ballot promised = {}) {
+  return read_probe_ack{p.b, p.probe, promised.is_zero() ? p.b : promised,
+                        from, granted};
+}
+
+proposer_config lease_config() {
+  auto cfg = config();
+  cfg.lease_ms = 200;
+  cfg.lease_margin_ms = 20;
+  cfg.lease_renew_ms = 50;
+  return cfg;
+}
+
+} // namespace
+
+TEST_CASE("a leader read is answered only after a majority confirms a round "
+          "sent after it arrived") {
+  auto p = leading();
+  p.on_client_command(cmd(1)); // Slot 0 in flight: the index covers it.
+  auto step = p.on_read_request(read_req(11), 0);
+  CHECK(of_type<read_index>(step.send_now).empty());
+  auto probes = of_type<read_probe>(step.send_now);
+  REQUIRE(probes.size() == 3);
+  auto probe = probes[0].second;
+  CHECK(probe.b == p.current_ballot());
+  // A second read joins the next round, not the one in flight.
+  CHECK(of_type<read_probe>(p.on_read_request(read_req(12), 0).send_now)
+          .empty());
+  CHECK(of_type<read_index>(p.on_read_probe_ack(probe_ack(probe, 1, false), 0)
+                              .send_now)
+          .empty());
+  // Duplicates do not count twice.
+  CHECK(of_type<read_index>(p.on_read_probe_ack(probe_ack(probe, 1, false), 0)
+                              .send_now)
+          .empty());
+  auto done = p.on_read_probe_ack(probe_ack(probe, 2, false), 0);
+  auto answers = of_type<read_index>(done.send_now);
+  REQUIRE(answers.size() == 1);
+  CHECK(answers[0].first == 2);
+  CHECK(answers[0].second.id == 11);
+  CHECK(answers[0].second.index == 1);
+  // The waiting read went out in a new round at once.
+  auto next = of_type<read_probe>(done.send_now);
+  REQUIRE(next.size() == 3);
+  CHECK(next[0].second.probe > probe.probe);
+  // An answer to the old round does not confirm the new one.
+  CHECK(of_type<read_index>(p.on_read_probe_ack(probe_ack(probe, 3, false), 0)
+                              .send_now)
+          .empty());
+}
+
+TEST_CASE("a read round that meets a newer promise makes the leader step "
+          "down without answering") {
+  auto p = leading();
+  auto probe = of_type<read_probe>(
+                 p.on_read_request(read_req(1), 0).send_now)[0]
+                 .second;
+  p.on_read_probe_ack(probe_ack(probe, 1, false), 0);
+  auto step = p.on_read_probe_ack(probe_ack(probe, 2, false, ballot{9, 1}), 0);
+  CHECK(of_type<read_index>(step.send_now).empty());
+  CHECK(p.phase() == proposer_phase::backoff);
+  // Nor does a late confirmation answer it after stepping down.
+  CHECK(of_type<read_index>(p.on_read_probe_ack(probe_ack(probe, 3, false), 0)
+                              .send_now)
+          .empty());
+}
+
+TEST_CASE("a follower passes read requests to the leader, boundedly") {
+  proposer p(config(), 0);
+  p.on_leader_change(leader_change{1});
+  auto fwd = of_type<read_request>(p.on_read_request(read_req(5), 0).send_now);
+  REQUIRE(fwd.size() == 1);
+  CHECK(fwd[0].first == 1);
+  CHECK(fwd[0].second.hops == 1);
+  auto looped = read_req(5);
+  looped.hops = 2;
+  CHECK(p.on_read_request(looped, 0).send_now.empty());
+}
+
+TEST_CASE("a lease read is answered at once only while the lease holds") {
+  auto p = leading(lease_config());
+  // No lease yet: it waits for a round like a leader read.
+  auto step = p.on_read_request(read_req(1, read_level::lease), 1000);
+  CHECK(of_type<read_index>(step.send_now).empty());
+  auto probe = of_type<read_probe>(step.send_now)[0].second;
+  CHECK(probe.lease_ms == 200);
+  p.on_read_probe_ack(probe_ack(probe, 1, true), 1030);
+  // One grant and one refusal: confirmed, but no lease.
+  REQUIRE(of_type<read_index>(
+            p.on_read_probe_ack(probe_ack(probe, 2, false), 1040).send_now)
+            .size()
+          == 1);
+  CHECK_FALSE(p.lease_held(1040));
+  // A round granted by a majority: the lease counts from when it was sent.
+  auto renew = of_type<read_probe>(p.on_tick(1050).send_now);
+  REQUIRE(renew.size() == 3);
+  auto r = renew[0].second;
+  p.on_read_probe_ack(probe_ack(r, 1, true), 1060);
+  p.on_read_probe_ack(probe_ack(r, 3, true), 1070);
+  CHECK(p.lease_held(1050 + 200 - 20 - 1));
+  CHECK_FALSE(p.lease_held(1050 + 200 - 20));
+  auto now = of_type<read_index>(
+    p.on_read_request(read_req(2, read_level::lease), 1100).send_now);
+  REQUIRE(now.size() == 1);
+  CHECK(now[0].second.id == 2);
+  // A leader read still runs a round under a lease.
+  CHECK(of_type<read_index>(p.on_read_request(read_req(3), 1100).send_now)
+          .empty());
+  // After the lease, a lease read waits for a round again.
+  CHECK(of_type<read_index>(
+          p.on_read_request(read_req(4, read_level::lease), 1230).send_now)
+          .empty());
+}
+
+TEST_CASE("losing the lead drops the lease") {
+  auto p = leading(lease_config());
+  auto probe = of_type<read_probe>(p.on_tick(100).send_now)[0].second;
+  p.on_read_probe_ack(probe_ack(probe, 1, true), 100);
+  p.on_read_probe_ack(probe_ack(probe, 2, true), 100);
+  CHECK(p.lease_held(150));
+  p.on_leader_change(leader_change{1});
+  CHECK_FALSE(p.lease_held(150));
+}

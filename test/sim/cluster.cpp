@@ -570,8 +570,10 @@ void cluster::client_send(client& c) {
   auto& op = c.ops[c.next];
   auto cmd = to_command(c.id, c.next + 1, op);
   auto ids = node_ids();
-  c.target = ids[std::uniform_int_distribution<size_t>(0, ids.size() - 1)(
-    rng_)];
+  c.target = op.target != 0
+               ? op.target
+               : ids[std::uniform_int_distribution<size_t>(0, ids.size() - 1)(
+                 rng_)];
   if (!c.waiting)
     c.invoked_tick = now_;
   c.waiting = true;
@@ -890,6 +892,15 @@ void random_faults(cluster& c, const random_run& r) {
     auto leader = c.leader();
     auto n = leader != 0 && rng() % 2 == 0 ? leader : ids[rng() % ids.size()];
     c.pause(n, 20 + rng() % 200);
+    if (rng() % 2 == 0) {
+      // Cut it off too: it wakes up having missed everything, while the
+      // clients that reached it meanwhile wait for their answers.
+      std::vector<node_id> rest;
+      for (auto m : ids)
+        if (m != n)
+          rest.push_back(m);
+      c.partition({{n}, rest});
+    }
   }
   for (auto n : ids)
     if (!c.is_up(n) && coin(0.02))

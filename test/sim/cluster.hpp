@@ -83,6 +83,8 @@ struct client_op {
   std::string value;
   /// How a get is served.
   read_level level = read_level::log;
+  /// The node to send it to, also on retries (0: a random one each time).
+  node_id target = 0;
 };
 
 /// What a client was told about one of its commands.
