@@ -52,7 +52,10 @@ node_config::node_config() {
          "password clients must AUTH with (empty: none)")
     .add(map_size_mb, "map-size-mb",
          "largest size of the data file in MiB (4096)")
-    .add(log_level, "log-level", "error, warning, info or debug (info)");
+    .add(log_level, "log-level", "error, warning, info or debug (info)")
+    .add(worker_threads, "worker-threads",
+         "threads running the role actors (1); fsyncs, the network and "
+         "the client service have threads of their own");
 }
 
 namespace {
@@ -289,6 +292,11 @@ std::optional<validated_config> validate(const node_config& cfg,
   v.client.connections_max = cfg.client_connections_max;
   v.client.idle_timeout = std::chrono::seconds(cfg.client_idle_timeout_s);
   v.client.password = cfg.requirepass;
+  if (cfg.worker_threads < 1 || cfg.worker_threads > 256) {
+    error = "worker-threads: must be between 1 and 256";
+    return std::nullopt;
+  }
+  v.worker_threads = cfg.worker_threads;
   if (auto l = parse_read_level(cfg.read_level))
     v.client.read = *l;
   else {

@@ -37,6 +37,7 @@ public:
   int64_t lease_margin_ms = -1;
   uint64_t map_size_mb = 4096;
   std::string log_level = "info";
+  uint32_t worker_threads = 1;
 };
 
 /// What the node needs to start, or an error naming the bad field.
@@ -47,6 +48,8 @@ struct validated_config {
   /// The client service (Redis protocol); port 0: none.
   client_server_config client;
   paxoskv::log_level level = paxoskv::log_level::info;
+  /// CAF scheduler threads.
+  uint32_t worker_threads = 1;
 };
 
 /// Checks every field and their consistency. On error, `error` holds a

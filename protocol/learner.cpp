@@ -15,7 +15,9 @@ learner::learner(learner_config cfg)
 
 learner_step learner::on_chosen(const chosen& m) {
   learner_step out;
+  auto before = next_slot_;
   for (auto& e : m.entries) {
+    known_end_ = std::max(known_end_, e.slot + 1);
     if (e.slot < next_slot_ || e.slot >= next_slot_ + cfg_.buffer_slots_max)
       continue; // Applied already, or too far ahead to buffer.
     auto i = buffer_.find(e.slot);
@@ -25,7 +27,17 @@ learner_step learner::on_chosen(const chosen& m) {
       assert(i->second == e.value); // One value per slot, or safety broke.
   }
   apply_ready(out);
+  if (next_slot_ > before && next_slot_ < known_end_)
+    catch_up(out);
   return out;
+}
+
+void learner::catch_up(learner_step& out) {
+  if (cfg_.acceptors.empty())
+    return;
+  auto target = cfg_.acceptors[(poll_index_ + cfg_.acceptors.size() - 1)
+                               % cfg_.acceptors.size()];
+  out.send_now.push_back({target, learn_request{cfg_.self, next_slot_}});
 }
 
 learner_step learner::on_read(const command& c, read_level level) {
@@ -73,6 +85,11 @@ learner_step learner::on_read_index(const read_index& m) {
     reads_indexed_.emplace(m.index, std::move(r));
   read_groups_.erase(g);
   serve_reads(out);
+  if (m.index > next_slot_ && m.index > known_end_) {
+    // Behind the leader: fetch what is missing now, not at the next poll.
+    known_end_ = m.index;
+    catch_up(out);
+  }
   request_index(level, out);
   return out;
 }

@@ -30,6 +30,9 @@ struct learner_config {
   /// Acceptors to ask for chosen values when behind (round robin).
   std::vector<node_id> acceptors;
   /// Ask an acceptor for missing chosen values every this many ticks.
+  /// While the learner is known to be behind, every answer that moved it
+  /// forward is followed by the next request at once (catch-up runs at
+  /// network speed, not at one chunk per poll).
   uint32_t poll_ticks = 8;
   /// Chosen slots kept ahead of the next slot to apply; beyond that they
   /// are dropped and fetched again later.
@@ -124,6 +127,8 @@ private:
   };
 
   void apply_ready(learner_step& out);
+  /// Asks the acceptor asked last for the chosen values from next_slot_.
+  void catch_up(learner_step& out);
   /// Sends one read_request for the reads of `level` not yet asked for.
   void request_index(read_level level, learner_step& out);
   /// Answers the reads whose index was applied.
@@ -137,6 +142,8 @@ private:
   slot_t next_slot_ = 0;
   uint64_t now_ = 0;
   size_t poll_index_ = 0;
+  /// One past the highest slot known chosen, or needed by a read index.
+  slot_t known_end_ = 0;
   std::map<slot_t, log_value> buffer_;
   std::map<std::string, std::string> data_;
   std::map<uint64_t, session> sessions_;

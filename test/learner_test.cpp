@@ -264,3 +264,35 @@ TEST_CASE("an unanswered read request is resent under a new id, and a read "
   CHECK(failed[0].result.kind == result_kind::not_applied);
   CHECK(l.reads_waiting() == 0);
 }
+
+TEST_CASE("a learner that is behind fetches chunk after chunk without "
+          "waiting for its poll timer") {
+  auto l = make_learner(256);
+  auto nop_chunk = [](slot_t from, slot_t to) {
+    chosen c;
+    for (auto s = from; s < to; ++s)
+      c.entries.push_back({s, nop_value()});
+    return c;
+  };
+  // A leader's notification far ahead shows the learner is behind, but
+  // only an answer that moves it forward asks for more (no request storm).
+  CHECK(of_type<learn_request>(l.on_chosen(one(99, nop_value())).send_now)
+          .empty());
+  auto next = of_type<learn_request>(l.on_chosen(nop_chunk(0, 64)).send_now);
+  REQUIRE(next.size() == 1);
+  CHECK(next[0].second.from_slot == 64);
+  // A duplicated answer moves nothing and asks for nothing.
+  CHECK(of_type<learn_request>(l.on_chosen(nop_chunk(0, 64)).send_now)
+          .empty());
+  // Caught up: no more requests.
+  CHECK(of_type<learn_request>(l.on_chosen(nop_chunk(64, 99)).send_now)
+          .empty());
+  CHECK(l.next_slot() == 100);
+  // A read index beyond what was applied starts fetching at once.
+  auto step = l.on_read(command{5, 1, op_code::get, {"k"}}, read_level::leader);
+  auto id = of_type<read_request>(step.send_now).at(0).second.id;
+  auto fetch = of_type<learn_request>(l.on_read_index(read_index{id, 500, 1})
+                                        .send_now);
+  REQUIRE(fetch.size() == 1);
+  CHECK(fetch[0].second.from_slot == 100);
+}

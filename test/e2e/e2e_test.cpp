@@ -174,6 +174,12 @@ TEST_CASE("bad configuration is rejected at start, naming the field") {
     {{"--cluster-id=c", "--node-id=1", "--peers=1@127.0.0.1:9,2@x:7",
       "--data-dir=/tmp/x", "--acceptors=1,3"},
      "acceptors"},
+    {{"--cluster-id=c", "--node-id=1", "--peers=1@127.0.0.1:9",
+      "--data-dir=/tmp/x", "--read-level=fast"},
+     "read-level"},
+    {{"--cluster-id=c", "--node-id=1", "--peers=1@127.0.0.1:9",
+      "--data-dir=/tmp/x", "--heartbeat-ms=100", "--lease-ms=110"},
+     "lease-ms"},
   };
   for (auto& b : cases) {
     auto r = run_program(PAXOSKV_NODE_BIN, b.args, ms{5000});

@@ -128,7 +128,8 @@ TEST_CASE("histories under kills, restarts, pauses and resumes are "
   std::vector<lin::operation> history;
   std::mutex history_mutex;
   std::atomic<bool> stop{false};
-  const int clients = 4;
+  const int clients = 6;
+  const char* levels[] = {"leader", "lease", "log"};
   const auto run_for = std::chrono::seconds(8);
   std::vector<std::thread> threads;
   for (int id = 0; id < clients; ++id)
@@ -138,10 +139,19 @@ TEST_CASE("histories under kills, restarts, pauses and resumes are "
       auto nodes = c.nodes();
       uint64_t n = 0;
       while (!stop) {
-        if (!conn.connected()
-            && !conn.connect(c.client_port(nodes[rng() % nodes.size()]))) {
-          std::this_thread::sleep_for(ms{20});
-          continue;
+        if (!conn.connected()) {
+          if (!conn.connect(c.client_port(nodes[rng() % nodes.size()]))) {
+            std::this_thread::sleep_for(ms{20});
+            continue;
+          }
+          // Each client reads at its own level, on every connection.
+          std::string head;
+          std::optional<std::string> bulk;
+          if (!conn.call({"READLEVEL", levels[id % 3]}, head, bulk, ms{5000})
+              || head != "+OK") {
+            conn.disconnect();
+            continue;
+          }
         }
         lin::operation op;
         op.client = static_cast<uint32_t>(id);

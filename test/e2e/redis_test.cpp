@@ -1,6 +1,9 @@
 // The client service with real Redis clients from Debian's redis-tools.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <chrono>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -50,6 +53,25 @@ struct raw_conn {
   ~raw_conn() { ::close(fd); }
   void send(const std::string& s) {
     REQUIRE(::write(fd, s.data(), s.size()) == static_cast<ssize_t>(s.size()));
+  }
+  /// Reads until `n` bytes arrived, the peer closes or `deadline` passes.
+  std::string read_bytes(size_t n, ms deadline) {
+    std::string out;
+    char buf[4096];
+    auto end = std::chrono::steady_clock::now() + deadline;
+    while (out.size() < n) {
+      auto left = std::chrono::duration_cast<ms>(
+        end - std::chrono::steady_clock::now());
+      pollfd p{fd, POLLIN, 0};
+      if (left.count() <= 0
+          || ::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+        break;
+      auto k = ::read(fd, buf, std::min(sizeof(buf), n - out.size()));
+      if (k <= 0)
+        break;
+      out.append(buf, static_cast<size_t>(k));
+    }
+    return out;
   }
   /// Reads until the peer closes or `deadline` passes.
   std::string read_all(ms deadline, bool* closed) {
@@ -107,6 +129,62 @@ TEST_CASE("redis-cli writes on one node and reads on every other") {
     CHECK(info.find("leader:" + std::to_string(c.leader())) != std::string::npos);
   }
   CHECK(leaders == 1);
+}
+
+std::string resp_array(const std::vector<std::string>& args) {
+  std::string out = "*" + std::to_string(args.size()) + "\r\n";
+  for (auto& a : args)
+    out += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
+  return out;
+}
+
+TEST_CASE("each connection chooses its read level; every level reads the "
+          "latest write on every node") {
+  cluster c({{1}, {2}, {3}}, 50, {}, 3000);
+  REQUIRE(ready_cluster(c) != 0);
+  CHECK(redis(c, 1, {"info"}).out.find("read_level:leader")
+        != std::string::npos);
+  // The leader holds a lease (on by default) and says for how long.
+  CHECK(wait_for(
+    [&] {
+      auto info = redis(c, c.leader(), {"info"}).out;
+      auto at = info.find("lease_ms_left:");
+      return at != std::string::npos
+             && info.compare(at, 16, "lease_ms_left:0\r") != 0
+             && info.compare(at, 15, "lease_ms_left:0") != 0;
+    },
+    ms{5000}, ms{20}));
+  for (uint32_t round = 0; round < 2; ++round)
+    for (auto writer : c.nodes()) {
+      auto value = "v" + std::to_string(round) + "-" + std::to_string(writer);
+      REQUIRE(redis(c, writer, {"set", "k", value}).out == "OK\n");
+      for (auto n : c.nodes()) {
+        CAPTURE(n);
+        raw_conn conn(c.client_port(n));
+        std::string req, expected;
+        auto bulk = [](const std::string& v) {
+          return "$" + std::to_string(v.size()) + "\r\n" + v + "\r\n";
+        };
+        for (auto level : {"lease", "log", "leader"}) {
+          req += resp_array({"READLEVEL", level}) + resp_array({"GET", "k"})
+                 + resp_array({"MGET", "k", "nokey"});
+          expected += "+OK\r\n" + bulk(value) + "*2\r\n" + bulk(value)
+                      + "$-1\r\n";
+        }
+        req += resp_array({"READLEVEL"}) + resp_array({"READLEVEL", "fast"});
+        expected += bulk("leader")
+                    + "-ERR read level must be log, leader or lease\r\n";
+        conn.send(req);
+        CHECK(conn.read_bytes(expected.size(), ms{10000}) == expected);
+      }
+    }
+  // A node configured for log reads says so, and serves the same value.
+  cluster logs({{1}, {2}, {3}}, 50, {"--read-level=log"}, 3000);
+  REQUIRE(ready_cluster(logs) != 0);
+  CHECK(redis(logs, 2, {"info"}).out.find("read_level:log")
+        != std::string::npos);
+  REQUIRE(redis(logs, 1, {"set", "k", "x"}).out == "OK\n");
+  CHECK(redis(logs, 3, {"get", "k"}).out == "x\n");
 }
 
 TEST_CASE("redis-benchmark with 16 clients and pipelining completes without "
