@@ -367,6 +367,50 @@ TEST_CASE("a leader paused while another is elected serves no stale read "
   }
 }
 
+TEST_CASE("no new leader writes while an old leader's lease runs") {
+  // The old leader holds a long lease, is paused and cut off at once: its
+  // clock keeps running, and it wakes up believing its lease holds. The
+  // acceptors it leased must refuse a new leader until the lease ran out,
+  // or the new leader's write would be acknowledged before the old leader
+  // answers a lease read from its old state.
+  auto o = opts_for(3, 11);
+  // Retries go to the same node; the write's first try may go to the old
+  // leader and be lost.
+  o.client_timeout_ticks = 150;
+  o.acceptor.lease_ms = 1000;
+  o.proposer.lease_ms = 1000;
+  o.proposer.lease_margin_ms = 100;
+  o.proposer.lease_renew_ms = 80;
+  cluster c(o);
+  REQUIRE(c.run_until([&] { return c.leader() != 0; }, 1000));
+  auto old = c.leader();
+  c.add_client({{op_code::set, "k", "v1", read_level::log, old}});
+  REQUIRE(c.run_until([&] { return c.clients_done(); }, 1000));
+  // Renewed every 8 ticks: at least 82 of its 90 ticks are left.
+  REQUIRE(c.run_until([&] { return c.proposer_of(old).lease_until() > 0; },
+                      1000));
+  auto others = c.node_ids();
+  others.erase(std::find(others.begin(), others.end(), old));
+  c.pause(old, 60);
+  c.partition({{old}, others});
+  auto newer = [&] {
+    auto l = c.leader();
+    return l != 0 && l != old
+           && c.proposer_of(l).current_ballot()
+                > c.proposer_of(old).current_ballot();
+  };
+  REQUIRE(c.run_until(newer, 1000));
+  c.add_client({{op_code::set, "k", "v2", read_level::log, c.leader()}});
+  REQUIRE(c.run_until([&] { return c.clients_done(); }, 1000));
+  c.add_client({{op_code::get, "k", {}, read_level::lease, old}});
+  c.run_until([] { return false; }, 200);
+  c.heal_network();
+  finish(c, 5000);
+  auto& last = c.acks().back();
+  CHECK(last.cmd.op == op_code::get);
+  CHECK(last.result == command_result{result_kind::value, "v2", 0});
+}
+
 TEST_CASE("random seeds keep every invariant") {
   // ctest runs this in shards (PAXOSKV_SIM_FIRST, PAXOSKV_SIM_COUNT).
   uint64_t first = 0, count = 200;
