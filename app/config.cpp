@@ -45,7 +45,8 @@ node_config::node_config() {
     .add(lease_ms, "lease-ms",
          "read lease a leader holds, in ms; acceptors refuse other leaders "
          "that long, so a failover may wait for it; 0: no leases, lease "
-         "reads are served as leader reads (default: the election timeout)")
+         "reads are served as leader reads (default: the election timeout, at "
+         "least 2 x heartbeat-ms)")
     .add(lease_margin_ms, "lease-margin-ms",
          "taken off the lease for clock drift (default: lease-ms / 10)")
     .add(requirepass, "requirepass",

@@ -85,9 +85,9 @@ learner_step learner::on_read_index(const read_index& m) {
     reads_indexed_.emplace(m.index, std::move(r));
   read_groups_.erase(g);
   serve_reads(out);
-  if (m.index > next_slot_ && m.index > known_end_) {
+  if (m.index > next_slot_) {
     // Behind the leader: fetch what is missing now, not at the next poll.
-    known_end_ = m.index;
+    known_end_ = std::max(known_end_, m.index);
     catch_up(out);
   }
   request_index(level, out);
