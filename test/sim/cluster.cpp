@@ -5,6 +5,8 @@
 #include <sstream>
 #include <type_traits>
 
+#include <caf/deep_to_string.hpp>
+
 #include "protocol/overload.hpp"
 #include "test/lin/checker.hpp"
 #include "test/sim/trace.hpp"
@@ -797,12 +799,13 @@ void cluster::check_final() {
   if (v.linearizable)
     return;
   fail("client history is not linearizable: " + v.explanation);
+  // With --verbose, the whole history, to find the offending operations.
   if (opts_.trace)
     for (auto& a : acks_)
-      trace("history " + render(message{client_command{a.cmd, 0, 0}})
-            + " level " + to_string(a.level) + " ticks " + std::to_string(a.invoked)
-            + ".." + std::to_string(a.completed) + " -> "
-            + to_string(a.result.kind) + " " + a.result.text);
+      trace("history " + caf::deep_to_string(a.cmd) + " level "
+            + to_string(a.level) + " ticks " + std::to_string(a.invoked) + ".."
+            + std::to_string(a.completed) + " -> " + to_string(a.result.kind)
+            + " " + a.result.text);
 }
 
 // -- random runs -------------------------------------------------------------------
