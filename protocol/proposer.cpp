@@ -99,8 +99,7 @@ void proposer::step_down(const ballot& newer, proposer_step& out) {
 }
 
 void proposer::forward(const client_command& c, proposer_step& out) {
-  if (leader_hint_ == 0 || leader_hint_ == cfg_.self
-      || c.hops >= cfg_.forward_hops_max) {
+  if (!can_forward(c.hops)) {
     out.log.push_back("ignore_client_command: no leader to forward to");
     return;
   }
@@ -306,9 +305,8 @@ proposer_step proposer::on_read_request(const read_request& m,
                                         clock_ms now) {
   proposer_step out;
   if (phase_ != proposer_phase::leading) {
-    if (leader_hint_ == 0 || leader_hint_ == cfg_.self
-        || m.hops >= cfg_.forward_hops_max) {
-      out.log.push_back("ignore_read_request: not leading, no leader known");
+    if (!can_forward(m.hops)) {
+      out.log.push_back("ignore_read_request: no leader to pass it to");
       return out;
     }
     auto fwd = m;

@@ -173,6 +173,12 @@ private:
   /// Buffers a command for the leader (hops + 1), or drops it when no
   /// leader is known or it was forwarded too often.
   void forward(const client_command& c, proposer_step& out);
+  /// True when another node is known to lead and a message forwarded
+  /// `hops` times may go on once more.
+  bool can_forward(uint32_t hops) const {
+    return leader_hint_ != 0 && leader_hint_ != cfg_.self
+           && hops < cfg_.forward_hops_max;
+  }
   void propose(slot_t slot, log_value value, proposer_step& out);
   void fill_window(proposer_step& out);
   void record_chosen(slot_t slot, log_value value, std::vector<chosen_entry>&);

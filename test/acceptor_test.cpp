@@ -184,6 +184,14 @@ acceptor leasing_acceptor(clock_ms started = 0, acceptor_state restored = {}) {
   return acceptor(cfg, std::move(restored));
 }
 
+/// The acceptor's one answer to a read probe.
+read_probe_ack probe(acceptor& a, const read_probe& p, clock_ms now) {
+  auto acks = of_type<read_probe_ack>(a.on_read_probe(p, now).send_now);
+  REQUIRE(acks.size() == 1);
+  CHECK(acks[0].first == p.proposer);
+  return acks[0].second;
+}
+
 bool answered(const acceptor_step& s) {
   return !of_type<promise>(s.after_write).empty()
          || !of_type<nack>(s.send_now).empty();
@@ -194,20 +202,15 @@ bool answered(const acceptor_step& s) {
 TEST_CASE("a read probe reports the promise and grants a lease") {
   auto a = leasing_acceptor();
   REQUIRE(answered(a.on_prepare(prepare{ballot{5, 2}, 0, 2}, 500)));
-  auto acks = of_type<read_probe_ack>(
-    a.on_read_probe(read_probe{ballot{5, 2}, 7, 2, 200}, 1000).send_now);
-  REQUIRE(acks.size() == 1);
-  CHECK(acks[0].first == 2);
-  CHECK(acks[0].second.probe == 7);
-  CHECK(acks[0].second.promised == ballot{5, 2});
-  CHECK(acks[0].second.lease_granted);
+  auto ack = probe(a, read_probe{ballot{5, 2}, 7, 2, 200}, 1000);
+  CHECK(ack.probe == 7);
+  CHECK(ack.promised == ballot{5, 2});
+  CHECK(ack.lease_granted);
   CHECK(a.lease_until() == 1200);
   // An older leader hears of the newer promise and gets no lease.
-  auto old = of_type<read_probe_ack>(
-    a.on_read_probe(read_probe{ballot{4, 3}, 1, 3, 200}, 1001).send_now);
-  REQUIRE(old.size() == 1);
-  CHECK(old[0].second.promised == ballot{5, 2});
-  CHECK_FALSE(old[0].second.lease_granted);
+  auto old = probe(a, read_probe{ballot{4, 3}, 1, 3, 200}, 1001);
+  CHECK(old.promised == ballot{5, 2});
+  CHECK_FALSE(old.lease_granted);
   CHECK(a.lease_ballot() == ballot{5, 2});
   // A probe writes nothing: the answer reports the promise in memory.
   CHECK_FALSE(a.on_read_probe(read_probe{ballot{5, 2}, 8, 2, 200}, 1002)
@@ -230,10 +233,8 @@ TEST_CASE("while a lease runs, newer ballots of other nodes wait") {
 
 TEST_CASE("a lease longer than the acceptor honours is not granted") {
   auto a = leasing_acceptor();
-  auto acks = of_type<read_probe_ack>(
-    a.on_read_probe(read_probe{ballot{1, 2}, 1, 2, 201}, 500).send_now);
-  REQUIRE(acks.size() == 1);
-  CHECK_FALSE(acks[0].second.lease_granted);
+  CHECK_FALSE(
+    probe(a, read_probe{ballot{1, 2}, 1, 2, 201}, 500).lease_granted);
   CHECK(answered(a.on_prepare(prepare{ballot{2, 3}, 0, 3}, 501)));
 }
 
@@ -251,9 +252,6 @@ TEST_CASE("a restarted acceptor waits out any lease it may have granted") {
 
 TEST_CASE("without leases an acceptor grants none and never waits") {
   auto a = make_acceptor();
-  auto acks = of_type<read_probe_ack>(
-    a.on_read_probe(read_probe{ballot{1, 2}, 1, 2, 200}, 0).send_now);
-  REQUIRE(acks.size() == 1);
-  CHECK_FALSE(acks[0].second.lease_granted);
+  CHECK_FALSE(probe(a, read_probe{ballot{1, 2}, 1, 2, 200}, 0).lease_granted);
   CHECK(answered(a.on_prepare(prepare{ballot{2, 3}, 0, 3}, 1)));
 }

@@ -42,6 +42,28 @@ bool learners_agree(const cluster& c) {
   return true;
 }
 
+/// True once a leader other than `old` leads with a newer ballot.
+bool newer_leader(const cluster& c, node_id old) {
+  auto l = c.leader();
+  return l != 0 && l != old
+         && c.proposer_of(l).current_ballot()
+              > c.proposer_of(old).current_ballot();
+}
+
+/// Every node but `n`.
+std::vector<node_id> all_but(const cluster& c, node_id n) {
+  auto ids = c.node_ids();
+  ids.erase(std::find(ids.begin(), ids.end(), n));
+  return ids;
+}
+
+/// The last reply a client got was a GET that read `value`.
+void check_last_read(const cluster& c, const std::string& value) {
+  auto& last = c.acks().back();
+  CHECK(last.cmd.op == op_code::get);
+  CHECK(last.result == command_result{result_kind::value, value, 0});
+}
+
 /// Runs until clients are done and all learners converged; then the final
 /// checks. Fails the test with the violation if there is one.
 void finish(cluster& c, uint64_t max_ticks = 3000) {
@@ -322,12 +344,8 @@ TEST_CASE("a leader paused while another is elected serves no stale read "
     auto o = opts_for(3, 7);
     // Clients wait long: the read must be answered by the paused node.
     o.client_timeout_ticks = 2000;
-    if (level == read_level::lease) {
-      o.acceptor.lease_ms = 300;
-      o.proposer.lease_ms = 300;
-      o.proposer.lease_margin_ms = 30;
-      o.proposer.lease_renew_ms = 80;
-    }
+    if (level == read_level::lease)
+      enable_leases(o, 300);
     cluster c(o);
     REQUIRE(c.run_until([&] { return c.leader() != 0; }, 1000));
     auto old = c.leader();
@@ -339,13 +357,7 @@ TEST_CASE("a leader paused while another is elected serves no stale read "
         [&] { return c.proposer_of(old).lease_until() > 0; }, 1000));
     }
     c.pause(old, 600);
-    auto newer = [&] {
-      auto l = c.leader();
-      return l != 0 && l != old
-             && c.proposer_of(l).current_ballot()
-                  > c.proposer_of(old).current_ballot();
-    };
-    REQUIRE(c.run_until(newer, 590));
+    REQUIRE(c.run_until([&] { return newer_leader(c, old); }, 590));
     auto next = c.leader();
     c.add_client({{op_code::set, "k", "v2", read_level::log, next}});
     REQUIRE(c.run_until([&] { return c.clients_done(); }, 590));
@@ -354,16 +366,12 @@ TEST_CASE("a leader paused while another is elected serves no stale read "
     // wakes up cut off from the others: it learns nothing new before it
     // handles the read, and its learner still holds v1.
     c.add_client({{op_code::get, "k", {}, level, old}});
-    auto others = c.node_ids();
-    others.erase(std::find(others.begin(), others.end(), old));
-    c.partition({{old}, others});
+    c.partition({{old}, all_but(c, old)});
     REQUIRE(c.run_until([&] { return !c.is_paused(old); }, 600));
     c.run_until([] { return false; }, 100);
     c.heal_network();
     finish(c, 5000);
-    auto& last = c.acks().back();
-    CHECK(last.cmd.op == op_code::get);
-    CHECK(last.result == command_result{result_kind::value, "v2", 0});
+    check_last_read(c, "v2");
   }
 }
 
@@ -377,10 +385,7 @@ TEST_CASE("no new leader writes while an old leader's lease runs") {
   // Retries go to the same node; the write's first try may go to the old
   // leader and be lost.
   o.client_timeout_ticks = 150;
-  o.acceptor.lease_ms = 1000;
-  o.proposer.lease_ms = 1000;
-  o.proposer.lease_margin_ms = 100;
-  o.proposer.lease_renew_ms = 80;
+  enable_leases(o, 1000);
   cluster c(o);
   REQUIRE(c.run_until([&] { return c.leader() != 0; }, 1000));
   auto old = c.leader();
@@ -389,26 +394,16 @@ TEST_CASE("no new leader writes while an old leader's lease runs") {
   // Renewed every 8 ticks: at least 82 of its 90 ticks are left.
   REQUIRE(c.run_until([&] { return c.proposer_of(old).lease_until() > 0; },
                       1000));
-  auto others = c.node_ids();
-  others.erase(std::find(others.begin(), others.end(), old));
   c.pause(old, 60);
-  c.partition({{old}, others});
-  auto newer = [&] {
-    auto l = c.leader();
-    return l != 0 && l != old
-           && c.proposer_of(l).current_ballot()
-                > c.proposer_of(old).current_ballot();
-  };
-  REQUIRE(c.run_until(newer, 1000));
+  c.partition({{old}, all_but(c, old)});
+  REQUIRE(c.run_until([&] { return newer_leader(c, old); }, 1000));
   c.add_client({{op_code::set, "k", "v2", read_level::log, c.leader()}});
   REQUIRE(c.run_until([&] { return c.clients_done(); }, 1000));
   c.add_client({{op_code::get, "k", {}, read_level::lease, old}});
   c.run_until([] { return false; }, 200);
   c.heal_network();
   finish(c, 5000);
-  auto& last = c.acks().back();
-  CHECK(last.cmd.op == op_code::get);
-  CHECK(last.result == command_result{result_kind::value, "v2", 0});
+  check_last_read(c, "v2");
 }
 
 TEST_CASE("random seeds keep every invariant") {

@@ -928,6 +928,13 @@ void random_faults(cluster& c, const random_run& r) {
 
 } // namespace
 
+void enable_leases(options& o, uint32_t lease_ms) {
+  o.acceptor.lease_ms = lease_ms;
+  o.proposer.lease_ms = lease_ms;
+  o.proposer.lease_margin_ms = lease_ms / 10;
+  o.proposer.lease_renew_ms = 80;
+}
+
 run_result run_seed(uint64_t seed, std::ostream* trace,
                     std::function<std::unique_ptr<store>(node_id)> make_store) {
   auto r = random_run::from_seed(seed);
@@ -942,13 +949,8 @@ run_result run_seed(uint64_t seed, std::ostream* trace,
   opts.acceptor.promise_entries_max = r.promise_entries_max;
   opts.acceptor.learn_entries_max = r.learn_entries_max;
   opts.clock_drift = r.clock_drift;
-  if (r.leases) {
-    // 10 ms ticks: a lease of 30 ticks renewed every 8, 10 % for drift.
-    opts.acceptor.lease_ms = 300;
-    opts.proposer.lease_ms = 300;
-    opts.proposer.lease_margin_ms = 30;
-    opts.proposer.lease_renew_ms = 80;
-  }
+  if (r.leases)
+    enable_leases(opts, 300); // 30 ticks.
   cluster c(opts);
   c.set_faults(r.fault);
   for (size_t i = 0; i < r.clients; ++i)

@@ -250,6 +250,10 @@ private:
   std::optional<std::string> violation_;
 };
 
+/// Turns leases on: `lease_ms` granted and asked for, a tenth of it taken
+/// off for drift, renewed every 8 ticks (80 ms).
+void enable_leases(options& o, uint32_t lease_ms);
+
 /// Parameters of one randomized run, all drawn from its seed.
 struct random_run {
   uint64_t seed = 0;
