@@ -61,6 +61,8 @@ storage_result<node_runtime> start_node(caf::actor_system& sys,
     cfg.core.acceptors = s.acceptors;
     cfg.tick = tick;
     cfg.client_timeout = s.client_timeout;
+    cfg.resend_ticks = 2 * ticks_per_heartbeat;
+    cfg.proposers = s.proposers;
     rt.roles.learner = spawn_learner(sys, cfg);
   }
   if (s.elector) {

@@ -32,10 +32,12 @@ constexpr flush_atom flush_atom_v = flush_atom{};
 
 struct route_table;
 
-/// A client's command, sent to a learner, which answers with the reply once
-/// the command was applied (or with an error after a bounded wait).
+/// A client's request, sent to a learner, which answers with the reply once
+/// the command was applied (or with an error after a bounded wait). Replies
+/// of one client are answered in request order.
 struct client_request {
-  /// The command, with the client's (client_id, sequence).
+  /// The command: `client_id` is the connection's session, `sequence` the
+  /// connection's request number (the learner numbers log commands itself).
   command cmd;
   /// For a read-only command: how it is served.
   read_level level = read_level::log;
@@ -45,6 +47,11 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, client_request& x) {
   return f(caf::meta::type_name("client_request"), x.cmd, x.level);
 }
+
+/// A client connection closed: its session is forgotten (local only).
+struct client_closed {
+  uint64_t client_id = 0;
+};
 
 /// A role's durable write for the process's disk actor (local only).
 struct write_request {
@@ -75,7 +82,7 @@ using proposer_actor = caf::typed_actor<
 using learner_actor = caf::typed_actor<
   caf::reacts_to<chosen>, caf::reacts_to<read_index>,
   caf::reacts_to<tick_atom>,
-  caf::reacts_to<route_table>,
+  caf::reacts_to<route_table>, caf::reacts_to<client_closed>,
   caf::replies_to<client_request>::with<client_reply>,
   caf::replies_to<status_atom>::with<learner_status>>;
 

@@ -44,7 +44,13 @@ struct learner_shell_config {
   /// it hears "outcome unknown" (the command may still take effect).
   std::chrono::milliseconds client_timeout{5000};
   /// Waiting client requests per learner; beyond this new ones are refused.
-  size_t clients_waiting_max = 10000;
+  size_t clients_waiting_max = 1 << 20;
+  /// A command without an outcome, or a read without a read index, is sent
+  /// again after this many ticks (2T): the proposer it reached may have
+  /// lost its leadership and dropped it.
+  uint32_t resend_ticks = 10;
+  /// Nodes hosting a proposer (where client commands can go).
+  std::vector<node_id> proposers;
 };
 
 learner_actor spawn_learner(caf::actor_system& sys, learner_shell_config cfg);

@@ -44,5 +44,6 @@ CAF_END_TYPE_ID_BLOCK(paxoskv)
 
 // Local-only messages: they never leave their process.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(paxoskv::route_table)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(paxoskv::client_closed)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(paxoskv::write_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(paxoskv::write_done)

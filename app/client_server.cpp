@@ -194,8 +194,18 @@ struct client_server::impl {
   tcp::acceptor acceptor{*io};
   std::thread thread;
   caf::actor gateway;
+  learner_actor learner;
   client_server_config cfg;
-  std::mt19937_64 ids{std::random_device{}()};
+  /// Client ids: 64 random bits from a generator seeded with 256 bits of
+  /// the OS's randomness, so that sessions of different processes and
+  /// restarts never share an id in practice.
+  std::mt19937_64 ids = seeded_generator();
+
+  static std::mt19937_64 seeded_generator() {
+    std::random_device rd;
+    std::seed_seq seq{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
+    return std::mt19937_64(seq);
+  }
   /// Shared: a session may be destroyed after the server (its last
   /// handler can be held by a reply still on its way from CAF).
   std::shared_ptr<size_t> connections = std::make_shared<size_t>(0);
@@ -216,11 +226,16 @@ public:
       connections_(srv.connections),
       authed_(srv.cfg.password.empty()),
       read_level_(srv.cfg.read),
+      learner_(srv.learner),
       idle_(*srv.io) {
     ++*connections_;
   }
 
-  ~session() { --*connections_; }
+  ~session() {
+    --*connections_;
+    // The learner forgets the session and stops resending its commands.
+    caf::anon_send(learner_, client_closed{client_id_});
+  }
 
   void start() {
     arm_idle();
@@ -246,6 +261,7 @@ private:
   }
 
   void close() {
+    hold_.reset();
     boost::system::error_code ignored;
     sock_.shutdown(tcp::socket::shutdown_both, ignored);
     sock_.close(ignored);
@@ -253,8 +269,16 @@ private:
   }
 
   void read() {
-    if (reading_ || closing_ || slots_.size() >= srv_.cfg.in_flight_max)
+    if (reading_ || closing_)
       return;
+    if (slots_.size() >= srv_.cfg.in_flight_max) {
+      // Back-pressure: the socket is not read until replies drain. Nothing
+      // else may hold the session meanwhile (replies hold it weakly), so it
+      // holds itself; the reply that frees a slot reads on.
+      hold_ = shared_from_this();
+      return;
+    }
+    hold_.reset();
     reading_ = true;
     auto self = shared_from_this();
     sock_.async_read_some(
@@ -338,6 +362,7 @@ private:
                         self->drain();
                         self->read();
                       });
+
   }
 
   /// Sends a command through the log; the reply fills its slot.
@@ -377,6 +402,9 @@ private:
   bool writing_ = false;
   bool closing_ = false;
   std::string out_;
+  learner_actor learner_;
+  /// Set while reading is paused for back-pressure (see read()).
+  std::shared_ptr<session> hold_;
   asio::steady_timer idle_;
 };
 
@@ -606,6 +634,7 @@ client_server::start(caf::actor_system& sys, const role_handles& roles,
     return nullptr;
   }
   p->gateway = sys.spawn(gateway_impl, roles);
+  p->learner = roles.learner;
   p->accept();
   auto* raw = p.get();
   p->thread = std::thread([raw] { raw->io->run(); });

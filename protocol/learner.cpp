@@ -98,8 +98,9 @@ void learner::serve_reads(learner_step& out) {
   auto end = reads_indexed_.upper_bound(next_slot_);
   for (auto i = reads_indexed_.begin(); i != end; ++i) {
     auto& c = i->second.cmd;
+    // The slot is the state it was served from: every slot below it.
     out.outcomes.push_back(
-      {i->first, c.client_id, c.sequence, execute(c), false, true});
+      {next_slot_, c.client_id, c.sequence, execute(c), false, true});
     --reads_count_;
   }
   reads_indexed_.erase(reads_indexed_.begin(), end);
@@ -172,18 +173,37 @@ void learner::apply_ready(learner_step& out) {
 void learner::apply_command(slot_t slot, const command& c,
                             learner_step& out) {
   auto& s = sessions_[c.client_id];
-  if (auto r = s.replies.find(c.sequence); r != s.replies.end()) {
-    out.outcomes.push_back({slot, c.client_id, c.sequence, r->second, true});
+  if (c.sequence <= s.applied_upto) {
+    // A duplicate: applied before, its state change is not repeated.
+    auto r = s.replies.find(c.sequence);
+    out.outcomes.push_back(
+      {slot, c.client_id, c.sequence,
+       r != s.replies.end()
+         ? r->second
+         : command_result{result_kind::error,
+                          "ERR command applied earlier; its reply is no "
+                          "longer kept",
+                          0},
+       true});
     return;
   }
-  if (c.sequence <= s.forgotten_upto)
-    return; // Too old to tell; applying again could apply it twice.
-  auto result = execute(c);
-  s.replies.emplace(c.sequence, result);
-  while (s.replies.size() > cfg_.replies_per_client_max) {
-    s.forgotten_upto = std::max(s.forgotten_upto, s.replies.begin()->first);
-    s.replies.erase(s.replies.begin());
+  if (c.sequence != s.applied_upto + 1) {
+    // Its predecessor is not applied yet: applying it now would break the
+    // client's order. Deterministic on every replica.
+    command_outcome o{slot, c.client_id, c.sequence,
+                      {result_kind::not_applied,
+                       "an earlier command of this client is not applied yet",
+                       0},
+                      false};
+    o.out_of_order = true;
+    out.outcomes.push_back(std::move(o));
+    return;
   }
+  auto result = execute(c);
+  s.applied_upto = c.sequence;
+  s.replies.emplace(c.sequence, result);
+  while (s.replies.size() > cfg_.replies_per_client_max)
+    s.replies.erase(s.replies.begin());
   out.outcomes.push_back({slot, c.client_id, c.sequence, std::move(result),
                           false});
 }
@@ -332,6 +352,11 @@ std::optional<command_result> learner::saved_reply(uint64_t client_id,
   if (r == s->second.replies.end())
     return std::nullopt;
   return r->second;
+}
+
+uint64_t learner::applied_upto(uint64_t client_id) const {
+  auto s = sessions_.find(client_id);
+  return s == sessions_.end() ? 0 : s->second.applied_upto;
 }
 
 } // namespace paxoskv

@@ -5,6 +5,12 @@
 //   the first slot not applied, and nothing at or above it has been applied.
 // - A command `(client_id, sequence)` changes the state at most once: a
 //   duplicate returns the reply saved when it was first applied.
+// - A client's commands take effect in sequence order: sequence n is
+//   applied only right after n - 1 (sequences start at 1). A command chosen
+//   ahead of its predecessor is not applied (outcome `out_of_order`); its
+//   session sends it again once the predecessor was applied. Whatever path
+//   a command took (forwarding, resends, leader changes), a client's
+//   commands never take effect out of order.
 // - Memory is bounded: chosen values buffered ahead of `next_slot` are
 //   limited to `buffer_slots_max` slots, saved replies to
 //   `replies_per_client_max` per client.
@@ -64,8 +70,12 @@ struct command_outcome {
   command_result result;
   /// True when this was a duplicate: the state did not change.
   bool duplicate = false;
-  /// True for a leader or lease read (not in the log; `slot` is its index).
+  /// True for a leader or lease read (not in the log; `slot` is the first
+  /// slot not applied to the state it read, at least its read index).
   bool read = false;
+  /// True when the command was chosen ahead of its predecessor and so not
+  /// applied (`result` says so): it must be sent again after it.
+  bool out_of_order = false;
 };
 
 struct learner_step {
@@ -104,15 +114,18 @@ public:
   std::optional<command_result> saved_reply(uint64_t client_id,
                                             uint64_t sequence) const;
 
+  /// The highest sequence of `client_id` applied (0: none).
+  uint64_t applied_upto(uint64_t client_id) const;
+
   const std::map<std::string, std::string>& data() const { return data_; }
   size_t buffered() const { return buffer_.size(); }
 
 private:
   struct session {
+    /// Every sequence at or below this was applied, in order.
+    uint64_t applied_upto = 0;
     /// Replies of the most recent commands, by sequence.
     std::map<uint64_t, command_result> replies;
-    /// Every sequence at or below this was applied or is forgotten.
-    uint64_t forgotten_upto = 0;
   };
 
   struct waiting_read {

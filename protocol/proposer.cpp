@@ -61,7 +61,7 @@ void proposer::start_phase1(proposer_step& out) {
   out.mutable_write().round = round_;
   phase_ = proposer_phase::preparing;
   drop_reads();
-  in_flight_.clear();
+  drop_in_flight();
   reported_.clear();
   prepared_count_ = 0;
   for (auto& [id, p] : peers_) {
@@ -77,12 +77,13 @@ void proposer::start_phase1(proposer_step& out) {
 void proposer::become_follower(proposer_step& out) {
   phase_ = proposer_phase::follower;
   drop_reads();
-  in_flight_.clear();
+  drop_in_flight();
   reported_.clear();
   // Commands never proposed go to the new leader rather than being lost.
   for (auto& c : queue_)
     forward(c, out);
   queue_.clear();
+  pending_ids_.clear();
 }
 
 void proposer::step_down(const ballot& newer, proposer_step& out) {
@@ -94,7 +95,7 @@ void proposer::step_down(const ballot& newer, proposer_step& out) {
   phase_ = proposer_phase::backoff;
   drop_reads();
   backoff_until_ = now_ + 1 + next_jitter() % cfg_.backoff_ticks_max;
-  in_flight_.clear();
+  drop_in_flight();
   reported_.clear();
 }
 
@@ -142,10 +143,18 @@ proposer_step proposer::on_client_command(const client_command& m) {
     forward(m, out);
     return out;
   }
+  auto id = std::make_pair(m.cmd.client_id, m.cmd.sequence);
+  if (pending_ids_.count(id) > 0) {
+    // A resend of a command queued or in flight: a second copy would only
+    // take another log entry.
+    out.log.push_back("ignore_client_command: already queued or in flight");
+    return out;
+  }
   if (queue_.size() >= cfg_.queue_commands_max) {
     out.log.push_back("ignore_client_command: queue full");
     return out;
   }
+  pending_ids_.insert(id);
   queue_.push_back(m);
   fill_window(out);
   return out;
@@ -232,6 +241,8 @@ proposer_step proposer::on_accepted(const accepted& m) {
   if (it->second.acks.size() < majority_of(peers_.size()))
     return out;
   std::vector<chosen_entry> learned;
+  for (auto& c : it->second.value.commands)
+    pending_ids_.erase({c.client_id, c.sequence});
   record_chosen(m.slot, std::move(it->second.value), learned);
   in_flight_.erase(it);
   notify_learners(std::move(learned), out);
@@ -291,6 +302,13 @@ proposer_step proposer::on_tick(clock_ms now) {
       break;
   }
   return out;
+}
+
+void proposer::drop_in_flight() {
+  for (auto& [slot, prop] : in_flight_)
+    for (auto& c : prop.value.commands)
+      pending_ids_.erase({c.client_id, c.sequence});
+  in_flight_.clear();
 }
 
 void proposer::drop_reads() {

@@ -16,6 +16,8 @@
 //   such slot the leader re-proposes the highest-ballot value reported, or a
 //   NOP where none was.
 // - Every slot below `first_unchosen` is in `chosen_`.
+// - A command is at most once in the queue and the slots in flight
+//   together (resends of it are dropped while it is there).
 // - While leading: no prepare per command; at most `window_slots_max`
 //   client batches in flight; one accept per acceptor per batch unless a
 //   retransmission timer expires.
@@ -193,6 +195,9 @@ private:
   void start_read_round(clock_ms now, proposer_step& out);
   /// Forgets reads, rounds and the lease (leadership lost or restarted).
   void drop_reads();
+  /// Forgets the slots in flight (leadership lost or restarted): their
+  /// commands may come again.
+  void drop_in_flight();
   bool is_acceptor(node_id n) const { return peers_.count(n) > 0; }
   uint64_t next_jitter();
 
@@ -213,6 +218,9 @@ private:
   std::map<slot_t, log_value> chosen_;
   std::map<slot_t, proposal> in_flight_;
   std::deque<client_command> queue_;
+  /// (client, sequence) of every command in queue_ or in flight: a resend
+  /// of one of them is dropped instead of taking a second log entry.
+  std::set<std::pair<uint64_t, uint64_t>> pending_ids_;
   /// Commands to forward to the leader, with the leader they are for.
   std::vector<std::pair<node_id, client_command>> forward_buffer_;
   /// Phase 1 results: highest-ballot accepted value per slot.

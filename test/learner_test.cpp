@@ -87,8 +87,31 @@ TEST_CASE("old retries beyond the saved replies are not applied again") {
     l.on_chosen(one(seq - 1, batch_of(set_cmd(5, seq, "k",
                                                "v" + std::to_string(seq)))));
   auto stale = l.on_chosen(one(3, batch_of(set_cmd(5, 1, "k", "v1"))));
-  CHECK(stale.outcomes.empty());
+  REQUIRE(stale.outcomes.size() == 1);
+  CHECK(stale.outcomes[0].duplicate);
+  CHECK(stale.outcomes[0].result.kind == result_kind::error);
   CHECK(l.data().at("k") == "v3");
+  // Within the window the saved reply comes back.
+  auto recent = l.on_chosen(one(4, batch_of(set_cmd(5, 3, "k", "v3"))));
+  REQUIRE(recent.outcomes.size() == 1);
+  CHECK(recent.outcomes[0].result.kind == result_kind::ok);
+}
+
+TEST_CASE("a client's command chosen ahead of its predecessor is not applied "
+          "until it comes again after it") {
+  auto l = make_learner();
+  auto ahead = l.on_chosen(one(0, batch_of(set_cmd(5, 2, "k", "second"))));
+  REQUIRE(ahead.outcomes.size() == 1);
+  CHECK(ahead.outcomes[0].out_of_order);
+  CHECK(ahead.outcomes[0].result.kind == result_kind::not_applied);
+  CHECK(l.data().empty());
+  l.on_chosen(one(1, batch_of(set_cmd(5, 1, "k", "first"))));
+  CHECK(l.data().at("k") == "first");
+  auto again = l.on_chosen(one(2, batch_of(set_cmd(5, 2, "k", "second"))));
+  REQUIRE(again.outcomes.size() == 1);
+  CHECK_FALSE(again.outcomes[0].out_of_order);
+  CHECK(l.data().at("k") == "second");
+  CHECK(l.applied_upto(5) == 2);
 }
 
 TEST_CASE("learner asks acceptors in turn for what it misses") {

@@ -56,3 +56,21 @@ TEST_CASE("keys are checked independently") {
   h.push_back({"other", false, std::string("x"), 11, 12, outcome::ok, 3});
   CHECK(check(h).linearizable);
 }
+
+TEST_CASE("requests of one connection take effect in the order sent") {
+  // Pipelined: both overlap in time, but the SET was sent first, so the
+  // GET that returned nil cannot have come before it.
+  std::vector<operation> h{
+    {"k", true, "1", 0, 10, outcome::ok, 1, 7, 0},
+    {"k", false, std::nullopt, 1, 11, outcome::ok, 1, 7, 1},
+  };
+  CHECK_FALSE(check(h).linearizable);
+  // Without the session they could be ordered either way.
+  h[0].session = h[1].session = 0;
+  CHECK(check(h).linearizable);
+  // An earlier write of unknown outcome either took effect before the
+  // read or never: here it never did.
+  h[0].session = h[1].session = 7;
+  h[0].result = outcome::unknown;
+  CHECK(check(h).linearizable);
+}

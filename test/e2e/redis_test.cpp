@@ -2,7 +2,10 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <csignal>
+#include <thread>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -239,4 +242,243 @@ TEST_CASE("values above the limit are refused and change nothing") {
         != std::string::npos);
   CHECK(redis(c, 1, {"set", "big", std::string(1000, 'x')}).out == "OK\n");
   CHECK(redis(c, 2, {"strlen", "big"}).out == "1000\n");
+}
+
+// -- pipelining: any depth, in order, under faults ---------------------------
+
+TEST_CASE("redis-cli --pipe with 100,000 SETs applies every one") {
+  cluster c({{1}, {2}, {3}}, 50, {}, 5000);
+  REQUIRE(ready_cluster(c) != 0);
+  paxoskv::test::temp_dir dir;
+  auto file = dir.path() + "/sets.txt";
+  {
+    std::string cmds;
+    for (int i = 1; i <= 100000; ++i)
+      cmds += "SET k" + std::to_string(i % 1000) + " v" + std::to_string(i)
+              + "\r\n";
+    FILE* f = std::fopen(file.c_str(), "w");
+    REQUIRE(f != nullptr);
+    std::fwrite(cmds.data(), 1, cmds.size(), f);
+    std::fclose(f);
+  }
+  // Through a follower: forwarding included.
+  auto follower = c.leader() == 1 ? 2u : 1u;
+  auto r = run_program("/bin/sh",
+                       {"-c", std::string(redis_cli) + " -p "
+                                + std::to_string(c.client_port(follower))
+                                + " --pipe < " + file},
+                       ms{180000});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("errors: 0, replies: 100000") != std::string::npos);
+  // The last SET of each key took effect last, on every node.
+  for (auto n : c.nodes()) {
+    CHECK(redis(c, n, {"get", "k999"}).out == "v99999\n");
+    CHECK(redis(c, n, {"get", "k0"}).out == "v100000\n");
+    CHECK(redis(c, n, {"dbsize"}).out == "1000\n");
+  }
+}
+
+TEST_CASE("redis-benchmark with 100 pipelined requests per connection "
+          "completes without errors") {
+  cluster c({{1}, {2}, {3}}, 50, {}, 5000);
+  REQUIRE(ready_cluster(c) != 0);
+  auto r = run_program(redis_benchmark,
+                       {"-p", std::to_string(c.client_port(1)), "-t", "set",
+                        "-n", "50000", "-c", "4", "-P", "100", "-q", "--csv"},
+                       ms{120000});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("\"SET\"") != std::string::npos);
+  CHECK(r.err.find("rror") == std::string::npos);
+  CHECK(r.out.find("rror") == std::string::npos);
+}
+
+namespace {
+
+/// A connection for writer threads: no doctest macros (not thread-safe).
+struct plain_conn {
+  int fd = -1;
+  std::string buf;
+
+  bool open(uint16_t port) {
+    close();
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+      close();
+      return false;
+    }
+    return true;
+  }
+  void close() {
+    if (fd >= 0)
+      ::close(fd);
+    fd = -1;
+    buf.clear();
+  }
+  ~plain_conn() { close(); }
+
+  bool send(const std::string& s) {
+    return ::write(fd, s.data(), s.size()) == static_cast<ssize_t>(s.size());
+  }
+  /// Ensures `n` bytes are buffered, within `deadline`.
+  bool fill(size_t n, std::chrono::steady_clock::time_point deadline) {
+    char tmp[16384];
+    while (buf.size() < n) {
+      auto left = std::chrono::duration_cast<ms>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+      pollfd p{fd, POLLIN, 0};
+      if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0)
+        return false;
+      auto k = ::read(fd, tmp, sizeof(tmp));
+      if (k <= 0)
+        return false;
+      buf.append(tmp, static_cast<size_t>(k));
+    }
+    return true;
+  }
+  /// One reply: a status or error line, or a bulk string ("$-1" for nil).
+  std::optional<std::string> reply(std::chrono::steady_clock::time_point end) {
+    size_t nl;
+    while ((nl = buf.find("\r\n")) == std::string::npos)
+      if (!fill(buf.size() + 1, end))
+        return std::nullopt;
+    auto line = buf.substr(0, nl);
+    if (line.empty() || line[0] != '$' || line == "$-1") {
+      buf.erase(0, nl + 2);
+      return line;
+    }
+    auto len = std::stoul(line.substr(1));
+    if (!fill(nl + 2 + len + 2, end))
+      return std::nullopt;
+    auto value = buf.substr(nl + 2, len);
+    buf.erase(0, nl + 2 + len + 2);
+    return value;
+  }
+};
+
+struct batch_writer {
+  uint32_t node = 0;
+  std::string key;
+  uint64_t batches = 0, acknowledged = 0, partial = 0;
+  std::vector<std::string> violations;
+  /// The last value of the last fully acknowledged batch.
+  std::string last_value;
+};
+
+/// Sends batches of 32 pipelined SETs of one key plus a GET of it until
+/// `stop`, reconnecting when the node is gone. A batch whose SETs were all
+/// answered OK must read its last SET.
+void write_batches(const cluster& c, batch_writer& w,
+                   const std::atomic<bool>& stop) {
+  plain_conn conn;
+  while (!stop) {
+    if (conn.fd < 0 && !conn.open(c.client_port(w.node)))
+      continue;
+    auto id = "b" + std::to_string(++w.batches);
+    std::string req;
+    for (int i = 1; i <= 32; ++i)
+      req += "*3\r\n$3\r\nSET\r\n$" + std::to_string(w.key.size()) + "\r\n"
+             + w.key + "\r\n$" + std::to_string(id.size() + 3) + "\r\n" + id
+             + "." + (i < 10 ? "0" : "") + std::to_string(i) + "\r\n";
+    req += "*2\r\n$3\r\nGET\r\n$" + std::to_string(w.key.size()) + "\r\n"
+           + w.key + "\r\n";
+    if (!conn.send(req)) {
+      conn.close();
+      continue;
+    }
+    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    int ok = 0;
+    bool broken = false;
+    for (int i = 0; i < 32 && !broken; ++i) {
+      auto r = conn.reply(end);
+      broken = !r;
+      ok += r && *r == "+OK" ? 1 : 0;
+    }
+    auto got = broken ? std::nullopt : conn.reply(end);
+    if (!got) {
+      conn.close(); // Killed node, or no answer in time: reconnect.
+      continue;
+    }
+    if (ok < 32) {
+      ++w.partial;
+      continue;
+    }
+    ++w.acknowledged;
+    w.last_value = id + ".32";
+    if (*got != w.last_value)
+      w.violations.push_back("batch " + id + " on node "
+                             + std::to_string(w.node) + " read '" + *got
+                             + "' after all 32 SETs were acknowledged");
+  }
+}
+
+} // namespace
+
+TEST_CASE("pipelined batches take effect in order through a follower and the "
+          "leader while the leader is stopped, continued and killed") {
+  cluster c({{1}, {2}, {3}}, 50, {}, 3000);
+  auto leader = ready_cluster(c);
+  REQUIRE(leader != 0);
+  auto follower = leader == 1 ? 2u : 1u;
+  std::vector<batch_writer> writers(4);
+  for (size_t i = 0; i < writers.size(); ++i) {
+    writers[i].node = i % 2 == 0 ? follower : leader;
+    writers[i].key = "batch" + std::to_string(i);
+  }
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (auto& w : writers)
+    threads.emplace_back([&c, &w, &stop] { write_batches(c, w, stop); });
+  auto pause = [] { std::this_thread::sleep_for(ms{300}); };
+  // Faults on a fixed schedule; the writers keep going throughout.
+  for (int round = 0; round < 3; ++round) {
+    pause();
+    auto l = c.leader();
+    if (l == 0)
+      continue;
+    c.signal(l, SIGSTOP);
+    pause();
+    c.signal(l, SIGCONT);
+  }
+  pause();
+  c.kill(leader);
+  pause();
+  pause();
+  c.start(leader);
+  pause();
+  stop = true;
+  for (auto& t : threads)
+    t.join();
+  uint64_t acknowledged = 0;
+  for (auto& w : writers) {
+    INFO("writer on node " << w.node << ": " << w.batches << " batches, "
+                           << w.acknowledged << " fully acknowledged, "
+                           << w.partial << " partly");
+    for (auto& v : w.violations)
+      FAIL_CHECK(v);
+    acknowledged += w.acknowledged;
+    // The last fully acknowledged batch left its value (later batches
+    // that got errors may have overwritten it only with later values).
+    if (w.acknowledged > 0) {
+      // "bN.II": batch N, SET II of it.
+      auto batch_of = [](const std::string& v) {
+        return std::stoul(v.substr(1, v.find('.') - 1));
+      };
+      auto got = redis(c, follower, {"get", w.key}).out;
+      CAPTURE(got);
+      CAPTURE(w.last_value);
+      REQUIRE(got.size() > 4);
+      got.pop_back();
+      CHECK((got == w.last_value
+             || batch_of(got) > batch_of(w.last_value)));
+    }
+  }
+  MESSAGE("fully acknowledged batches: " << acknowledged);
+  CHECK(acknowledged > 0);
 }

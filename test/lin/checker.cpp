@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <set>
 #include <unordered_set>
 
 namespace paxoskv::lin {
@@ -17,6 +18,8 @@ struct key_search {
   uint64_t states = 0;
   uint64_t max_states = 0;
   std::unordered_set<std::string> seen;
+  /// For each op, the other ops of its session (same key).
+  std::vector<std::vector<size_t>> same_session;
 
   bool is_done(size_t i) const { return (done[i / 64] >> (i % 64)) & 1; }
   void flip(size_t i) { done[i / 64] ^= uint64_t{1} << (i % 64); }
@@ -30,6 +33,20 @@ struct key_search {
                   done.size() * sizeof(uint64_t));
     k += state ? "=" + *state : "#";
     return k;
+  }
+
+  /// Session order: every earlier op of i's session that must take effect
+  /// did, and no later one did yet (an earlier op of unknown outcome left
+  /// out now is then left out for good).
+  bool in_order(size_t i) const {
+    for (auto j : same_session[i]) {
+      if (ops[j].order < ops[i].order && !is_done(j)
+          && ops[j].result == outcome::ok)
+        return false;
+      if (ops[j].order > ops[i].order && is_done(j))
+        return false;
+    }
+    return true;
   }
 
   /// Depth-first search over linearization orders.
@@ -47,7 +64,7 @@ struct key_search {
       if (!is_done(i))
         min_return = std::min(min_return, returns(i));
     for (size_t i = 0; i < ops.size(); ++i) {
-      if (is_done(i) || ops[i].invoke > min_return)
+      if (is_done(i) || ops[i].invoke > min_return || !in_order(i))
         continue;
       auto& op = ops[i];
       std::optional<std::string> next = state;
@@ -81,7 +98,19 @@ verdict check(const std::vector<operation>& history, uint64_t max_states) {
     by_key[op.key].push_back(op);
   }
   verdict v;
-  for (auto& [key, ops] : by_key) {
+  for (auto& [key, all] : by_key) {
+    // A write of unknown outcome whose value no read returned may as well
+    // never have taken effect: placing it cannot make any read possible.
+    // Leaving it out keeps the search small.
+    std::set<std::optional<std::string>> read_values;
+    for (auto& op : all)
+      if (!op.write)
+        read_values.insert(op.value);
+    std::vector<operation> ops;
+    for (auto& op : all)
+      if (op.write == false || op.result != outcome::unknown
+          || read_values.count(op.value) > 0)
+        ops.push_back(op);
     key_search s;
     s.ops = std::move(ops);
     std::sort(s.ops.begin(), s.ops.end(),
@@ -89,6 +118,16 @@ verdict check(const std::vector<operation>& history, uint64_t max_states) {
                 return a.invoke < b.invoke;
               });
     s.done.assign((s.ops.size() + 63) / 64, 0);
+    s.same_session.resize(s.ops.size());
+    std::map<uint64_t, std::vector<size_t>> sessions;
+    for (size_t i = 0; i < s.ops.size(); ++i)
+      if (s.ops[i].session != 0)
+        sessions[s.ops[i].session].push_back(i);
+    for (auto& [id, members] : sessions)
+      for (auto i : members)
+        for (auto j : members)
+          if (i != j)
+            s.same_session[i].push_back(j);
     s.max_states = max_states;
     for (auto& op : s.ops)
       if (op.result == outcome::ok)

@@ -5,7 +5,8 @@
 // completion times as the client saw them. An operation whose outcome is
 // unknown (a timeout) may or may not have taken effect: it must fit
 // somewhere after its invocation, or nowhere. A failed operation (certainly
-// not applied) is left out.
+// not applied) is left out. Operations of one session (connection) also
+// take effect in their order, if at all (Redis's FIFO per connection).
 #pragma once
 
 #include <cstdint>
@@ -30,6 +31,12 @@ struct operation {
   outcome result = outcome::ok;
   /// Which client issued it (for messages).
   uint32_t client = 0;
+  /// The connection it was sent on (0: none given) and its place among
+  /// that connection's requests. Requests of one connection take effect
+  /// in the order sent, so pipelined ones are ordered although they
+  /// overlap in time.
+  uint64_t session = 0;
+  uint64_t order = 0;
 };
 
 struct verdict {

@@ -26,6 +26,13 @@ command to_command(uint64_t client, uint64_t seq, const client_op& op) {
   return c;
 }
 
+/// The request a client operation becomes on its connection.
+client_request_in to_request(uint64_t session, uint64_t number,
+                             const client_op& op) {
+  auto c = to_command(session, 0, op);
+  return {session, number, c.op, std::move(c.args), op.level};
+}
+
 /// More messages in flight than this is a violation (a message storm).
 constexpr size_t in_flight_max = 100000;
 
@@ -44,13 +51,13 @@ struct cluster::node {
   std::unique_ptr<store> backend;
   std::unique_ptr<acceptor> acc;
   std::unique_ptr<proposer> prop;
-  std::unique_ptr<learner> learn;
+  std::unique_ptr<learner_node> learn;
   std::unique_ptr<elector> elect;
   /// Open group commit and the replies waiting for it.
   durable_batch pending;
   std::vector<envelope> held;
-  /// Client commands this node received and must answer.
-  std::set<std::pair<uint64_t, uint64_t>> awaiting;
+  /// Requests sent by clients and not yet read by the node (it is paused).
+  std::vector<client_request_in> inbox;
   /// Counts boots, so the oracle can tell a restarted proposer apart.
   uint64_t incarnation = 0;
   /// Clock rate in ms per 1000 ticks (10,000 is exact) and offset.
@@ -61,17 +68,31 @@ struct cluster::node {
   /// Oracle bookkeeping for this incarnation's learner.
   slot_t learner_next = 0;
   std::set<std::pair<uint64_t, uint64_t>> applied_commands;
+  /// Per client, the last sequence this incarnation's learner applied.
+  std::map<uint64_t, uint64_t> client_applied;
 };
 
 struct cluster::client {
-  uint64_t id = 0;
+  size_t index = 0;
   std::vector<client_op> ops;
+  /// Requests in flight at most on the connection.
+  size_t depth = 1;
+  /// The next op to send, and how many were answered.
   size_t next = 0;
-  bool waiting = false;
-  uint64_t sent_tick = 0;
-  /// Tick the current operation was first sent.
-  uint64_t invoked_tick = 0;
-  node_id target = 0;
+  size_t answered = 0;
+  /// The connection: its session id, node and that node's incarnation
+  /// (0: not connected).
+  uint64_t session = 0;
+  node_id node = 0;
+  uint64_t incarnation = 0;
+  struct sent {
+    size_t op = 0;
+    uint64_t request = 0;
+    uint64_t invoked = 0;
+  };
+  /// Requests sent and not answered, oldest first.
+  std::deque<sent> in_flight;
+  uint64_t next_request = 0;
 };
 
 cluster::cluster(options opts) : opts_(std::move(opts)), rng_(opts_.seed) {
@@ -149,20 +170,30 @@ void cluster::boot(node_id n) {
   pcfg.learners = ids;
   pcfg.jitter_seed = rng_();
   nd.prop = std::make_unique<proposer>(pcfg, disk.proposer_round);
-  auto lcfg = opts_.learner;
-  lcfg.self = n;
-  lcfg.acceptors = ids;
-  lcfg.read_id_base = (nd.incarnation + 1) << 40;
-  nd.learn = std::make_unique<learner>(lcfg);
+  learner_node_config lcfg;
+  lcfg.learner = opts_.learner;
+  lcfg.learner.self = n;
+  lcfg.learner.acceptors = ids;
+  lcfg.learner.read_id_base = (nd.incarnation + 1) << 40;
+  lcfg.learner.read_resend_ticks = opts_.client_resend_ticks;
+  lcfg.learner.read_timeout_ticks = opts_.client_timeout_ticks;
+  lcfg.learner.replies_per_client_max = opts_.client_window_max;
+  lcfg.table.self = n;
+  lcfg.table.resend_ticks = opts_.client_resend_ticks;
+  lcfg.table.timeout_ticks = opts_.client_timeout_ticks;
+  lcfg.table.window_max = opts_.client_window_max;
+  lcfg.proposers = ids;
+  nd.learn = std::make_unique<learner_node>(lcfg);
   auto ecfg = opts_.elector;
   ecfg.self = n;
   ecfg.nodes = ids;
   nd.elect = std::make_unique<elector>(ecfg);
   nd.pending = {};
   nd.held.clear();
-  nd.awaiting.clear();
+  nd.inbox.clear();
   nd.learner_next = 0;
   nd.applied_commands.clear();
+  nd.client_applied.clear();
   ++nd.incarnation;
   nd.up = true;
 }
@@ -202,7 +233,7 @@ void cluster::crash(node_id n) {
   nd.elect.reset();
   nd.pending = {};
   nd.held.clear();
-  nd.awaiting.clear();
+  nd.inbox.clear();
 }
 
 void cluster::restart(node_id n) {
@@ -331,11 +362,6 @@ void cluster::send(uint64_t from, envelope env) {
 void cluster::deliver(const packet& p) {
   if (!link_up(p.from, p.env.to))
     return;
-  if (is_client(p.env.to)) {
-    if (auto* r = std::get_if<client_reply>(&p.env.msg))
-      on_client_reply(*r);
-    return;
-  }
   auto it = nodes_.find(static_cast<node_id>(p.env.to));
   if (it == nodes_.end() || !it->second->up)
     return;
@@ -372,9 +398,13 @@ void cluster::deliver_to_node(node& nd, uint64_t from, const message& m) {
       [&](const leader_change& x) {
         handle(nd, nd.prop->on_leader_change(x));
       },
-      [&](const client_command& x) { on_client_command(nd, from, x); },
+      [&](const client_command& x) {
+        handle(nd, nd.prop->on_client_command(x));
+      },
       [&](const client_batch& x) { handle(nd, nd.prop->on_client_batch(x)); },
-      [&](const client_reply&) { fail("client_reply sent to a node"); },
+      [&](const client_reply&) {
+        fail("client_reply sent from " + std::to_string(from) + " to a node");
+      },
       [&](const read_request& x) {
         handle(nd, nd.prop->on_read_request(x, clock_of(nd)));
       },
@@ -389,29 +419,11 @@ void cluster::deliver_to_node(node& nd, uint64_t from, const message& m) {
     m);
 }
 
-void cluster::on_client_command(node& nd, uint64_t from,
-                                const client_command& m) {
-  if (is_client(from)) {
-    // This node is the client's entry point: it answers the client.
-    if (auto r = nd.learn->saved_reply(m.cmd.client_id, m.cmd.sequence)) {
-      send(nd.id, {m.cmd.client_id,
-                   client_reply{m.cmd.client_id, m.cmd.sequence, *r}});
-      return;
-    }
-    nd.awaiting.insert({m.cmd.client_id, m.cmd.sequence});
-    auto level = read_level::log;
-    for (auto& c : clients_)
-      if (c->id == m.cmd.client_id && m.cmd.sequence >= 1
-          && m.cmd.sequence <= c->ops.size())
-        level = c->ops[m.cmd.sequence - 1].level;
-    if (is_read_only(m.cmd.op) && level != read_level::log) {
-      handle(nd, nd.learn->on_read(m.cmd, level));
-      return;
-    }
-    handle(nd, nd.prop->on_client_command(client_command{m.cmd, nd.id, 0}));
-    return;
-  }
-  handle(nd, nd.prop->on_client_command(m));
+void cluster::serve_clients(node& nd) {
+  auto inbox = std::move(nd.inbox);
+  nd.inbox.clear();
+  for (auto& r : inbox)
+    handle(nd, nd.learn->on_request(std::move(r)));
 }
 
 // -- effects of core steps ---------------------------------------------------
@@ -455,7 +467,7 @@ void cluster::handle(node& nd, const elector_step& step) {
     send(nd.id, e);
 }
 
-void cluster::handle(node& nd, learner_step step) {
+void cluster::handle(node& nd, learner_node_step step) {
   auto who = "learner " + std::to_string(nd.id);
   for (auto& a : step.applied) {
     if (a.slot != nd.learner_next)
@@ -470,16 +482,27 @@ void cluster::handle(node& nd, learner_step step) {
            + " other than the chosen one");
   }
   for (auto& o : step.outcomes) {
+    if (o.read || o.duplicate || o.out_of_order)
+      continue;
     auto key = std::make_pair(o.client_id, o.sequence);
-    if (!o.read && !o.duplicate && !nd.applied_commands.insert(key).second)
+    if (!nd.applied_commands.insert(key).second)
       fail(who + " applied command " + std::to_string(o.client_id) + "/"
            + std::to_string(o.sequence) + " twice");
-    if (nd.awaiting.erase(key) > 0)
-      send(nd.id, {o.client_id, client_reply{o.client_id, o.sequence,
-                                             o.result}});
+    // A client's commands take effect in the order it sent them.
+    auto& last = nd.client_applied[o.client_id];
+    if (o.sequence != last + 1)
+      fail(who + " applied command " + std::to_string(o.client_id) + "/"
+           + std::to_string(o.sequence) + " after sequence "
+           + std::to_string(last));
+    last = o.sequence;
   }
   for (auto& e : step.send_now)
     send(nd.id, std::move(e));
+  for (auto& a : step.answers) {
+    auto* c = client_of_session(a.client_id);
+    if (c != nullptr && c->node == nd.id)
+      on_answer(*c, a);
+  }
 }
 
 void cluster::check_chosen_marks(const node& nd, const acceptor_write& w) {
@@ -552,62 +575,103 @@ slot_t cluster::chosen_prefix() const {
 
 // -- clients -------------------------------------------------------------------
 
-uint64_t cluster::add_client(std::vector<client_op> ops) {
+size_t cluster::add_client(std::vector<client_op> ops, size_t depth) {
   auto c = std::make_unique<client>();
-  c->id = first_client_id + clients_.size() + 1;
+  c->index = clients_.size();
   c->ops = std::move(ops);
-  auto id = c->id;
+  c->depth = std::max<size_t>(1, depth);
   clients_.push_back(std::move(c));
-  return id;
+  return clients_.size() - 1;
+}
+
+void cluster::expect_definite_answers(uint64_t grace) {
+  definite_after_ = now_ + grace;
 }
 
 bool cluster::clients_done() const {
   for (auto& c : clients_)
-    if (c->next < c->ops.size())
+    if (c->answered < c->ops.size())
       return false;
   return true;
 }
 
+cluster::client* cluster::client_of_session(uint64_t session) {
+  for (auto& c : clients_)
+    if (c->session == session)
+      return c.get();
+  return nullptr;
+}
+
+void cluster::record_ack(client& c, size_t op_index, uint64_t invoked,
+                         const client_answer& a) {
+  auto& op = c.ops[op_index];
+  if (invoked >= definite_after_
+      && (a.result.kind == result_kind::unknown
+          || a.result.kind == result_kind::not_applied))
+    fail("liveness: client " + std::to_string(c.index) + " op "
+         + std::to_string(op_index) + " sent at tick " + std::to_string(invoked)
+         + " on a healed network was answered " + to_string(a.result.kind)
+         + ": " + a.result.text);
+  acks_.push_back({to_command(c.session, a.sequence, op), a.result, op.level,
+                   invoked, now_});
+  ++c.answered;
+}
+
+void cluster::on_answer(client& c, const client_answer& a) {
+  if (c.in_flight.empty() || c.in_flight.front().request != a.request) {
+    fail("client " + std::to_string(c.index) + " got the answer to request "
+         + std::to_string(a.request) + " out of order");
+    return;
+  }
+  auto sent = c.in_flight.front();
+  c.in_flight.pop_front();
+  record_ack(c, sent.op, sent.invoked, a);
+}
+
+void cluster::disconnect(client& c) {
+  trace("client " + std::to_string(c.index) + " lost its connection to node "
+        + std::to_string(c.node));
+  for (auto& sent : c.in_flight)
+    record_ack(c, sent.op, sent.invoked,
+               {c.session, sent.request,
+                {result_kind::unknown, "connection lost", 0}, 0});
+  c.in_flight.clear();
+  c.node = 0;
+  c.session = 0;
+}
+
 void cluster::client_send(client& c) {
   auto& op = c.ops[c.next];
-  auto cmd = to_command(c.id, c.next + 1, op);
-  auto ids = node_ids();
-  c.target = op.target != 0
+  if (c.node == 0) {
+    auto ids = node_ids();
+    auto n = op.target != 0
                ? op.target
                : ids[std::uniform_int_distribution<size_t>(0, ids.size() - 1)(
                  rng_)];
-  if (!c.waiting)
-    c.invoked_tick = now_;
-  c.waiting = true;
-  c.sent_tick = now_;
-  send(c.id, {c.target, client_command{cmd, 0, 0}});
+    if (!at(n).up)
+      return; // Connection refused; try again next tick.
+    c.node = n;
+    c.incarnation = at(n).incarnation;
+    c.session = first_client_id + ++next_session_;
+    c.next_request = 0;
+  }
+  auto number = ++c.next_request;
+  c.in_flight.push_back({c.next, number, now_});
+  at(c.node).inbox.push_back(to_request(c.session, number, op));
+  ++c.next;
 }
 
 void cluster::tick_clients() {
   for (auto& c : clients_) {
-    if (c->next >= c->ops.size())
-      continue;
-    // A client that timed out retries the same (client_id, sequence)
-    // elsewhere; the state machine applies it at most once.
-    if (!c->waiting || now_ - c->sent_tick >= opts_.client_timeout_ticks)
+    if (c->node != 0
+        && (!at(c->node).up || at(c->node).incarnation != c->incarnation))
+      disconnect(*c);
+    while (c->next < c->ops.size() && c->in_flight.size() < c->depth) {
+      auto before = c->next;
       client_send(*c);
-  }
-}
-
-void cluster::on_client_reply(const client_reply& m) {
-  for (auto& c : clients_) {
-    if (c->id != m.client_id || !c->waiting || c->next + 1 != m.sequence)
-      continue;
-    auto& op = c->ops[c->next];
-    if (m.result.kind == result_kind::not_applied) {
-      // Certainly not applied (a read that was not confirmed): retry.
-      c->sent_tick = 0;
-      continue;
+      if (c->next == before)
+        break;
     }
-    acks_.push_back({to_command(c->id, m.sequence, op), m.result, op.level,
-                     c->invoked_tick, now_});
-    ++c->next;
-    c->waiting = false;
   }
 }
 
@@ -625,6 +689,7 @@ void cluster::tick() {
     handle(nd, nd.elect->on_tick());
     handle(nd, nd.prop->on_tick(clock_of(nd)));
     handle(nd, nd.learn->on_tick());
+    serve_clients(nd);
     maybe_commit(nd);
   }
   tick_clients();
@@ -690,6 +755,10 @@ const acceptor& cluster::acceptor_of(node_id n) const {
 }
 const learner& cluster::learner_of(node_id n) const {
   assert(at(n).up);
+  return at(n).learn->state_machine();
+}
+const learner_node& cluster::learner_node_of(node_id n) const {
+  assert(at(n).up);
   return *at(n).learn;
 }
 const elector& cluster::elector_of(node_id n) const {
@@ -705,15 +774,26 @@ const memory_store& cluster::store_of(node_id n) const {
 namespace {
 
 /// A deliberately simple state machine, independent of `learner`, that
-/// computes what each command must have returned.
+/// computes what each command must have returned. It is the specification:
+/// a client's command n takes effect only right after its command n - 1,
+/// once; anything else changes nothing.
 struct reference_machine {
   std::map<std::string, std::string> data;
   std::map<std::pair<uint64_t, uint64_t>, command_result> results;
+  std::map<uint64_t, uint64_t> applied_upto;
+  /// Order in which commands took effect, and for each write the position
+  /// it took effect at; per key, the positions of DELs.
+  uint64_t position = 0;
+  std::map<std::pair<uint64_t, uint64_t>, uint64_t> position_of;
+  std::map<std::string, uint64_t> position_of_value;
+  std::map<std::string, std::vector<uint64_t>> deletes;
 
   void apply(const command& c) {
+    auto& last = applied_upto[c.client_id];
+    if (c.sequence != last + 1)
+      return; // A duplicate, or ahead of its predecessor.
+    last = c.sequence;
     auto key = std::make_pair(c.client_id, c.sequence);
-    if (results.count(key) > 0)
-      return;
     command_result r;
     auto& k = c.args.at(0);
     switch (c.op) {
@@ -725,14 +805,32 @@ struct reference_machine {
         break;
       case op_code::set:
         data[k] = c.args.at(1);
+        position_of_value[c.args.at(1)] = position;
         break;
       case op_code::del:
         r = {result_kind::integer, {}, static_cast<int64_t>(data.erase(k))};
+        deletes[k].push_back(position);
         break;
       default:
         assert(!"the simulator's clients issue only get, set and del");
     }
     results[key] = r;
+    position_of[key] = position++;
+  }
+
+  /// True if a leader or lease read of `key` returning `r` may follow the
+  /// write at position `after` (the read's own client's last write).
+  bool read_sees(const std::string& key, const command_result& r,
+                 uint64_t after) const {
+    if (r.kind == result_kind::value) {
+      auto p = position_of_value.find(r.text);
+      return p != position_of_value.end() && p->second >= after;
+    }
+    auto d = deletes.find(key);
+    if (d == deletes.end())
+      return false;
+    return std::any_of(d->second.begin(), d->second.end(),
+                       [&](uint64_t p) { return p >= after; });
   }
 };
 
@@ -749,9 +847,10 @@ void cluster::check_final() {
   for (auto& [id, nd] : nodes_) {
     if (!nd->up)
       continue;
-    if (nd->learn->next_slot() != prefix) {
+    if (nd->learn->state_machine().next_slot() != prefix) {
       fail("liveness: learner " + std::to_string(id) + " applied "
-           + std::to_string(nd->learn->next_slot()) + " slots, "
+           + std::to_string(nd->learn->state_machine().next_slot())
+           + " slots, "
            + std::to_string(prefix) + " are chosen");
       return;
     }
@@ -761,10 +860,13 @@ void cluster::check_final() {
     for (auto& c : truth_.at(s).commands)
       ref.apply(c);
   for (auto& [id, nd] : nodes_)
-    if (nd->up && nd->learn->data() != ref.data)
+    if (nd->up && nd->learn->state_machine().data() != ref.data)
       fail("learner " + std::to_string(id)
            + " state differs from the reference state machine");
   std::vector<lin::operation> history;
+  /// Per session and key, the position of its last write known applied.
+  std::map<std::pair<uint64_t, std::string>, uint64_t> last_write;
+  std::map<uint64_t, uint64_t> session_order;
   for (auto& a : acks_) {
     // Invocations happen before deliveries within a tick, replies during
     // them: 2t and 2t+1 keep real-time order exact.
@@ -773,6 +875,13 @@ void cluster::check_final() {
     op.invoke = 2 * a.invoked;
     op.complete = 2 * a.completed + 1;
     op.client = static_cast<uint32_t>(a.cmd.client_id);
+    // Acks of a session are recorded in request order.
+    op.session = a.cmd.client_id;
+    op.order = session_order[a.cmd.client_id]++;
+    if (a.result.kind == result_kind::unknown)
+      op.result = lin::outcome::unknown;
+    else if (a.result.kind == result_kind::not_applied)
+      op.result = lin::outcome::failed;
     if (a.cmd.op == op_code::set) {
       op.write = true;
       op.value = a.cmd.args.at(1);
@@ -782,16 +891,35 @@ void cluster::check_final() {
       op.value = a.result.text;
     }
     history.push_back(std::move(op));
-    if (is_read_only(a.cmd.op) && a.level != read_level::log)
-      continue; // Not in the log: the linearizability check covers it.
+    auto definite = a.result.kind != result_kind::unknown
+                    && a.result.kind != result_kind::not_applied;
+    auto who = std::to_string(a.cmd.client_id) + "/"
+               + std::to_string(a.cmd.sequence);
+    if (is_read_only(a.cmd.op) && a.level != read_level::log) {
+      // Not in the log. It must see its own connection's earlier writes,
+      // which linearizability alone does not demand of pipelined requests.
+      auto w = last_write.find({a.cmd.client_id, a.cmd.args.at(0)});
+      if (definite && w != last_write.end()
+          && !ref.read_sees(a.cmd.args.at(0), a.result, w->second))
+        fail("a " + to_string(a.level) + " read of session "
+             + std::to_string(a.cmd.client_id)
+             + " missed that session's earlier write");
+      continue;
+    }
+    if (!definite) {
+      if (a.result.kind == result_kind::not_applied
+          && ref.results.count({a.cmd.client_id, a.cmd.sequence}) > 0)
+        fail("command " + who + " was answered not applied but was applied");
+      continue;
+    }
     auto r = ref.results.find({a.cmd.client_id, a.cmd.sequence});
     if (r == ref.results.end())
-      fail("acknowledged command " + std::to_string(a.cmd.client_id) + "/"
-           + std::to_string(a.cmd.sequence) + " is not in the chosen log");
+      fail("acknowledged command " + who + " is not in the chosen log");
     else if (r->second != a.result)
-      fail("client " + std::to_string(a.cmd.client_id) + "/"
-           + std::to_string(a.cmd.sequence)
-           + " was told a result the log does not produce");
+      fail("client " + who + " was told a result the log does not produce");
+    else if (a.cmd.op != op_code::get)
+      last_write[{a.cmd.client_id, a.cmd.args.at(0)}]
+        = ref.position_of.at({a.cmd.client_id, a.cmd.sequence});
   }
   if (violation_)
     return;
@@ -850,6 +978,12 @@ random_run random_run::from_seed(uint64_t seed) {
   r.fault_ticks = 300 + rng() % 1700;
   r.clients = 1 + rng() % 5;
   r.commands_per_client = 5 + rng() % 56;
+  static const size_t depths[] = {1, 1, 3, 8, 32};
+  static const size_t client_windows[] = {2, 4, 64};
+  r.client_window = client_windows[rng() % 3];
+  // The client service never has more requests in flight than its
+  // session's window (see client_server_config::in_flight_max).
+  r.pipeline_depth = std::min(depths[rng() % 5], r.client_window);
   static const size_t windows[] = {1, 2, 4, 16};
   static const size_t batches[] = {1, 3, 256};
   static const size_t chunks[] = {2, 5, 64};
@@ -873,7 +1007,9 @@ std::string random_run::describe() const {
      << " fault_ticks=" << fault_ticks << " window=" << window_slots_max
      << " batch=" << batch_commands_max << " promise_chunk="
      << promise_entries_max << " learn_chunk=" << learn_entries_max
-     << " success_chunk=" << success_entries_max << " leases=" << leases
+     << " success_chunk=" << success_entries_max << " depth="
+     << pipeline_depth << " client_window=" << client_window
+     << " leases=" << leases
      << " clock_drift=" << clock_drift;
   return os.str();
 }
@@ -949,12 +1085,14 @@ run_result run_seed(uint64_t seed, std::ostream* trace,
   opts.acceptor.promise_entries_max = r.promise_entries_max;
   opts.acceptor.learn_entries_max = r.learn_entries_max;
   opts.clock_drift = r.clock_drift;
+  opts.client_window_max = r.client_window;
   if (r.leases)
     enable_leases(opts, 300); // 30 ticks.
   cluster c(opts);
   c.set_faults(r.fault);
   for (size_t i = 0; i < r.clients; ++i)
-    c.add_client(random_ops(c.rng(), r.commands_per_client, i + 1));
+    c.add_client(random_ops(c.rng(), r.commands_per_client, i + 1),
+                 r.pipeline_depth);
   for (uint64_t t = 0; t < r.fault_ticks && !c.violation(); ++t) {
     random_faults(c, r);
     c.tick();
@@ -964,6 +1102,8 @@ run_result run_seed(uint64_t seed, std::ostream* trace,
   c.heal_network();
   for (auto n : c.node_ids())
     c.restart(n);
+  // Once healed, requests sent after a few election timeouts must succeed.
+  c.expect_definite_answers(200);
   auto converged = [&] {
     if (!c.clients_done())
       return false;

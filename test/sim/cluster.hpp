@@ -18,7 +18,9 @@
 //   notifications, learner applications) is that value;
 // - every learner applies slots in order, so all applied sequences are
 //   prefixes of one another;
-// - every learner changes its state at most once per (client, sequence).
+// - every learner changes its state at most once per (client, sequence),
+//   and a client's commands in sequence order;
+// - every connection gets its answers in the order it sent its requests.
 // `check_final` then checks liveness and what clients were told.
 #pragma once
 
@@ -35,7 +37,7 @@
 
 #include "protocol/acceptor.hpp"
 #include "protocol/elector.hpp"
-#include "protocol/learner.hpp"
+#include "protocol/learner_node.hpp"
 #include "protocol/proposer.hpp"
 #include "storage/store.hpp"
 
@@ -57,8 +59,13 @@ struct faults {
 struct options {
   uint64_t seed = 1;
   size_t nodes = 3;
-  /// Ticks a client waits for a reply before retrying at another node.
-  uint32_t client_timeout_ticks = 40;
+  /// Ticks a node waits for a command to be applied before it answers
+  /// "outcome unknown" (reads: "not applied").
+  uint32_t client_timeout_ticks = 1500;
+  /// Ticks before a node resends a command not yet applied.
+  uint32_t client_resend_ticks = 10;
+  /// Log commands a session may have unapplied at once.
+  size_t client_window_max = 64;
   /// A tick is 10 ms of simulated time; each node's clock runs at its own
   /// rate, drawn within +-clock_drift (0.02: 2 %).
   double clock_drift = 0;
@@ -83,12 +90,15 @@ struct client_op {
   std::string value;
   /// How a get is served.
   read_level level = read_level::log;
-  /// The node to send it to, also on retries (0: a random one each time).
+  /// The node to connect to when this op is the next to send and the
+  /// client has no connection (0: a random node).
   node_id target = 0;
 };
 
 /// What a client was told about one of its commands.
 struct client_ack {
+  /// The session, the log sequence (0: a leader or lease read, or refused
+  /// before it was numbered), and the operation.
   command cmd;
   command_result result;
   read_level level = read_level::log;
@@ -145,8 +155,13 @@ public:
 
   // -- clients ---------------------------------------------------------------
 
-  /// Adds a client that issues `ops` one after another. Returns its id.
-  uint64_t add_client(std::vector<client_op> ops);
+  /// Adds a client that issues `ops` in order, at most `depth` at once on
+  /// its connection. Returns its index.
+  size_t add_client(std::vector<client_op> ops, size_t depth = 1);
+
+  /// From now on every answer must be definite (no "outcome unknown" or
+  /// "not applied") for requests sent after `grace` more ticks.
+  void expect_definite_answers(uint64_t grace);
 
   /// True when every client got a reply for every command.
   bool clients_done() const;
@@ -178,6 +193,7 @@ public:
   const proposer& proposer_of(node_id n) const;
   const acceptor& acceptor_of(node_id n) const;
   const learner& learner_of(node_id n) const;
+  const learner_node& learner_node_of(node_id n) const;
   const elector& elector_of(node_id n) const;
   const memory_store& store_of(node_id n) const;
 
@@ -206,7 +222,8 @@ private:
   void send(uint64_t from, envelope env);
   void deliver(const packet& p);
   void deliver_to_node(node& nd, uint64_t from, const message& m);
-  void on_client_command(node& nd, uint64_t from, const client_command& m);
+  /// Hands a client's queued requests to its node (when it is not paused).
+  void serve_clients(node& nd);
   /// The node's local clock in ms.
   clock_ms clock_of(const node& nd) const;
   template <class Write>
@@ -215,12 +232,17 @@ private:
   void handle(node& nd, acceptor_step step);
   void handle(node& nd, proposer_step step);
   void handle(node& nd, const elector_step& step);
-  void handle(node& nd, learner_step step);
+  void handle(node& nd, learner_node_step step);
+  client* client_of_session(uint64_t session);
   void maybe_commit(node& nd);
   void commit(node& nd);
   void tick_clients();
   void client_send(client& c);
-  void on_client_reply(const client_reply& m);
+  /// The client's connection broke: what it was not told ends unknown.
+  void disconnect(client& c);
+  void on_answer(client& c, const client_answer& a);
+  void record_ack(client& c, size_t op_index, uint64_t invoked,
+                  const client_answer& a);
   bool link_up(uint64_t from, uint64_t to) const;
   /// Durability order and ballot uniqueness, checked as messages leave.
   void check_outgoing(uint64_t from, const message& m);
@@ -241,6 +263,9 @@ private:
   std::set<std::pair<uint64_t, uint64_t>> cut_links_;
   std::vector<std::unique_ptr<client>> clients_;
   std::vector<client_ack> acks_;
+  uint64_t next_session_ = 0;
+  /// Requests sent at or after this tick must get definite answers.
+  uint64_t definite_after_ = UINT64_MAX;
   std::map<std::string, uint64_t> sent_;
   // Safety oracle: votes per (slot, ballot) from durable commits.
   std::map<std::pair<slot_t, ballot>, std::set<node_id>> votes_;
@@ -260,6 +285,10 @@ struct random_run {
   size_t nodes = 3;
   size_t clients = 1;
   size_t commands_per_client = 10;
+  /// Requests each client pipelines on its connection.
+  size_t pipeline_depth = 1;
+  /// Log commands a session may have unapplied, and saved replies.
+  size_t client_window = 64;
   faults fault;
   double crash_rate = 0;
   double partition_rate = 0;

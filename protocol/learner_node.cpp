@@ -1,0 +1,89 @@
+#include "protocol/learner_node.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+namespace paxoskv {
+
+learner_node::learner_node(learner_node_config cfg)
+  : cfg_(std::move(cfg)), learner_(cfg_.learner), table_(cfg_.table) {
+  hosts_proposer_ = std::find(cfg_.proposers.begin(), cfg_.proposers.end(),
+                              cfg_.learner.self)
+                    != cfg_.proposers.end();
+}
+
+node_id learner_node::proposer_for() {
+  if (hosts_proposer_)
+    return cfg_.learner.self;
+  if (leader_hint_ != 0)
+    return leader_hint_;
+  if (cfg_.proposers.empty())
+    return 0;
+  return cfg_.proposers[next_proposer_++ % cfg_.proposers.size()];
+}
+
+void learner_node::absorb(client_table_step&& s, learner_node_step& out) {
+  for (auto& a : s.answers)
+    out.answers.push_back(std::move(a));
+  if (!s.submit.empty()) {
+    // One message per step: a batch keeps the commands in order.
+    client_batch b;
+    for (auto& c : s.submit)
+      b.commands.push_back(client_command{std::move(c), cfg_.learner.self, 0});
+    if (auto to = proposer_for(); to != 0)
+      out.send_now.push_back({to, std::move(b)});
+  }
+  for (auto& [cmd, level] : s.reads)
+    absorb(learner_.on_read(cmd, level), out);
+}
+
+void learner_node::absorb(learner_step&& s, learner_node_step& out) {
+  for (auto& a : s.applied)
+    out.applied.push_back(std::move(a));
+  for (auto& e : s.send_now) {
+    if (std::holds_alternative<read_request>(e.msg)) {
+      e.to = proposer_for();
+      if (e.to == 0)
+        continue; // No proposer known; the read is resent, then times out.
+    }
+    out.send_now.push_back(std::move(e));
+  }
+  auto answered = table_.on_outcomes(s.outcomes);
+  for (auto& o : s.outcomes)
+    out.outcomes.push_back(std::move(o));
+  absorb(std::move(answered), out);
+}
+
+learner_node_step learner_node::on_chosen(const chosen& m) {
+  learner_node_step out;
+  absorb(learner_.on_chosen(m), out);
+  return out;
+}
+
+learner_node_step learner_node::on_read_index(const read_index& m) {
+  learner_node_step out;
+  if (!hosts_proposer_ && m.leader != 0)
+    leader_hint_ = m.leader;
+  absorb(learner_.on_read_index(m), out);
+  return out;
+}
+
+learner_node_step learner_node::on_request(client_request_in r) {
+  learner_node_step out;
+  absorb(table_.on_request(std::move(r)), out);
+  return out;
+}
+
+learner_node_step learner_node::on_close(uint64_t client_id) {
+  table_.on_close(client_id);
+  return {};
+}
+
+learner_node_step learner_node::on_tick() {
+  learner_node_step out;
+  absorb(learner_.on_tick(), out);
+  absorb(table_.on_tick(), out);
+  return out;
+}
+
+} // namespace paxoskv
