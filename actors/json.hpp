@@ -21,15 +21,20 @@ public:
   static constexpr bool reads_state = true;
   static constexpr bool writes_state = false;
 
-  explicit json_inspector(std::string& out) : out_(out) {}
+  /// `text`: "name=value name=value" for people (status without --json);
+  /// otherwise JSON.
+  explicit json_inspector(std::string& out, bool text = false)
+    : out_(out), text_(text) {}
 
   template <class... Ts>
   void operator()(Ts&&... xs) {
     bool object = false;
     size_t index = 0;
     const char* pending_name = nullptr;
+    ++depth_;
     (visit(xs, object, index, pending_name), ...);
-    if (object)
+    --depth_;
+    if (object && (!text_ || depth_ > 0))
       out_ += '}';
   }
 
@@ -38,7 +43,8 @@ private:
   void visit(T& x, bool& object, size_t& index, const char*& name) {
     using type = std::decay_t<T>;
     if constexpr (std::is_same_v<type, caf::meta::type_name_t>) {
-      out_ += '{';
+      if (!text_ || depth_ > 1)
+        out_ += '{';
       object = true;
     } else if constexpr (std::is_same_v<type, field_name_t>) {
       name = x.value;
@@ -47,10 +53,11 @@ private:
     } else {
       if (object) {
         if (index > 0)
-          out_ += ',';
-        out_ += '"';
+          out_ += text_ ? ' ' : ',';
+        if (!text_)
+          out_ += '"';
         out_ += name ? name : "_" + std::to_string(index);
-        out_ += "\":";
+        out_ += text_ ? "=" : "\":";
         name = nullptr;
         ++index;
       }
@@ -60,6 +67,10 @@ private:
 
   void value(const bool& x) { out_ += x ? "true" : "false"; }
   void value(const std::string& x) {
+    if (text_) {
+      out_ += x;
+      return;
+    }
     out_ += '"';
     for (char c : x) {
       if (c == '"' || c == '\\') {
@@ -77,8 +88,12 @@ private:
     out_ += '"';
   }
   void value(const ballot& b) {
-    out_ += "{\"round\":" + std::to_string(b.round)
-            + ",\"node\":" + std::to_string(b.node) + "}";
+    if (text_)
+      out_ += "(" + std::to_string(b.round) + "," + std::to_string(b.node)
+              + ")";
+    else
+      out_ += "{\"round\":" + std::to_string(b.round)
+              + ",\"node\":" + std::to_string(b.node) + "}";
   }
   template <class T>
   void value(const std::vector<T>& xs) {
@@ -102,12 +117,23 @@ private:
   }
 
   std::string& out_;
+  bool text_ = false;
+  int depth_ = 0;
 };
 
 template <class T>
 std::string to_json(T& x) {
   std::string out;
   json_inspector f{out};
+  inspect(f, x);
+  return out;
+}
+
+/// "name=value name=value ...", through the same inspect overloads.
+template <class T>
+std::string to_text(T& x) {
+  std::string out;
+  json_inspector f{out, true};
   inspect(f, x);
   return out;
 }

@@ -7,7 +7,10 @@
 //
 // Exit status: 0 ok, 1 not applied (safe to retry) or unreachable,
 // 2 usage, 3 outcome unknown (the command may still take effect).
+#include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <thread>
 #include <iostream>
 #include <random>
 
@@ -24,14 +27,33 @@ using namespace paxoskv;
 
 namespace {
 
-constexpr auto request_timeout = std::chrono::seconds(30);
+/// Every request waits at most this long (--timeout-ms); the whole run is
+/// bounded by a watchdog too, since connecting is a blocking call that a
+/// port speaking another protocol, or a frozen node, never answers.
+std::chrono::milliseconds request_timeout{10000};
+/// Set once a command was sent: it may take effect even if no answer comes.
+std::atomic<bool> command_sent{false};
 
 int usage() {
-  std::cerr << "usage: paxoskv-cli [--node HOST:PORT] set KEY VALUE\n"
-               "       paxoskv-cli [--node HOST:PORT] get KEY\n"
-               "       paxoskv-cli [--node HOST:PORT] del KEY\n"
-               "       paxoskv-cli status [--json] HOST:PORT [HOST:PORT...]\n";
+  std::cerr << "usage: paxoskv-cli [--node HOST:PORT] [--timeout-ms MS] set KEY VALUE\n"
+               "       paxoskv-cli [--node HOST:PORT] [--timeout-ms MS] get KEY\n"
+               "       paxoskv-cli [--node HOST:PORT] [--timeout-ms MS] del KEY\n"
+               "       paxoskv-cli status [--json] [--timeout-ms MS] HOST:PORT [HOST:PORT...]\n"
+               "HOST:PORT is a node's peer port (not its Redis client port).\n"
+               "Waits at most --timeout-ms per node (default 10000).\n";
   return 2;
+}
+
+/// Ends the process if it is still running after `limit`.
+void start_watchdog(std::chrono::milliseconds limit, std::string what) {
+  std::thread([limit, what] {
+    std::this_thread::sleep_for(limit);
+    std::cerr << "paxoskv-cli: no answer from " << what << " within "
+              << limit.count()
+              << " ms (is it the peer port of a running node?)\n";
+    std::fflush(stderr);
+    std::_Exit(command_sent ? 3 : 1);
+  }).detach();
 }
 
 std::optional<role_handles> lookup(caf::actor_system& sys,
@@ -69,7 +91,7 @@ void print_status(caf::actor_system& sys, const Handle& h, const char* role,
       [&](Status& st) {
         lines.push_back(json ? "{\"role\":\"" + std::string(role)
                                  + "\",\"status\":" + to_json(st) + "}"
-                             : caf::deep_to_string(st));
+                             : std::string(role) + " " + to_text(st));
       },
       [&](caf::error& err) {
         lines.push_back(json ? "{\"role\":\"" + std::string(role)
@@ -125,6 +147,7 @@ int run_command(caf::actor_system& sys, const std::string& node,
   cmd.sequence = 1;
   caf::scoped_actor self{sys};
   int rc = 1;
+  command_sent = true;
   self->request(h->learner, request_timeout, client_request{cmd})
     .receive(
       [&](client_reply& r) {
@@ -184,6 +207,12 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--node" && i + 1 < args.size())
       node = args[++i];
+    else if (args[i] == "--timeout-ms" && i + 1 < args.size()) {
+      auto ms = std::strtoll(args[++i].c_str(), nullptr, 10);
+      if (ms <= 0)
+        return usage();
+      request_timeout = std::chrono::milliseconds(ms);
+    }
     else if (args[i] == "--json")
       json = true;
     else if (args[i] == "-h" || args[i] == "--help")
@@ -197,8 +226,13 @@ int main(int argc, char** argv) {
   cfg.load<caf::io::middleman>();
   cfg.add_message_types<caf::id_block::paxoskv>();
   cfg.set("logger.verbosity", caf::atom("quiet"));
-  caf::actor_system sys{cfg};
   auto& verb = rest[0];
+  // Connecting, asking and answering per node, plus a little slack.
+  auto nodes = verb == "status" ? std::max<size_t>(1, rest.size() - 1) : 1;
+  start_watchdog(request_timeout * static_cast<int>(2 * nodes)
+                   + std::chrono::milliseconds(500),
+                 verb == "status" && rest.size() > 1 ? "the nodes" : node);
+  caf::actor_system sys{cfg};
   if (verb == "status")
     return status(sys, rest.size() > 1
                          ? std::vector<std::string>(rest.begin() + 1,

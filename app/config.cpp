@@ -1,6 +1,7 @@
 #include "app/config.hpp"
 
 #include <algorithm>
+#include <fstream>
 #include <set>
 #include <sstream>
 
@@ -57,6 +58,36 @@ node_config::node_config() {
     .add(worker_threads, "worker-threads",
          "threads running the role actors (1); fsyncs, the network and "
          "the client service have threads of their own");
+}
+
+bool node_config::check_config_file(std::string& error) const {
+  if (config_file_path.empty())
+    return true;
+  std::ifstream in(config_file_path);
+  if (!in)
+    return true; // No file: CAF's default name is optional.
+  std::string line, section = "global";
+  for (size_t number = 1; std::getline(in, line); ++number) {
+    auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == ';' || line[first] == '#')
+      continue;
+    line = line.substr(first);
+    if (line[0] == '[') {
+      auto end = line.find(']');
+      section = line.substr(1, end == std::string::npos ? end : end - 1);
+      continue;
+    }
+    auto eq = line.find('=');
+    auto key = line.substr(0, eq);
+    key.erase(key.find_last_not_of(" \t") + 1);
+    if (custom_options_.qualified_name_lookup(section, key) == nullptr) {
+      error = config_file_path + " line " + std::to_string(number)
+              + ": unknown key '" + key + "' in section [" + section
+              + "] (see paxoskv-node --help for the keys of [global])";
+      return false;
+    }
+  }
+  return true;
 }
 
 namespace {

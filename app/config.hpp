@@ -38,6 +38,12 @@ public:
   uint64_t map_size_mb = 4096;
   std::string log_level = "info";
   uint32_t worker_threads = 1;
+
+  /// Checks that every key of the INI file read by parse() names an
+  /// option: CAF ignores unknown keys, so a misspelt `client-port` would
+  /// silently leave the node without a client port. On error, `error`
+  /// names the file, the line and the key.
+  bool check_config_file(std::string& error) const;
 };
 
 /// What the node needs to start, or an error naming the bad field.

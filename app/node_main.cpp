@@ -51,6 +51,10 @@ int main(int argc, char** argv) {
   if (cfg.cli_helptext_printed)
     return 0;
   std::string error;
+  if (!cfg.check_config_file(error)) {
+    std::cerr << "paxoskv-node: bad configuration: " << error << "\n";
+    return 2;
+  }
   auto v = validate(cfg, error);
   if (!v) {
     std::cerr << "paxoskv-node: bad configuration: " << error << "\n";
@@ -70,12 +74,30 @@ int main(int argc, char** argv) {
     log_line(log_level::error, s.self, "node", rt.error().message);
     return 1;
   }
+  caf::scoped_actor self{sys};
+  auto& roles = rt.value().roles;
+  // Every exit stops the actors first: the actor system waits for them
+  // when it goes away, so returning with them alive would hang.
+  std::unique_ptr<client_server> clients;
+  auto stop_all = [&] {
+    if (clients)
+      clients->stop();
+    for (auto h : {caf::actor_cast<caf::actor>(roles.acceptor),
+                   caf::actor_cast<caf::actor>(roles.proposer),
+                   caf::actor_cast<caf::actor>(roles.learner),
+                   caf::actor_cast<caf::actor>(roles.elector),
+                   caf::actor_cast<caf::actor>(rt.value().disk),
+                   rt.value().directory})
+      if (h)
+        self->send_exit(h, caf::exit_reason::user_shutdown);
+  };
   auto port = sys.middleman().publish(rt.value().directory, v->peer_port,
                                       v->listen_host.c_str(), true);
   if (!port) {
     log_line(log_level::error, s.self, "node",
-             "cannot listen on " + v->listen_host + ":"
+             "cannot listen for peers on " + v->listen_host + ":"
                + std::to_string(v->peer_port) + ": " + sys.render(port.error()));
+    stop_all();
     return 1;
   }
   log_line(log_level::info, s.self, "node",
@@ -83,20 +105,18 @@ int main(int argc, char** argv) {
              + ", listening on " + v->listen_host + ":"
              + std::to_string(*port) + ", heartbeat "
              + std::to_string(s.heartbeat.count()) + " ms");
-  std::unique_ptr<client_server> clients;
   if (v->client.port != 0) {
     std::string err;
     clients = client_server::start(sys, rt.value().roles, v->client, err);
     if (!clients) {
       log_line(log_level::error, s.self, "node", err);
+      stop_all();
       return 1;
     }
     log_line(log_level::info, s.self, "node",
              "serving the Redis protocol on " + v->listen_host + ":"
                + std::to_string(clients->port()));
   }
-  caf::scoped_actor self{sys};
-  auto& roles = rt.value().roles;
   std::vector<caf::actor_addr> watched;
   auto watch = [&](const auto& h) {
     if (h) {
@@ -127,17 +147,6 @@ int main(int argc, char** argv) {
                  + "); exiting so that a restart reloads the disk");
       exit_code = 1;
     });
-  if (clients)
-    clients->stop();
-  auto stop = [&](const auto& h) {
-    if (h)
-      self->send_exit(h, caf::exit_reason::user_shutdown);
-  };
-  stop(roles.acceptor);
-  stop(roles.proposer);
-  stop(roles.learner);
-  stop(roles.elector);
-  stop(rt.value().disk);
-  self->send_exit(rt.value().directory, caf::exit_reason::user_shutdown);
+  stop_all();
   return exit_code;
 }

@@ -1,7 +1,13 @@
 // End-to-end tests with real paxoskv-node processes on loopback.
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <fstream>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <sstream>
 
 #include "test/e2e/harness.hpp"
@@ -194,6 +200,77 @@ TEST_CASE("the CLI reports an unreachable node clearly instead of hanging") {
   auto r = run_program(PAXOSKV_CLI_BIN, {"status", "127.0.0.1:1"}, ms{5000});
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("cannot reach") != std::string::npos);
+}
+
+TEST_CASE("an unknown key in the configuration file is refused, naming it") {
+  paxoskv::test::temp_dir dir;
+  auto ini = dir.sub("node.ini");
+  {
+    std::ofstream f(ini);
+    f << "[global]\ncluster-id=\"c\"\nnode-id=1\n"
+         "peers=\"1@127.0.0.1:9\"\ndata-dir=\""
+      << dir.sub("data") << "\"\nclinet-port=7001\n";
+  }
+  auto r = run_program(PAXOSKV_NODE_BIN, {"--config-file=" + ini}, ms{5000});
+  INFO(r.err);
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("line 6: unknown key 'clinet-port'") != std::string::npos);
+}
+
+TEST_CASE("a node that cannot listen exits with its reason instead of "
+          "hanging") {
+  // Something else holds the port: the node must say so and exit.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+  REQUIRE(::listen(fd, 1) == 0);
+  socklen_t len = sizeof(a);
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  auto busy = std::to_string(ntohs(a.sin_port));
+  paxoskv::test::temp_dir dir;
+  auto base = std::vector<std::string>{"--cluster-id=c", "--node-id=1",
+                                       "--data-dir=" + dir.sub("data")};
+  auto peer_busy = base;
+  peer_busy.push_back("--peers=1@127.0.0.1:" + busy);
+  auto r = run_program(PAXOSKV_NODE_BIN, peer_busy, ms{10000});
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("cannot listen for peers") != std::string::npos);
+  auto client_busy = base;
+  client_busy.push_back("--peers=1@127.0.0.1:" + std::to_string(free_port()));
+  client_busy.push_back("--client-port=" + busy);
+  r = run_program(PAXOSKV_NODE_BIN, client_busy, ms{10000});
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("cannot listen for clients") != std::string::npos);
+  ::close(fd);
+}
+
+TEST_CASE("the CLI pointed at a port that never answers gives up within its "
+          "bound") {
+  // A listening socket that accepts (the kernel does) and never speaks:
+  // like a frozen node, or a client port.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+  REQUIRE(::listen(fd, 8) == 0);
+  socklen_t len = sizeof(a);
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  auto address = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  auto start = std::chrono::steady_clock::now();
+  auto r = run_program(PAXOSKV_CLI_BIN,
+                       {"--node", address, "--timeout-ms", "500", "get", "k"},
+                       ms{10000});
+  auto took = std::chrono::steady_clock::now() - start;
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("no answer from " + address) != std::string::npos);
+  CHECK(took < std::chrono::seconds(5));
+  ::close(fd);
 }
 
 TEST_CASE("a node that starts late is reachable at once, not after its "
