@@ -25,7 +25,8 @@ size_t client_table::unapplied() const {
   return n;
 }
 
-client_table_step client_table::on_request(client_request_in in) {
+client_table_step client_table::on_request(client_request_in in,
+                                           uint64_t applied_upto) {
   client_table_step out;
   auto refuse = [&](std::string why) {
     out.answers.push_back({in.client_id, in.request, not_applied(std::move(why))});
@@ -35,9 +36,13 @@ client_table_step client_table::on_request(client_request_in in) {
   if (si == sessions_.end()) {
     if (sessions_.size() >= cfg_.sessions_max)
       return refuse("too many client sessions on this node; retry later");
-    si = sessions_.emplace(in.client_id, session{}).first;
+    session fresh;
+    fresh.applied_seq = applied_upto;
+    fresh.next_seq = applied_upto + 1;
+    si = sessions_.emplace(in.client_id, std::move(fresh)).first;
   }
   auto& s = si->second;
+  s.active_tick = now_;
   if (waiting_ >= cfg_.requests_max && s.requests.empty())
     return refuse("too many requests waiting on this node; retry later");
   request r;
@@ -129,6 +134,7 @@ void client_table::on_outcome(const command_outcome& o,
   if (si == sessions_.end())
     return; // Another node's client, or a closed connection.
   auto& s = si->second;
+  s.active_tick = now_;
   if (o.read) {
     if (auto* r = find_request(s, o.sequence & ~read_tag, true)) {
       r->answered = true;
@@ -202,6 +208,14 @@ void client_table::on_close(uint64_t client_id) {
 client_table_step client_table::on_tick() {
   client_table_step out;
   ++now_;
+  for (auto i = sessions_.begin(); i != sessions_.end();) {
+    auto& s = i->second;
+    if (s.requests.empty() && s.unapplied.empty()
+        && now_ - s.active_tick >= cfg_.session_idle_ticks)
+      i = sessions_.erase(i);
+    else
+      ++i;
+  }
   for (auto& [id, s] : sessions_) {
     bool read_expired = false;
     for (auto& r : s.requests) {

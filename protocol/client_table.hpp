@@ -52,6 +52,11 @@ struct client_table_config {
   size_t window_max = 64;
   /// Sessions at most; a new one beyond this is refused.
   size_t sessions_max = 100000;
+  /// A session with nothing waiting and nothing unapplied is forgotten
+  /// after this many idle ticks (a caller that never says it closed, such
+  /// as paxoskv-cli, leaves nothing behind). A request under its id later
+  /// starts it again, numbered on from what the state machine applied.
+  uint32_t session_idle_ticks = 6000;
   /// Requests waiting for a reply, over all sessions.
   size_t requests_max = 1 << 20;
 };
@@ -94,7 +99,9 @@ class client_table {
 public:
   explicit client_table(client_table_config cfg);
 
-  client_table_step on_request(client_request_in r);
+  /// `applied_upto`: the highest sequence of this client the state
+  /// machine applied (where a new or forgotten session numbers on from).
+  client_table_step on_request(client_request_in r, uint64_t applied_upto = 0);
 
   /// The learner applied commands or answered reads.
   client_table_step on_outcomes(const std::vector<command_outcome>& outs);
@@ -147,6 +154,8 @@ private:
     uint64_t next_seq = 1;
     /// Every log sequence up to this one was applied.
     uint64_t applied_seq = 0;
+    /// Tick of the last request or outcome.
+    uint64_t active_tick = 0;
   };
 
   void answer(session& s, uint64_t client_id, request& r,

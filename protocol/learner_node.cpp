@@ -70,7 +70,8 @@ learner_node_step learner_node::on_read_index(const read_index& m) {
 
 learner_node_step learner_node::on_request(client_request_in r) {
   learner_node_step out;
-  absorb(table_.on_request(std::move(r)), out);
+  auto applied = learner_.applied_upto(r.client_id);
+  absorb(table_.on_request(std::move(r), applied), out);
   return out;
 }
 

@@ -152,3 +152,24 @@ TEST_CASE("a closed connection's session is forgotten and nothing is resent") {
   for (int i = 0; i < 5; ++i)
     CHECK(t.on_tick().submit.empty());
 }
+
+TEST_CASE("an idle session is forgotten and numbers on from what the state "
+          "machine applied when it comes back") {
+  client_table_config cfg;
+  cfg.self = 1;
+  cfg.session_idle_ticks = 5;
+  client_table t(cfg);
+  auto a = t.on_request(set_req(9, 1, "a")).submit.at(0);
+  t.on_outcomes({applied(a)});
+  for (int i = 0; i < 4; ++i)
+    t.on_tick();
+  CHECK(t.sessions() == 1);
+  t.on_tick();
+  CHECK(t.sessions() == 0);
+  auto b = t.on_request(set_req(9, 2, "b"), 1).submit.at(0);
+  CHECK(b.sequence == 2);
+  // A session with a command not yet applied is never forgotten.
+  for (int i = 0; i < 20; ++i)
+    t.on_tick();
+  CHECK(t.sessions() == 1);
+}
