@@ -55,6 +55,12 @@ node_config::node_config() {
     .add(map_size_mb, "map-size-mb",
          "largest size of the data file in MiB (4096)")
     .add(log_level, "log-level", "error, warning, info or debug (info)")
+    .add(peer_timeout_ms, "peer-timeout-ms",
+         "a peer connection on which nothing arrived for this long is "
+         "dropped and dialled again, so a peer whose packets vanish "
+         "(blackholed) is noticed and nothing queues for it meanwhile; "
+         "keepalives go every heartbeat-ms (default: 10 x heartbeat-ms, at "
+         "least 1000)")
     .add(worker_threads, "worker-threads",
          "threads running the role actors (1); fsyncs, the network and "
          "the client service have threads of their own");
@@ -329,6 +335,15 @@ std::optional<validated_config> validate(const node_config& cfg,
     return std::nullopt;
   }
   v.worker_threads = cfg.worker_threads;
+  auto peer_timeout = cfg.peer_timeout_ms >= 0
+                        ? cfg.peer_timeout_ms
+                        : std::max<int64_t>(1000, 10 * int64_t{cfg.heartbeat_ms});
+  if (peer_timeout < 3 * int64_t{cfg.heartbeat_ms} || peer_timeout > 3600000) {
+    error = "peer-timeout-ms: must be at least 3 x heartbeat-ms ("
+            + std::to_string(3 * cfg.heartbeat_ms) + ") and at most 3600000";
+    return std::nullopt;
+  }
+  v.peer_timeout = std::chrono::milliseconds(peer_timeout);
   if (auto l = parse_read_level(cfg.read_level))
     v.client.read = *l;
   else {

@@ -3,6 +3,7 @@
 // section [global] is the flag --heartbeat-ms).
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -38,6 +39,7 @@ public:
   uint64_t map_size_mb = 4096;
   std::string log_level = "info";
   uint32_t worker_threads = 1;
+  int64_t peer_timeout_ms = -1;
 
   /// Checks that every key of the INI file read by parse() names an
   /// option: CAF ignores unknown keys, so a misspelt `client-port` would
@@ -56,6 +58,8 @@ struct validated_config {
   paxoskv::log_level level = paxoskv::log_level::info;
   /// CAF scheduler threads.
   uint32_t worker_threads = 1;
+  /// A peer connection silent this long is dropped (and redialled).
+  std::chrono::milliseconds peer_timeout{1000};
 };
 
 /// Checks every field and their consistency. On error, `error` holds a

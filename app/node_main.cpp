@@ -67,6 +67,13 @@ int main(int argc, char** argv) {
   // about 9,700/s to 14,000/s.
   cfg.set("scheduler.policy", caf::atom("sharing"));
   cfg.set("scheduler.max-threads", size_t{v->worker_threads});
+  // CAF's own keepalive on every peer connection: a connection on which
+  // nothing arrived for peer-timeout-ms is closed, its proxies die and the
+  // directory dials again. Without it a blackholed peer is never noticed
+  // and messages for it queue without end.
+  cfg.set("middleman.heartbeat-interval",
+          caf::timespan{v->settings.heartbeat});
+  cfg.set("middleman.connection-timeout", caf::timespan{v->peer_timeout});
   auto& s = v->settings;
   caf::actor_system sys{cfg};
   auto rt = start_node(sys, s);

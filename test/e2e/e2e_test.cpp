@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <csignal>
 #include <fstream>
 
 #include <arpa/inet.h>
@@ -300,4 +301,37 @@ TEST_CASE("a node that starts late is reachable at once, not after its "
   auto r = c.cli({"--node", c.address(1), "get", "late"}, ms{10000});
   CHECK(r.out == "ok\n");
   CHECK(r.exit_code == 0);
+}
+
+TEST_CASE("a peer that stops answering is dropped within peer-timeout-ms and "
+          "dialled again when it answers") {
+  // SIGSTOP: the kernel still acknowledges, nothing reaches the process,
+  // as with a hung process. Without keepalives its peers would never
+  // notice, and everything sent to it would queue.
+  cluster c(full_nodes(3), 50, {"--peer-timeout-ms=600"}, 2000);
+  c.start_all();
+  REQUIRE(wait_for([&] { return c.leader() != 0; }, ms{15000}, ms{50}));
+  auto leader = c.leader();
+  auto follower = leader == 1 ? 2u : 1u;
+  auto down = "peer " + std::to_string(follower) + " down";
+  auto up_again = [&] {
+    auto log = log_of(c, leader);
+    auto d = log.find(down);
+    return d != std::string::npos
+           && log.find("peer " + std::to_string(follower) + " up", d)
+                != std::string::npos;
+  };
+  c.signal(follower, SIGSTOP);
+  auto stopped = std::chrono::steady_clock::now();
+  CHECK(wait_for([&] { return log_of(c, leader).find(down) != std::string::npos; },
+                 ms{5000}, ms{20}));
+  auto noticed = std::chrono::steady_clock::now() - stopped;
+  CHECK(noticed < std::chrono::seconds(3));
+  // The others keep serving meanwhile.
+  auto other = 6 - leader - follower;
+  CHECK(c.cli({"--node", c.address(other), "set", "while", "stopped"}, ms{10000})
+          .exit_code
+        == 0);
+  c.signal(follower, SIGCONT);
+  CHECK(wait_for(up_again, ms{10000}, ms{50}));
 }
