@@ -41,6 +41,7 @@ constexpr std::chrono::seconds connect_timeout{5};
 
 void push_routes(directory_pointer self) {
   route_table t;
+  t.self = self->state.local.node;
   t.nodes[self->state.local.node] = self->state.local;
   for (auto& [id, p] : self->state.peers)
     if (p.directory)
@@ -108,9 +109,42 @@ void connect(directory_pointer self, node_id n) {
       [=](caf::error&) { retry_later(self, n); });
 }
 
+/// Delivers a relayed message to the role of `to` that handles it, if `to`
+/// is this process or a peer it is connected to. One hop only: a message
+/// this directory cannot deliver is dropped (the protocol retransmits).
+template <class T>
+auto relay_handler(directory_pointer self) {
+  return [=](relay_atom, node_id to, T& m) {
+    const role_handles* h = nullptr;
+    if (to == self->state.local.node) {
+      h = &self->state.local;
+    } else {
+      auto i = self->state.peers.find(to);
+      if (i != self->state.peers.end() && i->second.directory)
+        h = &i->second.roles;
+    }
+    if constexpr (!std::is_same_v<T, client_reply>) {
+      if (h != nullptr) {
+        auto& dest = handle_for<T>(*h);
+        if (dest)
+          self->send(dest, std::move(m));
+      }
+    }
+  };
+}
+
+/// The directory's behavior plus one relay handler per message type of the
+/// `message` variant: a type added there is relayed without more code.
+template <class... Ts, class... Fs>
+caf::behavior with_relays(directory_pointer self, std::variant<Ts...>*,
+                          Fs... fs) {
+  return caf::behavior{std::move(fs)..., relay_handler<Ts>(self)...};
+}
+
 caf::behavior directory_impl(directory_pointer self, role_handles local,
                              std::vector<peer_address> peers) {
   self->state.local = std::move(local);
+  self->state.local.directory = caf::actor_cast<caf::actor>(self);
   for (auto& p : peers)
     if (p.node != self->state.local.node)
       self->state.peers[p.node].address = p;
@@ -127,7 +161,8 @@ caf::behavior directory_impl(directory_pointer self, role_handles local,
   push_routes(self);
   for (auto& [id, p] : self->state.peers)
     connect(self, id);
-  return {
+  return with_relays(
+    self, static_cast<message*>(nullptr),
     [=](lookup_atom, node_id from) {
       // A peer reached us: it is up, so connect back now instead of
       // waiting out a backoff. Routes become symmetric within a round
@@ -142,8 +177,7 @@ caf::behavior directory_impl(directory_pointer self, role_handles local,
     [=](retry_atom, node_id n) {
       if (self->state.peers.count(n) > 0)
         connect(self, n);
-    },
-  };
+    });
 }
 
 } // namespace

@@ -29,6 +29,8 @@ using retry_atom = caf::atom_constant<caf::atom("retry")>;
 constexpr retry_atom retry_atom_v = retry_atom{};
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 constexpr flush_atom flush_atom_v = flush_atom{};
+using relay_atom = caf::atom_constant<caf::atom("relay")>;
+constexpr relay_atom relay_atom_v = relay_atom{};
 
 struct route_table;
 
@@ -105,18 +107,25 @@ struct role_handles {
   proposer_actor proposer;
   learner_actor learner;
   elector_actor elector;
+  /// The process's directory: it relays messages for nodes that the
+  /// sender does not reach directly (see protocol/routing.hpp).
+  caf::actor directory;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, role_handles& x) {
   return f(caf::meta::type_name("role_handles"), x.node, x.acceptor,
-           x.proposer, x.learner, x.elector);
+           x.proposer, x.learner, x.elector, x.directory);
 }
 
 /// Everything a process's directory knows: the roles of every node it is
 /// connected to, its own included. Pushed to local role actors on change.
 struct route_table {
+  /// This process's node.
+  node_id self = 0;
   std::map<node_id, role_handles> nodes;
+  /// Turns through the relays (see choose_relay); the shell's own.
+  mutable uint64_t relay_cursor = 0;
 };
 
 } // namespace paxoskv

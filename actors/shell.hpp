@@ -14,10 +14,12 @@
 #include <vector>
 
 #include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
 
 #include "actors/roles.hpp"
 #include "actors/type_ids.hpp"
 #include "protocol/effects.hpp"
+#include "protocol/routing.hpp"
 
 namespace paxoskv {
 
@@ -54,15 +56,40 @@ inline clock_ms monotonic_ms() {
       .count());
 }
 
+/// Sends an envelope for a node this process is not connected to through
+/// the directory of one it is connected to, which delivers it if it is
+/// connected to the destination (one hop). False if there is none, or the
+/// message is not relayed (heartbeats).
+template <class Self>
+bool relay_envelope(Self* self, const route_table& routes, envelope e) {
+  if (!relayable(e.msg))
+    return false;
+  std::vector<node_id> connected;
+  for (auto& [id, h] : routes.nodes)
+    if (h.directory)
+      connected.push_back(id);
+  auto to = static_cast<node_id>(e.to);
+  auto via = choose_relay(routes.self, to, connected, routes.relay_cursor);
+  if (via == 0)
+    return false;
+  auto& dir = routes.nodes.at(via).directory;
+  // Anonymous: typed role actors send only to typed actors, and nothing
+  // answers a relayed message as such.
+  std::visit(
+    [&](auto& m) { caf::anon_send(dir, relay_atom_v, to, std::move(m)); },
+             e.msg);
+  return true;
+}
+
 /// Sends an envelope from `self` through `routes`, to the typed handle of
-/// the role that handles it. Messages to unknown or unreachable nodes are
-/// dropped: the protocol retransmits. Client replies never travel as
-/// envelopes between roles.
+/// the role that handles it; through a relay when the destination is not
+/// connected. Messages that cannot go either way are dropped: the protocol
+/// retransmits. Client replies never travel as envelopes between roles.
 template <class Self>
 bool send_envelope(Self* self, const route_table& routes, envelope e) {
   auto i = routes.nodes.find(static_cast<node_id>(e.to));
   if (i == routes.nodes.end())
-    return false;
+    return relay_envelope(self, routes, std::move(e));
   return std::visit(
     [&](auto& m) {
       using type = std::decay_t<decltype(m)>;

@@ -8,6 +8,7 @@
 #include <caf/deep_to_string.hpp>
 
 #include "protocol/overload.hpp"
+#include "protocol/routing.hpp"
 #include "test/lin/checker.hpp"
 #include "test/sim/trace.hpp"
 
@@ -70,6 +71,8 @@ struct cluster::node {
   std::set<std::pair<uint64_t, uint64_t>> applied_commands;
   /// Per client, the last sequence this incarnation's learner applied.
   std::map<uint64_t, uint64_t> client_applied;
+  /// Turns through the relays (see choose_relay).
+  uint64_t relay_cursor = 0;
 };
 
 struct cluster::client {
@@ -281,6 +284,21 @@ void cluster::cut_link(node_id a, node_id b, bool cut) {
   }
 }
 
+void cluster::cut_one_way(node_id a, node_id b, bool cut) {
+  if (cut)
+    cut_links_.insert({a, b});
+  else
+    cut_links_.erase({a, b});
+}
+
+std::vector<node_id> cluster::connected(node_id n) const {
+  std::vector<node_id> out;
+  for (auto& [id, nd] : nodes_)
+    if (id != n && nd->up && link_up(n, id))
+      out.push_back(id);
+  return out;
+}
+
 void cluster::heal_network() {
   group_of_.clear();
   cut_links_.clear();
@@ -342,6 +360,14 @@ void cluster::send(uint64_t from, envelope env) {
   check_outgoing(from, env.msg);
   // Roles of one node talk inside one process: reliable and in order.
   bool local = from == env.to;
+  // No direct link: through a node both reach, as the directory does.
+  node_id via = 0;
+  if (!local && !is_client(from) && nodes_.count(static_cast<node_id>(from))
+      && !link_up(from, env.to) && relayable(env.msg)) {
+    auto self = static_cast<node_id>(from);
+    via = choose_relay(self, static_cast<node_id>(env.to), connected(self),
+                       at(self).relay_cursor);
+  }
   if (!local && chance(faults_.drop)) {
     if (opts_.trace)
       trace("drop " + std::to_string(from) + "->" + std::to_string(env.to)
@@ -355,11 +381,33 @@ void cluster::send(uint64_t from, envelope env) {
              rng_);
   };
   if (!local && chance(faults_.duplicate))
-    network_.push_back({now_ + delay(), from, env});
-  network_.push_back({now_ + delay(), from, std::move(env)});
+    network_.push_back({now_ + delay(), from, env, via});
+  network_.push_back({now_ + delay(), from, std::move(env), via});
+}
+
+void cluster::relay(const packet& p) {
+  auto& r = at(p.via);
+  if (!link_up(p.from, p.via) || !r.up)
+    return;
+  if (r.paused_until > now_) {
+    auto later = p;
+    later.deliver_at = r.paused_until;
+    network_.push_back(std::move(later));
+    return;
+  }
+  // One hop only: the relay delivers if it reaches the destination.
+  if (!link_up(p.via, p.env.to) || chance(faults_.drop))
+    return;
+  auto delay = faults_.delay_max == 0
+                 ? uint64_t{1}
+                 : 1 + std::uniform_int_distribution<uint64_t>(
+                     0, faults_.delay_max)(rng_);
+  network_.push_back({now_ + delay, p.via, p.env, 0});
 }
 
 void cluster::deliver(const packet& p) {
+  if (p.via != 0)
+    return relay(p);
   if (!link_up(p.from, p.env.to))
     return;
   auto it = nodes_.find(static_cast<node_id>(p.env.to));
@@ -994,6 +1042,8 @@ random_run random_run::from_seed(uint64_t seed) {
   r.success_entries_max = chunks[rng() % 3];
   r.leases = rng() % 2 == 0;
   r.clock_drift = r.leases ? uniform(0, 0.02) : 0;
+  static const int lasting[] = {0, 1, 1, 2};
+  r.lasting_fault = lasting[rng() % 4];
   return r;
 }
 
@@ -1010,7 +1060,7 @@ std::string random_run::describe() const {
      << " success_chunk=" << success_entries_max << " depth="
      << pipeline_depth << " client_window=" << client_window
      << " leases=" << leases
-     << " clock_drift=" << clock_drift;
+     << " clock_drift=" << clock_drift << " lasting_fault=" << lasting_fault;
   return os.str();
 }
 
@@ -1060,6 +1110,48 @@ void random_faults(cluster& c, const random_run& r) {
     if (a != b)
       c.cut_link(a, b, rng() % 2 == 0);
   }
+}
+
+} // namespace
+
+namespace {
+
+/// A fault that stays while clients of every node (the cut ones included)
+/// must keep completing their requests; then it is removed.
+void run_lasting_fault(cluster& c, const random_run& r) {
+  auto& rng = c.rng();
+  auto ids = c.node_ids();
+  auto a = ids[rng() % ids.size()];
+  auto b = ids[(std::find(ids.begin(), ids.end(), a) - ids.begin() + 1
+                + rng() % (ids.size() - 1))
+               % ids.size()];
+  std::string what = "link " + std::to_string(a) + "-" + std::to_string(b)
+                     + (r.lasting_fault == 1 ? " cut" : " cut one way");
+  if (r.lasting_fault == 1)
+    c.cut_link(a, b);
+  else
+    c.cut_one_way(a, b);
+  // A few election timeouts to settle, then every request must succeed.
+  c.expect_definite_answers(150);
+  for (auto n : ids) {
+    auto ops = random_ops(rng, 10, 100 + n);
+    for (auto& op : ops)
+      op.target = n;
+    c.add_client(std::move(ops), r.pipeline_depth);
+  }
+  if (!c.run_until([&] { return c.clients_done(); }, 3000) && !c.violation())
+    c.report("liveness: clients not done while the " + what
+             + " (a connected majority was there all along)");
+  c.heal_network();
+  c.run_until(
+    [&] {
+      auto prefix = c.chosen_prefix();
+      for (auto n : c.node_ids())
+        if (c.learner_of(n).next_slot() != prefix)
+          return false;
+      return true;
+    },
+    r.heal_ticks_max);
 }
 
 } // namespace
@@ -1114,6 +1206,8 @@ run_result run_seed(uint64_t seed, std::ostream* trace,
     return true;
   };
   c.run_until(converged, r.heal_ticks_max);
+  if (r.lasting_fault != 0 && converged() && !c.violation())
+    run_lasting_fault(c, r);
   c.check_final();
   run_result result;
   result.ok = !c.violation();

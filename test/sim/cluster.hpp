@@ -134,6 +134,10 @@ public:
   /// Cuts (or restores) the link between two nodes, in both directions.
   void cut_link(node_id a, node_id b, bool cut = true);
 
+  /// Cuts (or restores) the link from `a` to `b` only: what `a` sends to
+  /// `b` is lost, the other way works.
+  void cut_one_way(node_id a, node_id b, bool cut = true);
+
   /// Removes every partition and cut link.
   void heal_network();
 
@@ -174,6 +178,9 @@ public:
   /// The first safety violation seen, if any.
   const std::optional<std::string>& violation() const { return violation_; }
 
+  /// Records a violation found by a caller's own check.
+  void report(const std::string& what) { fail(what); }
+
   /// Checks liveness and client results: all clients done, all learners at
   /// the same slot, every reply of a write or log read equal to what a
   /// reference state machine replaying the chosen log computes, and the
@@ -211,6 +218,8 @@ private:
     uint64_t deliver_at = 0;
     uint64_t from = 0;
     envelope env;
+    /// The relay it goes through first (0: straight to env.to).
+    node_id via = 0;
   };
 
   node& at(node_id n);
@@ -221,6 +230,11 @@ private:
   durable_state restore(node& nd);
   void send(uint64_t from, envelope env);
   void deliver(const packet& p);
+  /// A packet reached its relay: on to its destination if the relay
+  /// reaches it.
+  void relay(const packet& p);
+  /// The nodes `n` reaches directly (what its connections tell it).
+  std::vector<node_id> connected(node_id n) const;
   void deliver_to_node(node& nd, uint64_t from, const message& m);
   /// Hands a client's queued requests to its node (when it is not paused).
   void serve_clients(node& nd);
@@ -307,6 +321,9 @@ struct random_run {
   /// Leases on (lease reads answered without a round), and clock drift.
   bool leases = false;
   double clock_drift = 0;
+  /// After healing, a fault that lasts while clients must keep completing:
+  /// 0 none, 1 a link cut both ways, 2 a link cut one way.
+  int lasting_fault = 0;
 
   static random_run from_seed(uint64_t seed);
   std::string describe() const;
