@@ -226,6 +226,10 @@ int main(int argc, char** argv) {
   cfg.load<caf::io::middleman>();
   cfg.add_message_types<caf::id_block::paxoskv>();
   cfg.set("logger.verbosity", caf::atom("quiet"));
+  // Nodes drop a peer connection silent for peer-timeout-ms (at least 3T,
+  // 1 s by default): keep ours alive while waiting for an answer.
+  cfg.set("middleman.heartbeat-interval",
+          caf::timespan{std::chrono::milliseconds(50)});
   auto& verb = rest[0];
   // Connecting, asking and answering per node, plus a little slack.
   auto nodes = verb == "status" ? std::max<size_t>(1, rest.size() - 1) : 1;

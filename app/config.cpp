@@ -338,9 +338,12 @@ std::optional<validated_config> validate(const node_config& cfg,
   auto peer_timeout = cfg.peer_timeout_ms >= 0
                         ? cfg.peer_timeout_ms
                         : std::max<int64_t>(1000, 10 * int64_t{cfg.heartbeat_ms});
-  if (peer_timeout < 3 * int64_t{cfg.heartbeat_ms} || peer_timeout > 3600000) {
-    error = "peer-timeout-ms: must be at least 3 x heartbeat-ms ("
-            + std::to_string(3 * cfg.heartbeat_ms) + ") and at most 3600000";
+  // At least 3T (a peer misses two keepalives first) and 200 ms (tools
+  // such as paxoskv-cli send theirs every 50 ms).
+  auto least = std::max<int64_t>(200, 3 * int64_t{cfg.heartbeat_ms});
+  if (peer_timeout < least || peer_timeout > 3600000) {
+    error = "peer-timeout-ms: must be at least " + std::to_string(least)
+            + " (3 x heartbeat-ms, and 200) and at most 3600000";
     return std::nullopt;
   }
   v.peer_timeout = std::chrono::milliseconds(peer_timeout);

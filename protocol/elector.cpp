@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <set>
 
 namespace paxoskv {
 
@@ -87,16 +88,32 @@ elector_step elector::on_heartbeat(const heartbeat& m) {
 void elector::decide(elector_step& out) {
   if (now_ < cfg_.election_timeout_ticks)
     return;
-  node_id best = 0;
+  std::set<node_id> eligible;
   for (auto id : eligible_directly())
-    best = std::max(best, id);
+    eligible.insert(id);
   for (auto& [id, p] : peers_) {
     if (!fresh(p))
       continue;
     for (auto relayed : p.last.eligible)
       if (peers_.count(relayed) > 0 || relayed == cfg_.self)
-        best = std::max(best, relayed);
+        eligible.insert(relayed);
   }
+  // A leader still eligible keeps leading, even when a higher id comes
+  // back (a restarted node must not take the lead back and cost a second
+  // failover). Among the leaders named by this node and the peers it
+  // hears, the highest eligible one, so that differing views converge;
+  // with none, the highest eligible id (the bully rule at cold start).
+  node_id best = 0;
+  auto consider_named = [&](node_id n) {
+    if (n != 0 && eligible.count(n) > 0)
+      best = std::max(best, n);
+  };
+  consider_named(leader_);
+  for (auto& [id, p] : peers_)
+    if (fresh(p))
+      consider_named(p.last.leader);
+  if (best == 0 && !eligible.empty())
+    best = *eligible.rbegin();
   if (best == leader_)
     return;
   leader_ = best;

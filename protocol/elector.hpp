@@ -7,9 +7,14 @@
 // "reaches" means "heard directly"; where roles live in separate processes
 // the shell says which acceptors are reachable. Heartbeats carry the
 // eligible nodes their sender knows directly (itself included when it is
-// eligible). The leader is the highest id among the eligible nodes this node
-// knows of, directly or relayed.
+// eligible). A leader that stays eligible stays leader: each node keeps the
+// highest eligible one among the leaders it and the peers it hears name;
+// only when none is named does it take the highest eligible id it knows of,
+// directly or relayed (the bully rule, at cold start and once the leader is
+// gone).
 //
+// - A restarted node with a higher id does not take the lead back: it hears
+//   the others name the current leader and names it too.
 // - A single broken link between the leader and one follower does not make
 //   that follower claim leadership: it learns from the others that the
 //   leader is still eligible.

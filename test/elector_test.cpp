@@ -124,3 +124,28 @@ TEST_CASE("heartbeats go to every other node every T ticks, with the leader "
   CHECK(changes.back().first == 1);
   CHECK(changes.back().second.leader == 2);
 }
+
+TEST_CASE("a restarted node with the highest id does not take the lead back") {
+  // Node 3 led, died, and node 2 took over; node 3 restarts and hears
+  // nodes 1 and 2 name 2. Taking the lead back would cost a second
+  // failover for nothing.
+  auto e = make_elector(3);
+  run(e, 12, {heartbeat{1, 2, {2, 3}, {1, 2, 3}},
+              heartbeat{2, 2, {1, 3}, {2, 1, 3}}});
+  CHECK(e.leader() == 2);
+  // Once node 2 is gone, the highest eligible id leads again.
+  int ticks = 0;
+  while (e.leader() == 2 && ticks < 30) {
+    run(e, 1, {heartbeat{1, 2, {3}, {1, 3}}});
+    ++ticks;
+  }
+  CHECK(e.leader() == 3);
+}
+
+TEST_CASE("nodes that name different leaders converge on the highest "
+          "eligible one named") {
+  auto e = make_elector(1);
+  run(e, 12, {heartbeat{2, 2, {1, 3}, {2, 1, 3}},
+              heartbeat{3, 3, {1, 2}, {3, 1, 2}}});
+  CHECK(e.leader() == 3);
+}

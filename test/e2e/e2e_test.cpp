@@ -95,9 +95,9 @@ TEST_CASE("a 3-process cluster survives its leader's death, catches the "
     if (n != keep)
       c.kill(n);
   auto r = c.cli({"--node", c.address(keep), "set", "k", "v3"}, ms{10000});
+  INFO("exit " << r.exit_code << " out: " << r.out << " err: " << r.err);
   CHECK(r.exit_code != 0);
   CHECK(r.exit_code != -1); // answered within the client timeout, no hang
-  INFO(r.err);
   CHECK((r.err.find("outcome unknown") != std::string::npos
          || r.err.find("not applied") != std::string::npos));
 
