@@ -19,7 +19,7 @@
 // - A command is at most once in the queue and the slots in flight
 //   together (resends of it are dropped while it is there).
 // - While leading: no prepare per command; at most `window_slots_max`
-//   client batches in flight; one accept per acceptor per batch unless a
+//   slots in flight, phase 1 re-proposals included (they go first); one accept per acceptor per batch unless a
 //   retransmission timer expires.
 // - Reads: a read index is the next slot to propose when the read_request
 //   arrives. It is answered only while leading, and either after a read
@@ -223,6 +223,8 @@ private:
   std::set<std::pair<uint64_t, uint64_t>> pending_ids_;
   /// Commands to forward to the leader, with the leader they are for.
   std::vector<std::pair<node_id, client_command>> forward_buffer_;
+  /// Phase 1 re-proposals (and NOPs) not yet in the window, by slot.
+  std::map<slot_t, log_value> reproposals_;
   /// Phase 1 results: highest-ballot accepted value per slot.
   std::map<slot_t, accepted_entry> reported_;
   size_t prepared_count_ = 0;

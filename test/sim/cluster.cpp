@@ -505,6 +505,11 @@ void cluster::handle(node& nd, acceptor_step step) {
 
 void cluster::handle(node& nd, proposer_step step) {
   handle_durable(nd, std::move(step), "proposer");
+  // Bounded: phase 1 re-proposals wait for room like client batches.
+  if (nd.prop->in_flight() > opts_.proposer.window_slots_max)
+    fail("proposer " + std::to_string(nd.id) + " has "
+         + std::to_string(nd.prop->in_flight()) + " slots in flight, window "
+         + std::to_string(opts_.proposer.window_slots_max));
 }
 
 void cluster::handle(node& nd, const elector_step& step) {
