@@ -205,12 +205,13 @@ void proposer::finish_phase1(proposer_step& out) {
   if (!chosen_.empty())
     end = std::max(end, chosen_.rbegin()->first + 1);
   // Every slot that may hold a chosen value is below `end`. Re-propose the
-  // highest-ballot value reported for it; fill the gaps with NOPs.
+  // highest-ballot value reported for it; fill the gaps with NOPs. They
+  // enter the window first, as it has room; client batches go above `end`.
   for (slot_t s = first_unchosen_; s < end; ++s) {
     if (chosen_.count(s) > 0)
       continue;
     auto r = reported_.find(s);
-    propose(s, r != reported_.end() ? r->second.value : nop_value(), out);
+    reproposals_[s] = r != reported_.end() ? r->second.value : nop_value();
   }
   reported_.clear();
   next_slot_ = end;
@@ -305,6 +306,7 @@ proposer_step proposer::on_tick(clock_ms now) {
 }
 
 void proposer::drop_in_flight() {
+  reproposals_.clear();
   for (auto& [slot, prop] : in_flight_)
     for (auto& c : prop.value.commands)
       pending_ids_.erase({c.client_id, c.sequence});
@@ -436,6 +438,15 @@ void proposer::send_accept(node_id acceptor, slot_t slot,
 }
 
 void proposer::fill_window(proposer_step& out) {
+  while (phase_ == proposer_phase::leading
+         && in_flight_.size() < cfg_.window_slots_max && !reproposals_.empty()) {
+    auto first = reproposals_.begin();
+    auto slot = first->first;
+    auto value = std::move(first->second);
+    reproposals_.erase(first);
+    if (chosen_.count(slot) == 0)
+      propose(slot, std::move(value), out);
+  }
   while (phase_ == proposer_phase::leading
          && in_flight_.size() < cfg_.window_slots_max && !queue_.empty()) {
     log_value batch;
