@@ -65,6 +65,8 @@ learner_actor::behavior_type learner_shell(learner_pointer self,
   core.table.timeout_ticks = ticks_for(cfg, cfg.client_timeout);
   core.table.window_max = cfg.core.replies_per_client_max;
   core.table.requests_max = cfg.clients_waiting_max;
+  // 10T: a failover's leaderless moment is waited out.
+  core.table.refuse_after_ticks = 5 * cfg.resend_ticks;
   core.proposers = cfg.proposers;
   self->state.core = std::make_unique<learner_node>(std::move(core));
   self->state.cfg = cfg;
@@ -72,6 +74,9 @@ learner_actor::behavior_type learner_shell(learner_pointer self,
   return {
     [=](chosen& m) { handle(self, self->state.core->on_chosen(m)); },
     [=](read_index& m) { handle(self, self->state.core->on_read_index(m)); },
+    [=](command_refused& m) {
+      handle(self, self->state.core->on_refused(m));
+    },
     [=](tick_atom) {
       handle(self, self->state.core->on_tick());
       self->delayed_send(self, self->state.cfg.tick, tick_atom_v);

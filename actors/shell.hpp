@@ -23,29 +23,19 @@
 
 namespace paxoskv {
 
-/// The role handle of `h` that handles messages of type T.
+/// The role handle of `h` that handles messages of type T (role_of<T>).
 template <class T>
 auto& handle_for(const role_handles& h) {
-  if constexpr (std::is_same_v<T, prepare> || std::is_same_v<T, accept>
-                || std::is_same_v<T, success>
-                || std::is_same_v<T, learn_request>
-                || std::is_same_v<T, read_probe>)
+  constexpr auto r = role_of<T>;
+  static_assert(r != role::client, "client replies are not sent to roles");
+  if constexpr (r == role::acceptor)
     return h.acceptor;
-  else if constexpr (std::is_same_v<T, promise> || std::is_same_v<T, accepted>
-                     || std::is_same_v<T, nack>
-                     || std::is_same_v<T, success_ack>
-                     || std::is_same_v<T, leader_change>
-                     || std::is_same_v<T, client_command>
-                     || std::is_same_v<T, client_batch>
-                     || std::is_same_v<T, read_request>
-                     || std::is_same_v<T, read_probe_ack>)
+  else if constexpr (r == role::proposer)
     return h.proposer;
-  else if constexpr (std::is_same_v<T, chosen> || std::is_same_v<T, read_index>)
+  else if constexpr (r == role::learner)
     return h.learner;
-  else if constexpr (std::is_same_v<T, heartbeat>)
-    return h.elector;
   else
-    static_assert(std::is_same_v<T, client_reply>, "message without a role");
+    return h.elector;
 }
 
 /// The process's monotonic clock in ms: what leases are measured in.
@@ -93,7 +83,7 @@ bool send_envelope(Self* self, const route_table& routes, envelope e) {
   return std::visit(
     [&](auto& m) {
       using type = std::decay_t<decltype(m)>;
-      if constexpr (std::is_same_v<type, client_reply>) {
+      if constexpr (role_of<type> == role::client) {
         return false;
       } else {
         auto& dest = handle_for<type>(i->second);

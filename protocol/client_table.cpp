@@ -74,9 +74,11 @@ client_table_step client_table::on_request(client_request_in in,
     s.requests.begin(), s.requests.end(),
     [](const request& q) { return q.seq == 0 && !q.answered; });
   auto& p = s.unapplied[r.seq];
-  p = pending_command{r.cmd, now_ + cfg_.resend_ticks, false, after_read};
+  p.cmd = r.cmd;
+  p.created = now_;
+  p.held = after_read;
   if (!after_read)
-    out.submit.push_back(r.cmd);
+    send(p, out);
   s.requests.push_back(std::move(r));
   return out;
 }
@@ -114,8 +116,7 @@ void client_table::release_writes(session& s, client_table_step& out) {
       break;
     if (p.held) {
       p.held = false;
-      p.resend_at = now_ + cfg_.resend_ticks;
-      out.submit.push_back(p.cmd);
+      send(p, out);
     }
   }
 }
@@ -163,11 +164,73 @@ void client_table::on_outcome(const command_outcome& o,
   auto next = s.unapplied.find(o.sequence + 1);
   if (next != s.unapplied.end() && next->second.behind) {
     next->second.behind = false;
-    next->second.resend_at = now_ + cfg_.resend_ticks;
-    out.submit.push_back(next->second.cmd);
+    send(next->second, out);
   }
   release_reads(s, out);
   release(o.client_id, s, out);
+}
+
+void client_table::send(pending_command& p, client_table_step& out) {
+  p.resend_at = now_ + cfg_.resend_ticks;
+  ++p.attempts;
+  out.submit.push_back(client_command{p.cmd, cfg_.self, 0, p.attempts});
+}
+
+client_table_step client_table::on_refused(const command_refused& m) {
+  client_table_step out;
+  auto si = sessions_.find(m.client_id);
+  if (si == sessions_.end())
+    return out;
+  auto& s = si->second;
+  auto u = s.unapplied.find(m.sequence);
+  if (u == s.unapplied.end() || m.attempt == 0 || m.attempt > 64
+      || m.attempt > u->second.attempts)
+    return out;
+  u->second.refused_mask |= uint64_t{1} << (m.attempt - 1);
+  u->second.refused_why = m.reason;
+  fail_refused(s, out);
+  release(m.client_id, s, out);
+  return out;
+}
+
+bool client_table::certainly_unapplied(const pending_command& p) const {
+  if (p.held)
+    return p.attempts == 0; // Never sent.
+  if (p.attempts == 0 || p.attempts > 64)
+    return false;
+  auto all = p.attempts == 64 ? ~uint64_t{0}
+                              : (uint64_t{1} << p.attempts) - 1;
+  return p.refused_mask == all;
+}
+
+void client_table::fail_refused(session& s, client_table_step& out) {
+  // Only from the top: a sequence number given back must be the newest,
+  // so that numbering stays without gaps for the state machine.
+  auto top = s.next_seq - 1;
+  while (top > s.applied_seq) {
+    auto u = s.unapplied.find(top);
+    if (u == s.unapplied.end() || !certainly_unapplied(u->second)
+        || now_ - u->second.created < cfg_.refuse_after_ticks)
+      break;
+    if (auto* r = find_request(s, top, false)) {
+      r->answered = true;
+      r->result = not_applied(
+        u->second.refused_why.empty() ? "no leader known"
+                                      : u->second.refused_why);
+      r->seq = 0;
+      r->read_sent = true; // Not a read: never hand it to the learner.
+      r->served = false;
+    }
+    s.unapplied.erase(u);
+    --top;
+  }
+  if (top + 1 == s.next_seq)
+    return;
+  s.next_seq = top + 1;
+  for (auto& r : s.requests)
+    if (r.seq == 0 && !r.answered)
+      r.after_seq = std::min(r.after_seq, top);
+  release_reads(s, out);
 }
 
 client_table::request* client_table::find_request(session& s, uint64_t key,
@@ -236,10 +299,10 @@ client_table_step client_table::on_tick() {
     // successors cannot be applied before them.
     for (auto& [seq, p] : s.unapplied)
       if (!p.held && now_ >= p.resend_at) {
-        p.resend_at = now_ + cfg_.resend_ticks;
         p.behind = false;
-        out.submit.push_back(p.cmd);
+        send(p, out);
       }
+    fail_refused(s, out);
     release(id, s, out);
   }
   return out;

@@ -59,6 +59,11 @@ struct client_table_config {
   uint32_t session_idle_ticks = 6000;
   /// Requests waiting for a reply, over all sessions.
   size_t requests_max = 1 << 20;
+  /// A log command every copy of which was refused (no leader known, a
+  /// full queue) is answered "not applied" once it is this old, rather
+  /// than "outcome unknown" at the timeout. Short leaderless moments of a
+  /// failover are waited out.
+  uint32_t refuse_after_ticks = 50;
 };
 
 /// A request of a client connection.
@@ -85,8 +90,9 @@ struct client_answer {
 struct client_table_step {
   /// Answers, in request order per client.
   std::vector<client_answer> answers;
-  /// Log commands to send towards the leader (the caller addresses them).
-  std::vector<command> submit;
+  /// Log commands to send towards the leader (the caller addresses them),
+  /// each with its attempt number.
+  std::vector<client_command> submit;
   /// Reads to hand to the learner: the command (its sequence carries
   /// `read_tag`) and the level.
   std::vector<std::pair<command, read_level>> reads;
@@ -105,6 +111,9 @@ public:
 
   /// The learner applied commands or answered reads.
   client_table_step on_outcomes(const std::vector<command_outcome>& outs);
+
+  /// A proposer dropped one copy (attempt) of a command.
+  client_table_step on_refused(const command_refused& m);
 
   /// The connection closed: its session is forgotten (commands already sent
   /// may still be applied, in order).
@@ -141,6 +150,14 @@ private:
   struct pending_command {
     command cmd;
     uint64_t resend_at = 0;
+    /// Tick it was numbered.
+    uint64_t created = 0;
+    /// Copies sent so far, and which of them (bit attempt - 1) a proposer
+    /// refused. When every copy was refused none exists: it will never
+    /// be applied.
+    uint32_t attempts = 0;
+    uint64_t refused_mask = 0;
+    std::string refused_why;
     /// Chosen ahead of its predecessor: send again once that is applied.
     bool behind = false;
     /// Not sent yet: it waits for a read of its client sent before it.
@@ -170,6 +187,12 @@ private:
   /// Sends log commands that waited for reads sent before them.
   void release_writes(session& s, client_table_step& out);
   void on_outcome(const command_outcome& o, client_table_step& out);
+  /// Sends (or sends again) a log command: one more attempt.
+  void send(pending_command& p, client_table_step& out);
+  /// Answers "not applied" to the newest log commands of the session every
+  /// copy of which was refused, and numbers on from the first of them.
+  void fail_refused(session& s, client_table_step& out);
+  bool certainly_unapplied(const pending_command& p) const;
   request* find_request(session& s, uint64_t seq, bool read);
 
   client_table_config cfg_;

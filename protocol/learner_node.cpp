@@ -29,7 +29,7 @@ void learner_node::absorb(client_table_step&& s, learner_node_step& out) {
     // One message per step: a batch keeps the commands in order.
     client_batch b;
     for (auto& c : s.submit)
-      b.commands.push_back(client_command{std::move(c), cfg_.learner.self, 0});
+      b.commands.push_back(std::move(c));
     if (auto to = proposer_for(); to != 0)
       out.send_now.push_back({to, std::move(b)});
   }
@@ -65,6 +65,12 @@ learner_node_step learner_node::on_read_index(const read_index& m) {
   if (!hosts_proposer_ && m.leader != 0)
     leader_hint_ = m.leader;
   absorb(learner_.on_read_index(m), out);
+  return out;
+}
+
+learner_node_step learner_node::on_refused(const command_refused& m) {
+  learner_node_step out;
+  absorb(table_.on_refused(m), out);
   return out;
 }
 

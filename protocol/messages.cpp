@@ -1,5 +1,7 @@
 #include "protocol/messages.hpp"
 
+#include <type_traits>
+
 #include "protocol/overload.hpp"
 
 namespace paxoskv {
@@ -110,55 +112,35 @@ std::string to_string(role r) {
   return "?";
 }
 
-// Both tables below are exhaustive visits: adding a message type to
-// `message` without a row here does not compile.
+namespace {
 
-role destination_of(const message& m) {
-  return std::visit(
-    overload{
-      [](const prepare&) { return role::acceptor; },
-      [](const promise&) { return role::proposer; },
-      [](const accept&) { return role::acceptor; },
-      [](const accepted&) { return role::proposer; },
-      [](const nack&) { return role::proposer; },
-      [](const success&) { return role::acceptor; },
-      [](const success_ack&) { return role::proposer; },
-      [](const chosen&) { return role::learner; },
-      [](const learn_request&) { return role::acceptor; },
-      [](const heartbeat&) { return role::elector; },
-      [](const leader_change&) { return role::proposer; },
-      [](const client_command&) { return role::proposer; },
-      [](const client_batch&) { return role::proposer; },
-      [](const client_reply&) { return role::client; },
-      [](const read_request&) { return role::proposer; },
-      [](const read_index&) { return role::learner; },
-      [](const read_probe&) { return role::acceptor; },
-      [](const read_probe_ack&) { return role::proposer; },
-    },
-    m);
-}
+/// Catches the type name an inspect overload announces.
+struct name_probe {
+  using result_type = void;
+  static constexpr bool reads_state = true;
+  static constexpr bool writes_state = false;
+  const char* name = "?";
+
+  template <class... Ts>
+  void operator()(Ts&&... xs) {
+    (take(xs), ...);
+  }
+
+  template <class T>
+  void take(T& x) {
+    if constexpr (std::is_same_v<std::decay_t<T>, caf::meta::type_name_t>)
+      name = x.value;
+  }
+};
+
+} // namespace
 
 const char* name_of(const message& m) {
   return std::visit(
-    overload{
-      [](const prepare&) { return "prepare"; },
-      [](const promise&) { return "promise"; },
-      [](const accept&) { return "accept"; },
-      [](const accepted&) { return "accepted"; },
-      [](const nack&) { return "nack"; },
-      [](const success&) { return "success"; },
-      [](const success_ack&) { return "success_ack"; },
-      [](const chosen&) { return "chosen"; },
-      [](const learn_request&) { return "learn_request"; },
-      [](const heartbeat&) { return "heartbeat"; },
-      [](const leader_change&) { return "leader_change"; },
-      [](const client_command&) { return "client_command"; },
-      [](const client_batch&) { return "client_batch"; },
-      [](const client_reply&) { return "client_reply"; },
-      [](const read_request&) { return "read_request"; },
-      [](const read_index&) { return "read_index"; },
-      [](const read_probe&) { return "read_probe"; },
-      [](const read_probe_ack&) { return "read_probe_ack"; },
+    [](const auto& x) {
+      name_probe f;
+      inspect(f, const_cast<std::decay_t<decltype(x)>&>(x));
+      return f.name;
     },
     m);
 }

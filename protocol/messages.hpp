@@ -1,9 +1,12 @@
 // The message vocabulary of paxoskv: every message any role sends to another.
 //
 // Each struct has a CAF-0.17 `inspect` overload so that it prints
-// (caf::deep_to_string) and serializes across nodes. The destination role of a
-// message follows from its type (see `destination_of`), so the cores address
-// messages to nodes only.
+// (caf::deep_to_string) and serializes across nodes, and right after it the
+// role that handles it (`PAXOSKV_HANDLED_BY`). The destination role follows
+// from the type (`role_of`), so the cores address messages to nodes only.
+// One list, the `message` variant, names every type; what can be derived
+// from it is (names, routing, relays), and a type added there without a
+// role or a handler fails to compile.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +17,25 @@
 #include "protocol/types.hpp"
 
 namespace paxoskv {
+
+/// The roles a message can be addressed to.
+enum class role : uint8_t { proposer, acceptor, learner, elector, client };
+
+std::string to_string(role r);
+
+/// The role that handles messages of type T. Declared for each message
+/// right after it; a type without one does not compile where it is routed.
+template <class T>
+struct handled_by;
+
+template <class T>
+constexpr role role_of = handled_by<T>::value;
+
+#define PAXOSKV_HANDLED_BY(type, r)                                            \
+  template <>                                                                  \
+  struct handled_by<type> {                                                    \
+    static constexpr role value = role::r;                                     \
+  };
 
 /// Phase 1a: a proposer asks acceptors to promise `b` for every slot
 /// `>= from_slot` (one prepare covers infinitely many instances).
@@ -31,6 +53,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, prepare& x) {
   return f(caf::meta::type_name("prepare"), x.b, x.from_slot, x.proposer);
 }
+
+PAXOSKV_HANDLED_BY(prepare, acceptor)
 
 /// Phase 1b: an acceptor promised `b` and reports what it accepted at slots
 /// `>= from_slot`, in slot order, at most a bounded number per message.
@@ -56,6 +80,8 @@ typename Inspector::result_type inspect(Inspector& f, promise& x) {
            x.entries, x.no_more_accepted, x.first_unchosen);
 }
 
+PAXOSKV_HANDLED_BY(promise, proposer)
+
 /// Phase 2a: the leader asks acceptors to accept `value` at `slot`.
 struct accept {
   /// The leader's ballot.
@@ -76,6 +102,8 @@ typename Inspector::result_type inspect(Inspector& f, accept& x) {
   return f(caf::meta::type_name("accept"), x.b, x.slot, x.value,
            x.first_unchosen, x.proposer);
 }
+
+PAXOSKV_HANDLED_BY(accept, acceptor)
 
 /// Phase 2b: an acceptor's answer to an accept. When `promised > b` the
 /// acceptor refused, because it promised a newer ballot.
@@ -98,6 +126,8 @@ typename Inspector::result_type inspect(Inspector& f, accepted& x) {
            x.first_unchosen, x.acceptor);
 }
 
+PAXOSKV_HANDLED_BY(accepted, proposer)
+
 /// A refused prepare: the acceptor promised a newer ballot.
 struct nack {
   /// The ballot that was refused.
@@ -112,6 +142,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, nack& x) {
   return f(caf::meta::type_name("nack"), x.b, x.promised, x.acceptor);
 }
+
+PAXOSKV_HANDLED_BY(nack, proposer)
 
 /// The leader tells a lagging acceptor chosen values it is missing. With no
 /// entries it is a keepalive that an idle leader sends to learn whether it
@@ -128,6 +160,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, success& x) {
   return f(caf::meta::type_name("success"), x.entries, x.proposer);
 }
+
+PAXOSKV_HANDLED_BY(success, acceptor)
 
 /// An acceptor's answer to `success`: how far it now knows the log chosen,
 /// and whom it promised (so an idle leader learns it was superseded).
@@ -146,6 +180,8 @@ typename Inspector::result_type inspect(Inspector& f, success_ack& x) {
            x.promised);
 }
 
+PAXOSKV_HANDLED_BY(success_ack, proposer)
+
 /// Chosen values for learners (from the leader, or from an acceptor
 /// answering a learn_request).
 struct chosen {
@@ -157,6 +193,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, chosen& x) {
   return f(caf::meta::type_name("chosen"), x.entries);
 }
+
+PAXOSKV_HANDLED_BY(chosen, learner)
 
 /// A learner asks an acceptor for chosen values from `from_slot` on.
 struct learn_request {
@@ -170,6 +208,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, learn_request& x) {
   return f(caf::meta::type_name("learn_request"), x.learner, x.from_slot);
 }
+
+PAXOSKV_HANDLED_BY(learn_request, acceptor)
 
 /// Elector heartbeat, sent to every other elector every T.
 struct heartbeat {
@@ -191,6 +231,8 @@ typename Inspector::result_type inspect(Inspector& f, heartbeat& x) {
            x.eligible);
 }
 
+PAXOSKV_HANDLED_BY(heartbeat, elector)
+
 /// The elector tells its node's proposer who leads now.
 struct leader_change {
   /// The new leader (0: nobody).
@@ -202,6 +244,8 @@ typename Inspector::result_type inspect(Inspector& f, leader_change& x) {
   return f(caf::meta::type_name("leader_change"), x.leader);
 }
 
+PAXOSKV_HANDLED_BY(leader_change, proposer)
+
 /// A client command on its way to the leader's proposer.
 struct client_command {
   /// The command, with its (client_id, sequence).
@@ -210,12 +254,18 @@ struct client_command {
   node_id origin = 0;
   /// How many times it was forwarded; bounded to stop forwarding loops.
   uint32_t hops = 0;
+  /// Which send of the command by its origin this copy is (1, 2, ...);
+  /// echoed in a refusal.
+  uint32_t attempt = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, client_command& x) {
-  return f(caf::meta::type_name("client_command"), x.cmd, x.origin, x.hops);
+  return f(caf::meta::type_name("client_command"), x.cmd, x.origin, x.hops,
+           x.attempt);
 }
+
+PAXOSKV_HANDLED_BY(client_command, proposer)
 
 /// Client commands a follower forwards to the leader, batched: one message
 /// instead of one per command.
@@ -228,6 +278,29 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, client_batch& x) {
   return f(caf::meta::type_name("client_batch"), x.commands);
 }
+
+PAXOSKV_HANDLED_BY(client_batch, proposer)
+
+/// A proposer dropped a copy of a client command without proposing or
+/// passing it on (no leader known, or the leader's queue full), and tells
+/// the node that sent it. That copy will never be applied.
+struct command_refused {
+  /// The command's (client id, sequence).
+  uint64_t client_id = 0;
+  uint64_t sequence = 0;
+  /// The attempt of the refused copy (client_command::attempt).
+  uint32_t attempt = 0;
+  /// Why, for the client.
+  std::string reason;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, command_refused& x) {
+  return f(caf::meta::type_name("command_refused"), x.client_id, x.sequence,
+           x.attempt, x.reason);
+}
+
+PAXOSKV_HANDLED_BY(command_refused, learner)
 
 /// The kind of result a command produced.
 enum class result_kind : uint8_t {
@@ -296,6 +369,8 @@ typename Inspector::result_type inspect(Inspector& f, client_reply& x) {
            x.result);
 }
 
+PAXOSKV_HANDLED_BY(client_reply, client)
+
 /// A learner asks the leader for a read index for its waiting reads (leader
 /// and lease reads). A follower's proposer passes it on to the leader.
 struct read_request {
@@ -316,6 +391,8 @@ typename Inspector::result_type inspect(Inspector& f, read_request& x) {
            x.hops);
 }
 
+PAXOSKV_HANDLED_BY(read_request, proposer)
+
 /// The leader's answer to a read_request: every value chosen before the
 /// request reached the leader is at a slot below `index`. A learner that
 /// applied every slot below `index` answers the reads from its state.
@@ -332,6 +409,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, read_index& x) {
   return f(caf::meta::type_name("read_index"), x.id, x.index, x.leader);
 }
+
+PAXOSKV_HANDLED_BY(read_index, learner)
 
 /// The leader asks every acceptor whether it still promised nothing newer
 /// than `b` (one heartbeat round for leader reads). With `lease_ms` > 0 an
@@ -354,6 +433,8 @@ typename Inspector::result_type inspect(Inspector& f, read_probe& x) {
            x.lease_ms);
 }
 
+PAXOSKV_HANDLED_BY(read_probe, acceptor)
+
 /// An acceptor's answer to read_probe. `promised <= b` confirms the round;
 /// `promised > b` tells the leader it was superseded.
 struct read_probe_ack {
@@ -374,21 +455,16 @@ typename Inspector::result_type inspect(Inspector& f, read_probe_ack& x) {
            x.acceptor, x.lease_granted);
 }
 
+PAXOSKV_HANDLED_BY(read_probe_ack, proposer)
+
 /// Every message of the protocol. A `std::visit` over it without a catch-all
 /// fails to compile when a type is added here and not handled there.
 using message = std::variant<prepare, promise, accept, accepted, nack, success,
                              success_ack, chosen, learn_request, heartbeat,
                              leader_change, client_command, client_batch,
-                             client_reply, read_request, read_index,
-                             read_probe, read_probe_ack>;
+                             command_refused, client_reply, read_request,
+                             read_index, read_probe, read_probe_ack>;
 
-/// The roles a message can be addressed to.
-enum class role : uint8_t { proposer, acceptor, learner, elector, client };
-
-std::string to_string(role r);
-
-/// The role that handles a message of this type.
-role destination_of(const message& m);
 
 /// A message addressed to a node (the role follows from the message type).
 struct envelope {
@@ -398,7 +474,8 @@ struct envelope {
   message msg;
 };
 
-/// Short name of a message's type, for logs and message counts.
+/// Short name of a message's type (from its inspect overload), for logs and
+/// message counts.
 const char* name_of(const message& m);
 
 } // namespace paxoskv

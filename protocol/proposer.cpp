@@ -102,6 +102,7 @@ void proposer::step_down(const ballot& newer, proposer_step& out) {
 void proposer::forward(const client_command& c, proposer_step& out) {
   if (!can_forward(c.hops)) {
     out.log.push_back("ignore_client_command: no leader to forward to");
+    refuse(c, "no leader known", out);
     return;
   }
   if (forward_buffer_.size() >= cfg_.forward_buffer_max) {
@@ -109,8 +110,17 @@ void proposer::forward(const client_command& c, proposer_step& out) {
     for (auto& e : flushed.send_now)
       out.send_now.push_back(std::move(e));
   }
-  forward_buffer_.emplace_back(leader_hint_,
-                               client_command{c.cmd, c.origin, c.hops + 1});
+  forward_buffer_.emplace_back(
+    leader_hint_, client_command{c.cmd, c.origin, c.hops + 1, c.attempt});
+}
+
+void proposer::refuse(const client_command& c, const std::string& why,
+                      proposer_step& out) {
+  // This copy is dropped: its origin learns that it will never be applied.
+  if (c.origin != 0)
+    out.send_now.push_back(
+      {c.origin, command_refused{c.cmd.client_id, c.cmd.sequence, c.attempt,
+                                 why}});
 }
 
 proposer_step proposer::flush_forwards() {
@@ -152,6 +162,7 @@ proposer_step proposer::on_client_command(const client_command& m) {
   }
   if (queue_.size() >= cfg_.queue_commands_max) {
     out.log.push_back("ignore_client_command: queue full");
+    refuse(m, "the leader's queue is full", out);
     return out;
   }
   pending_ids_.insert(id);

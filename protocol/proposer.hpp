@@ -175,6 +175,9 @@ private:
   /// Buffers a command for the leader (hops + 1), or drops it when no
   /// leader is known or it was forwarded too often.
   void forward(const client_command& c, proposer_step& out);
+  /// Tells the origin of a copy dropped here that it will not be applied.
+  void refuse(const client_command& c, const std::string& why,
+              proposer_step& out);
   /// True when another node is known to lead and a message forwarded
   /// `hops` times may go on once more.
   bool can_forward(uint32_t hops) const {

@@ -42,13 +42,13 @@ TEST_CASE("log commands of a connection are numbered in order and answered "
   auto b = t.on_request(set_req(9, 2, "b"));
   REQUIRE(a.submit.size() == 1);
   REQUIRE(b.submit.size() == 1);
-  CHECK(a.submit[0].sequence == 1);
-  CHECK(b.submit[0].sequence == 2);
+  CHECK(a.submit[0].cmd.sequence == 1);
+  CHECK(b.submit[0].cmd.sequence == 2);
   // The second is applied first (a duplicate outcome, say): its answer
   // waits for the first.
-  auto early = t.on_outcomes({applied(b.submit[0])});
+  auto early = t.on_outcomes({applied(b.submit[0].cmd)});
   CHECK(early.answers.empty());
-  auto both = t.on_outcomes({applied(a.submit[0])});
+  auto both = t.on_outcomes({applied(a.submit[0].cmd)});
   REQUIRE(both.answers.size() == 2);
   CHECK(both.answers[0].request == 1);
   CHECK(both.answers[1].request == 2);
@@ -58,8 +58,8 @@ TEST_CASE("log commands of a connection are numbered in order and answered "
 TEST_CASE("a command chosen ahead of its predecessor is sent again right "
           "after the predecessor is applied") {
   auto t = make_table();
-  auto a = t.on_request(set_req(9, 1, "a")).submit.at(0);
-  auto b = t.on_request(set_req(9, 2, "b")).submit.at(0);
+  auto a = t.on_request(set_req(9, 1, "a")).submit.at(0).cmd;
+  auto b = t.on_request(set_req(9, 2, "b")).submit.at(0).cmd;
   command_outcome ahead{3, 9, 2,
                         {result_kind::not_applied, "earlier not applied", 0},
                         false};
@@ -67,7 +67,7 @@ TEST_CASE("a command chosen ahead of its predecessor is sent again right "
   CHECK(t.on_outcomes({ahead}).submit.empty());
   auto after = t.on_outcomes({applied(a)});
   REQUIRE(after.submit.size() == 1);
-  CHECK(after.submit[0] == b);
+  CHECK(after.submit[0].cmd == b);
   REQUIRE(after.answers.size() == 1); // Only the first is answered yet.
   CHECK(after.answers[0].request == 1);
 }
@@ -75,7 +75,7 @@ TEST_CASE("a command chosen ahead of its predecessor is sent again right "
 TEST_CASE("an unapplied command is resent until applied, even after its "
           "client heard outcome unknown") {
   auto t = make_table();
-  auto a = t.on_request(set_req(9, 1, "a")).submit.at(0);
+  auto a = t.on_request(set_req(9, 1, "a")).submit.at(0).cmd;
   size_t resends = 0;
   std::vector<client_answer> answers;
   for (int i = 0; i < 15; ++i) {
@@ -102,13 +102,13 @@ TEST_CASE("a leader read waits for its connection's earlier writes; a write "
   CHECK(r.reads.empty()); // The SET is not applied yet.
   auto w2 = t.on_request(set_req(9, 3, "b"));
   CHECK(w2.submit.empty()); // Behind the read.
-  auto applied_w = t.on_outcomes({applied(w.submit.at(0))});
+  auto applied_w = t.on_outcomes({applied(w.submit.at(0).cmd)});
   REQUIRE(applied_w.reads.size() == 1);
   auto read_cmd = applied_w.reads[0].first;
   CHECK((read_cmd.sequence & read_tag) != 0);
   auto served = t.on_outcomes({read_answer(read_cmd, 8, "a")});
   REQUIRE(served.submit.size() == 1);
-  CHECK(served.submit[0].sequence == 2);
+  CHECK(served.submit[0].cmd.sequence == 2);
   REQUIRE(served.answers.size() == 1);
   CHECK(served.answers[0].request == 2);
 }
@@ -133,7 +133,7 @@ TEST_CASE("a read answered from an older state than an earlier read of its "
 TEST_CASE("beyond the window a command is refused as not applied, in its "
           "turn") {
   auto t = make_table(2);
-  auto a = t.on_request(set_req(9, 1, "a")).submit.at(0);
+  auto a = t.on_request(set_req(9, 1, "a")).submit.at(0).cmd;
   t.on_request(set_req(9, 2, "b"));
   auto refused = t.on_request(set_req(9, 3, "c"));
   CHECK(refused.submit.empty());
@@ -159,17 +159,68 @@ TEST_CASE("an idle session is forgotten and numbers on from what the state "
   cfg.self = 1;
   cfg.session_idle_ticks = 5;
   client_table t(cfg);
-  auto a = t.on_request(set_req(9, 1, "a")).submit.at(0);
+  auto a = t.on_request(set_req(9, 1, "a")).submit.at(0).cmd;
   t.on_outcomes({applied(a)});
   for (int i = 0; i < 4; ++i)
     t.on_tick();
   CHECK(t.sessions() == 1);
   t.on_tick();
   CHECK(t.sessions() == 0);
-  auto b = t.on_request(set_req(9, 2, "b"), 1).submit.at(0);
+  auto b = t.on_request(set_req(9, 2, "b"), 1).submit.at(0).cmd;
   CHECK(b.sequence == 2);
   // A session with a command not yet applied is never forgotten.
   for (int i = 0; i < 20; ++i)
     t.on_tick();
   CHECK(t.sessions() == 1);
+}
+
+TEST_CASE("a command every copy of which was refused is answered not applied "
+          "after the grace, and its number is given back") {
+  client_table_config cfg;
+  cfg.self = 1;
+  cfg.resend_ticks = 3;
+  cfg.refuse_after_ticks = 5;
+  client_table t(cfg);
+  auto first = t.on_request(set_req(9, 1, "a")).submit.at(0);
+  CHECK(first.attempt == 1);
+  t.on_refused({9, 1, 1, "no leader known"});
+  std::vector<client_answer> answers;
+  std::vector<client_command> sent;
+  for (int i = 0; i < 5; ++i) {
+    auto s = t.on_tick();
+    for (auto& c : s.submit) {
+      sent.push_back(c);
+      t.on_refused({9, 1, c.attempt, "no leader known"});
+    }
+    for (auto& a : s.answers)
+      answers.push_back(a);
+  }
+  REQUIRE(answers.size() == 1);
+  CHECK(answers[0].result.kind == result_kind::not_applied);
+  CHECK(answers[0].result.text == "no leader known");
+  CHECK(t.unapplied() == 0);
+  // The number is free again: the next command is sequence 1.
+  auto next = t.on_request(set_req(9, 2, "b")).submit.at(0);
+  CHECK(next.cmd.sequence == 1);
+}
+
+TEST_CASE("a command with a copy not refused is never answered not applied") {
+  client_table_config cfg;
+  cfg.self = 1;
+  cfg.resend_ticks = 2;
+  cfg.refuse_after_ticks = 1;
+  cfg.timeout_ticks = 20;
+  client_table t(cfg);
+  t.on_request(set_req(9, 1, "a"));
+  std::vector<client_answer> answers;
+  for (int i = 0; i < 25; ++i) {
+    auto s = t.on_tick();
+    // Every copy but the first is refused; the first may still be applied.
+    for (auto& c : s.submit)
+      t.on_refused({9, 1, c.attempt, "no leader known"});
+    for (auto& a : s.answers)
+      answers.push_back(a);
+  }
+  REQUIRE(answers.size() == 1);
+  CHECK(answers[0].result.kind == result_kind::unknown);
 }

@@ -49,20 +49,27 @@ TEST_CASE("every message survives CAF's binary serializer unchanged") {
 TEST_CASE("every message type is routed to the role that handles it") {
   auto s = sample_messages();
   CHECK(s.size() == std::variant_size_v<message>);
-  CHECK(destination_of(prepare{}) == role::acceptor);
-  CHECK(destination_of(accept{}) == role::acceptor);
-  CHECK(destination_of(success{}) == role::acceptor);
-  CHECK(destination_of(learn_request{}) == role::acceptor);
-  CHECK(destination_of(promise{}) == role::proposer);
-  CHECK(destination_of(accepted{}) == role::proposer);
-  CHECK(destination_of(nack{}) == role::proposer);
-  CHECK(destination_of(success_ack{}) == role::proposer);
-  CHECK(destination_of(client_command{}) == role::proposer);
-  CHECK(destination_of(client_batch{}) == role::proposer);
-  CHECK(destination_of(leader_change{}) == role::proposer);
-  CHECK(destination_of(chosen{}) == role::learner);
-  CHECK(destination_of(heartbeat{}) == role::elector);
-  CHECK(destination_of(client_reply{}) == role::client);
+  static_assert(role_of<prepare> == role::acceptor);
+  static_assert(role_of<accept> == role::acceptor);
+  static_assert(role_of<success> == role::acceptor);
+  static_assert(role_of<learn_request> == role::acceptor);
+  static_assert(role_of<read_probe> == role::acceptor);
+  static_assert(role_of<promise> == role::proposer);
+  static_assert(role_of<accepted> == role::proposer);
+  static_assert(role_of<nack> == role::proposer);
+  static_assert(role_of<success_ack> == role::proposer);
+  static_assert(role_of<client_command> == role::proposer);
+  static_assert(role_of<client_batch> == role::proposer);
+  static_assert(role_of<leader_change> == role::proposer);
+  static_assert(role_of<read_request> == role::proposer);
+  static_assert(role_of<read_probe_ack> == role::proposer);
+  static_assert(role_of<chosen> == role::learner);
+  static_assert(role_of<read_index> == role::learner);
+  static_assert(role_of<command_refused> == role::learner);
+  static_assert(role_of<heartbeat> == role::elector);
+  static_assert(role_of<client_reply> == role::client);
+  // Names come from the inspect overloads.
+  CHECK(std::string(name_of(read_probe_ack{})) == "read_probe_ack");
 }
 
 TEST_CASE("ballots order by round, then by node") {

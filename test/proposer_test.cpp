@@ -292,7 +292,13 @@ TEST_CASE("a follower forwards client commands to the leader in batches, "
   CHECK(p.on_client_command(cmd(2)).send_now.empty());
   auto tired = cmd(3);
   tired.hops = 2;
-  CHECK(p.on_client_command(tired).send_now.empty());
+  // Forwarded too often: dropped, and its origin told so.
+  auto dropped = p.on_client_command(tired).send_now;
+  CHECK(of_type<client_batch>(dropped).empty());
+  auto refused = of_type<command_refused>(dropped);
+  REQUIRE(refused.size() == 1);
+  CHECK(refused[0].first == tired.origin);
+  CHECK(refused[0].second.sequence == tired.cmd.sequence);
   CHECK(p.forwards_buffered() == 2);
   auto batches = of_type<client_batch>(p.flush_forwards().send_now);
   REQUIRE(batches.size() == 1);

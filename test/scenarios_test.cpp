@@ -425,3 +425,35 @@ TEST_CASE("random seeds keep every invariant") {
   MESSAGE("seeds " << first << ".." << first + count - 1 << ": "
                    << count - failed << " passed, " << failed << " failed");
 }
+
+TEST_CASE("with no leader to be had a command fails fast as not applied, and "
+          "the connection carries on in order once a majority is back") {
+  auto o = opts_for(3, 5);
+  o.client_timeout_ticks = 1500;
+  cluster c(o);
+  REQUIRE(c.run_until([&] { return c.leader() != 0; }, 1000));
+  auto keep = c.leader() == 1 ? 2u : 1u;
+  for (auto n : all_but(c, keep))
+    c.crash(n);
+  // Let the survivor see that it is alone and names no leader.
+  c.run_until([] { return false; }, 100);
+  std::vector<client_op> ops;
+  for (int i = 0; i < 4; ++i)
+    ops.push_back({op_code::set, "k", "v" + std::to_string(i),
+                   read_level::log, keep});
+  c.add_client(ops, 4);
+  auto start = c.now();
+  REQUIRE(c.run_until([&] { return c.clients_done(); }, 1000));
+  CHECK(c.now() - start < 200); // Well before the 1,500-tick timeout.
+  for (auto& a : c.acks()) {
+    CHECK(a.result.kind == result_kind::not_applied);
+    CHECK(a.result.text == "no leader known");
+  }
+  for (auto n : all_but(c, keep))
+    c.restart(n);
+  c.add_client({{op_code::set, "k", "after", read_level::log, keep},
+                {op_code::get, "k", {}, read_level::leader, keep}},
+               2);
+  finish(c, 5000);
+  check_last_read(c, "after");
+}

@@ -380,7 +380,12 @@ void cluster::send(uint64_t from, envelope env) {
     return 1 + std::uniform_int_distribution<uint64_t>(0, faults_.delay_max)(
              rng_);
   };
-  if (!local && chance(faults_.duplicate))
+  // Forwarded client commands are delivered at most once, as by CAF over
+  // TCP: a node that learns a copy was refused concludes that no copy
+  // exists (see client_table). Every protocol message may be duplicated.
+  bool once = std::holds_alternative<client_command>(env.msg)
+              || std::holds_alternative<client_batch>(env.msg);
+  if (!local && !once && chance(faults_.duplicate))
     network_.push_back({now_ + delay(), from, env, via});
   network_.push_back({now_ + delay(), from, std::move(env), via});
 }
@@ -457,6 +462,7 @@ void cluster::deliver_to_node(node& nd, uint64_t from, const message& m) {
         handle(nd, nd.prop->on_read_request(x, clock_of(nd)));
       },
       [&](const read_index& x) { handle(nd, nd.learn->on_read_index(x)); },
+      [&](const command_refused& x) { handle(nd, nd.learn->on_refused(x)); },
       [&](const read_probe& x) {
         handle(nd, nd.acc->on_read_probe(x, clock_of(nd)));
       },
