@@ -194,9 +194,9 @@ client_table_step client_table::on_refused(const command_refused& m) {
 }
 
 bool client_table::certainly_unapplied(const pending_command& p) const {
-  if (p.held)
-    return p.attempts == 0; // Never sent.
-  if (p.attempts == 0 || p.attempts > 64)
+  // A command held behind a read was never sent, but it is waiting, not
+  // refused: it is sent once the read is answered.
+  if (p.held || p.attempts == 0 || p.attempts > 64)
     return false;
   auto all = p.attempts == 64 ? ~uint64_t{0}
                               : (uint64_t{1} << p.attempts) - 1;
