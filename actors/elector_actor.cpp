@@ -14,9 +14,6 @@ struct elector_shell_state {
   route_table routes;
   tick_duration tick{10};
   node_id node = 0;
-  /// Acceptors live in other processes than the electors: eligibility
-  /// counts the acceptors this process is connected to.
-  bool acceptors_apart = false;
 };
 
 using elector_pointer = elector_actor::stateful_pointer<elector_shell_state>;
@@ -34,8 +31,6 @@ elector_actor::behavior_type elector_shell(elector_pointer self,
                                            elector_config cfg,
                                            tick_duration tick) {
   self->state.node = cfg.self;
-  self->state.acceptors_apart = !cfg.acceptors.empty()
-                                && cfg.acceptors != cfg.nodes;
   self->state.core = std::make_unique<elector>(cfg);
   self->state.tick = tick;
   self->delayed_send(self, tick, tick_atom_v);
@@ -62,13 +57,11 @@ elector_actor::behavior_type elector_shell(elector_pointer self,
           log_line(log_level::warning, st.node, "elector",
                    "peer " + std::to_string(id) + " down");
       st.routes = std::move(r);
-      if (st.acceptors_apart) {
-        std::vector<node_id> reachable;
-        for (auto& [id, h] : st.routes.nodes)
-          if (h.acceptor)
-            reachable.push_back(id);
-        st.core->set_reachable_acceptors(std::move(reachable));
-      }
+      std::vector<node_id> reachable;
+      for (auto& [id, h] : st.routes.nodes)
+        if (h.acceptor)
+          reachable.push_back(id);
+      st.core->set_reachable_acceptors(std::move(reachable));
     },
     [=](status_atom) {
       auto& st = self->state;

@@ -22,9 +22,10 @@ using proposer_pointer = proposer_actor::stateful_pointer<proposer_shell_state>;
 void handle(proposer_pointer self, proposer_step step) {
   auto& st = self->state;
   auto node = st.node;
+  for (auto& l : step.notices)
+    log_line(log_level::info, node, "proposer", l);
   for (auto& l : step.log)
-    log_line(l.rfind("step_down", 0) == 0 ? log_level::info : log_level::debug,
-             node, "proposer", l);
+    log_line(log_level::debug, node, "proposer", l);
   apply_durable_step(self, std::move(step), node, "proposer");
   // Commands for the leader leave together once everything already queued
   // here was handled: one message per batch, not per command.

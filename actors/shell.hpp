@@ -50,8 +50,7 @@ inline clock_ms monotonic_ms() {
 /// the directory of one it is connected to, which delivers it if it is
 /// connected to the destination (one hop). False if there is none, or the
 /// message is not relayed (heartbeats).
-template <class Self>
-bool relay_envelope(Self* self, const route_table& routes, envelope e) {
+inline bool relay_envelope(const route_table& routes, envelope e) {
   if (!relayable(e.msg))
     return false;
   std::vector<node_id> connected;
@@ -79,7 +78,7 @@ template <class Self>
 bool send_envelope(Self* self, const route_table& routes, envelope e) {
   auto i = routes.nodes.find(static_cast<node_id>(e.to));
   if (i == routes.nodes.end())
-    return relay_envelope(self, routes, std::move(e));
+    return relay_envelope(routes, std::move(e));
   return std::visit(
     [&](auto& m) {
       using type = std::decay_t<decltype(m)>;

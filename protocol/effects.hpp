@@ -25,8 +25,12 @@ struct durable_step {
   std::vector<envelope> send_now;
   /// Messages that may leave only after `write` is durable.
   std::vector<envelope> after_write;
-  /// One line per input dropped or refused, and why (for the shell's log).
+  /// One line per input dropped or refused, and why (for the shell's
+  /// debug log).
   std::vector<std::string> log;
+  /// Events an operator wants to see (the shell logs them at info level),
+  /// such as a proposer stepping down for a newer ballot.
+  std::vector<std::string> notices;
 
   bool has_write() const { return write.has_value(); }
 

@@ -9,6 +9,7 @@ namespace paxoskv {
 elector::elector(elector_config cfg) : cfg_(std::move(cfg)) {
   if (cfg_.acceptors.empty())
     cfg_.acceptors = cfg_.nodes;
+  acceptors_apart_ = cfg_.acceptors != cfg_.nodes;
   assert(cfg_.self != 0 && cfg_.heartbeat_ticks > 0);
   assert(cfg_.election_timeout_ticks >= cfg_.heartbeat_ticks);
   for (auto n : cfg_.nodes)
@@ -29,7 +30,8 @@ std::vector<node_id> elector::heard_directly() const {
 }
 
 void elector::set_reachable_acceptors(std::vector<node_id> reachable) {
-  reachable_ = std::move(reachable);
+  if (acceptors_apart_)
+    reachable_ = std::move(reachable);
 }
 
 bool elector::eligible() const {

@@ -74,8 +74,9 @@ public:
   /// Nodes heard from directly within the election timeout.
   std::vector<node_id> heard_directly() const;
 
-  /// From now on, eligibility counts these acceptors as reachable instead
-  /// of the electors heard directly (for roles in separate processes).
+  /// The acceptors this node's process is connected to. Where acceptors
+  /// live in other processes than the electors, eligibility counts these
+  /// instead of the electors heard directly; otherwise they are ignored.
   void set_reachable_acceptors(std::vector<node_id> reachable);
 
   /// Whether this node reaches a majority of the acceptors.
@@ -96,6 +97,8 @@ private:
 
   elector_config cfg_;
   std::optional<std::vector<node_id>> reachable_;
+  /// Acceptors are other nodes than the electors.
+  bool acceptors_apart_ = false;
   uint64_t now_ = 0;
   node_id leader_ = 0;
   std::map<node_id, peer> peers_;

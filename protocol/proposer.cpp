@@ -90,7 +90,7 @@ void proposer::step_down(const ballot& newer, proposer_step& out) {
   seen_round_ = std::max(seen_round_, newer.round);
   if (phase_ != proposer_phase::preparing && phase_ != proposer_phase::leading)
     return;
-  out.log.push_back("step_down: ballot " + to_string(ballot_)
+  out.notices.push_back("step_down: ballot " + to_string(ballot_)
                     + " superseded by " + to_string(newer));
   phase_ = proposer_phase::backoff;
   drop_reads();
@@ -143,6 +143,8 @@ proposer_step proposer::on_client_batch(const client_batch& m) {
       out.send_now.push_back(std::move(e));
     for (auto& l : step.log)
       out.log.push_back(std::move(l));
+    for (auto& l : step.notices)
+      out.notices.push_back(std::move(l));
   }
   return out;
 }

@@ -486,6 +486,8 @@ template <class Write>
 void cluster::handle_durable(node& nd, durable_step<Write>&& step,
                              const std::string& role_name) {
   auto who = role_name + " " + std::to_string(nd.id);
+  for (auto& l : step.notices)
+    trace(who + ": " + l);
   for (auto& l : step.log)
     trace(who + ": " + l);
   for (auto& e : step.send_now) {
