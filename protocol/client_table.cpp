@@ -43,8 +43,10 @@ client_table_step client_table::on_request(client_request_in in,
   }
   auto& s = si->second;
   s.active_tick = now_;
-  if (waiting_ >= cfg_.requests_max && s.requests.empty())
+  if (waiting_ >= cfg_.requests_max)
     return refuse("too many requests waiting on this node; retry later");
+  if (s.requests.size() >= cfg_.session_requests_max)
+    return refuse("too many requests waiting on this connection");
   request r;
   r.number = in.request;
   r.level = in.level;

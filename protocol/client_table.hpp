@@ -57,8 +57,12 @@ struct client_table_config {
   /// as paxoskv-cli, leaves nothing behind). A request under its id later
   /// starts it again, numbered on from what the state machine applied.
   uint32_t session_idle_ticks = 6000;
-  /// Requests waiting for a reply, over all sessions.
+  /// Requests waiting for a reply, over all sessions, and per session.
+  /// Beyond either a request is refused ("not applied") at once, ahead of
+  /// the session's earlier requests: only a caller that does not wait for
+  /// its answers gets there (the client service keeps 64 in flight).
   size_t requests_max = 1 << 20;
+  size_t session_requests_max = 1024;
   /// A log command every copy of which was refused (no leader known, a
   /// full queue) is answered "not applied" once it is this old, rather
   /// than "outcome unknown" at the timeout. Short leaderless moments of a

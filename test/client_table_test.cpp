@@ -224,3 +224,18 @@ TEST_CASE("a command with a copy not refused is never answered not applied") {
   REQUIRE(answers.size() == 1);
   CHECK(answers[0].result.kind == result_kind::unknown);
 }
+
+TEST_CASE("a caller that never waits for answers is refused beyond the "
+          "session's bound, without growing the table") {
+  client_table_config cfg;
+  cfg.self = 1;
+  cfg.session_requests_max = 4;
+  client_table t(cfg);
+  for (uint64_t n = 1; n <= 4; ++n)
+    CHECK(t.on_request(get_req(9, n, read_level::leader)).answers.empty());
+  auto refused = t.on_request(get_req(9, 5, read_level::leader));
+  REQUIRE(refused.answers.size() == 1);
+  CHECK(refused.answers[0].request == 5);
+  CHECK(refused.answers[0].result.kind == result_kind::not_applied);
+  CHECK(t.waiting() == 4);
+}
