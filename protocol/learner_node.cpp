@@ -15,7 +15,7 @@ learner_node::learner_node(learner_node_config cfg)
 node_id learner_node::proposer_for() {
   if (hosts_proposer_)
     return cfg_.learner.self;
-  if (leader_hint_ != 0)
+  if (leader_hint_ != 0 && now_ - hint_tick_ <= 4 * cfg_.table.resend_ticks)
     return leader_hint_;
   if (cfg_.proposers.empty())
     return 0;
@@ -62,8 +62,10 @@ learner_node_step learner_node::on_chosen(const chosen& m) {
 
 learner_node_step learner_node::on_read_index(const read_index& m) {
   learner_node_step out;
-  if (!hosts_proposer_ && m.leader != 0)
+  if (!hosts_proposer_ && m.leader != 0) {
     leader_hint_ = m.leader;
+    hint_tick_ = now_;
+  }
   absorb(learner_.on_read_index(m), out);
   return out;
 }
@@ -88,6 +90,7 @@ learner_node_step learner_node::on_close(uint64_t client_id) {
 
 learner_node_step learner_node::on_tick() {
   learner_node_step out;
+  ++now_;
   absorb(learner_.on_tick(), out);
   absorb(table_.on_tick(), out);
   return out;

@@ -7,8 +7,9 @@
 // - Every outcome of the learner reaches the client table in the order the
 //   learner produced it, within the same step.
 // - Client commands and read requests go to this node's proposer when it
-//   hosts one, else to the proposer of the node that last confirmed a read
-//   index (the leader), else to the proposers in turn, one per resend.
+//   hosts one, else to the proposer of the node that confirmed a read index
+//   (the leader) within the last four resend periods, else to the
+//   proposers in turn, one per resend.
 #pragma once
 
 #include <cstddef>
@@ -60,8 +61,12 @@ private:
   learner learner_;
   client_table table_;
   bool hosts_proposer_ = false;
-  /// The leader named by the last read index (0: none known).
+  /// The leader named by the last read index (0: none known), and when it
+  /// was named: it is forgotten after `hint_ticks`, so a dead leader does
+  /// not keep getting everything.
   node_id leader_hint_ = 0;
+  uint64_t hint_tick_ = 0;
+  uint64_t now_ = 0;
   size_t next_proposer_ = 0;
 };
 
