@@ -585,6 +585,11 @@ void cluster::maybe_commit(node& nd) {
 void cluster::commit(node& nd) {
   if (nd.pending.empty() && nd.held.empty())
     return;
+  if (!nd.pending.empty() && chance(faults_.commit_fail)) {
+    trace("commit of node " + std::to_string(nd.id) + " failed; it stops");
+    crash(nd.id);
+    return;
+  }
   // The oracle counts votes from exactly what became durable, in order.
   for (auto& e : nd.pending.acceptor.entries) {
     if (e.chosen)
@@ -1029,6 +1034,7 @@ random_run random_run::from_seed(uint64_t seed) {
   r.fault.duplicate = uniform(0, 0.1);
   r.fault.delay_max = rng() % 5;
   r.fault.commit_defer = uniform(0, 0.7);
+  r.fault.commit_fail = rng() % 4 == 0 ? 0.002 : 0.0;
   static const double crash_rates[] = {0, 0.002, 0.01};
   static const double partition_rates[] = {0, 0.005, 0.02};
   r.crash_rate = crash_rates[rng() % 3];
@@ -1065,7 +1071,8 @@ std::string random_run::describe() const {
   os << "seed=" << seed << " nodes=" << nodes << " clients=" << clients
      << " commands=" << commands_per_client << " drop=" << fault.drop
      << " dup=" << fault.duplicate << " delay_max=" << fault.delay_max
-     << " commit_defer=" << fault.commit_defer << " crash=" << crash_rate << " pause=" << pause_rate
+     << " commit_defer=" << fault.commit_defer
+     << " commit_fail=" << fault.commit_fail << " crash=" << crash_rate << " pause=" << pause_rate
      << " partition=" << partition_rate << " link_cut=" << link_cut_rate
      << " fault_ticks=" << fault_ticks << " window=" << window_slots_max
      << " batch=" << batch_commands_max << " promise_chunk="

@@ -54,6 +54,10 @@ struct faults {
   /// Probability that a node leaves its group commit open after a step
   /// (more work joins the same commit; a crash loses all of it).
   double commit_defer = 0;
+  /// Probability that a group commit fails (a full or broken disk). The
+  /// node then stops, as paxoskv-node does: the failed commit and the
+  /// replies held for it are lost, and it restarts from what was durable.
+  double commit_fail = 0;
 };
 
 struct options {
