@@ -60,6 +60,7 @@ learner_actor::behavior_type learner_shell(learner_pointer self,
   core.learner.read_id_base = (uint64_t{rd()} << 32) ^ rd();
   core.learner.read_resend_ticks = cfg.resend_ticks;
   core.learner.read_timeout_ticks = ticks_for(cfg, cfg.client_timeout);
+  core.learner.read_refuse_after_ticks = 5 * cfg.resend_ticks;
   core.table.self = cfg.core.self;
   core.table.resend_ticks = cfg.resend_ticks;
   core.table.timeout_ticks = ticks_for(cfg, cfg.client_timeout);
@@ -76,6 +77,9 @@ learner_actor::behavior_type learner_shell(learner_pointer self,
     [=](read_index& m) { handle(self, self->state.core->on_read_index(m)); },
     [=](command_refused& m) {
       handle(self, self->state.core->on_refused(m));
+    },
+    [=](read_refused& m) {
+      handle(self, self->state.core->on_read_refused(m));
     },
     [=](tick_atom) {
       handle(self, self->state.core->on_tick());

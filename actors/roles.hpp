@@ -83,7 +83,7 @@ using proposer_actor = caf::typed_actor<
 
 using learner_actor = caf::typed_actor<
   caf::reacts_to<chosen>, caf::reacts_to<read_index>,
-  caf::reacts_to<command_refused>,
+  caf::reacts_to<command_refused>, caf::reacts_to<read_refused>,
   caf::reacts_to<tick_atom>,
   caf::reacts_to<route_table>, caf::reacts_to<client_closed>,
   caf::replies_to<client_request>::with<client_reply>,

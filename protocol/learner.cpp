@@ -43,7 +43,7 @@ void learner::catch_up(learner_step& out) {
 learner_step learner::on_read(const command& c, read_level level) {
   assert(is_read_only(c.op) && level != read_level::log);
   learner_step out;
-  waiting_read r{c, now_ + cfg_.read_timeout_ticks};
+  waiting_read r{c, now_ + cfg_.read_timeout_ticks, now_};
   if (reads_count_ >= cfg_.reads_max) {
     out.outcomes.push_back({next_slot_, c.client_id, c.sequence,
                             {result_kind::not_applied,
@@ -91,6 +91,23 @@ learner_step learner::on_read_index(const read_index& m) {
     catch_up(out);
   }
   request_index(level, out);
+  return out;
+}
+
+learner_step learner::on_read_refused(const read_refused& m) {
+  learner_step out;
+  auto g = read_groups_.find(m.id);
+  if (g == read_groups_.end())
+    return out;
+  auto& reads = g->second.reads;
+  auto end = std::remove_if(reads.begin(), reads.end(), [&](waiting_read& r) {
+    if (now_ - r.arrived < cfg_.read_refuse_after_ticks)
+      return false;
+    fail_read(r, m.reason, out);
+    return true;
+  });
+  reads.erase(end, reads.end());
+  // The rest are asked for again at the next resend.
   return out;
 }
 

@@ -51,6 +51,10 @@ struct learner_config {
   uint32_t read_resend_ticks = 10;
   /// A read not answered within this many ticks fails as not applied.
   uint32_t read_timeout_ticks = 250;
+  /// A read whose index request no leader could take fails at once as not
+  /// applied once it is this old; younger ones are asked for again (a
+  /// failover's leaderless moment is waited out).
+  uint32_t read_refuse_after_ticks = 50;
   /// Reads waiting at most; more fail at once as not applied.
   size_t reads_max = 65536;
   /// First read_request id minus one. Must differ widely between
@@ -101,6 +105,9 @@ public:
   /// The leader's answer to a read_request.
   learner_step on_read_index(const read_index& m);
 
+  /// No leader took a read_request.
+  learner_step on_read_refused(const read_refused& m);
+
   /// Timer: ask an acceptor for what is missing; resend or time out reads.
   learner_step on_tick();
 
@@ -131,6 +138,8 @@ private:
   struct waiting_read {
     command cmd;
     uint64_t deadline = 0;
+    /// Tick it arrived.
+    uint64_t arrived = 0;
   };
   /// Reads covered by one read_request.
   struct read_group {

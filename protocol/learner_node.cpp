@@ -76,6 +76,12 @@ learner_node_step learner_node::on_refused(const command_refused& m) {
   return out;
 }
 
+learner_node_step learner_node::on_read_refused(const read_refused& m) {
+  learner_node_step out;
+  absorb(learner_.on_read_refused(m), out);
+  return out;
+}
+
 learner_node_step learner_node::on_request(client_request_in r) {
   learner_node_step out;
   auto applied = learner_.applied_upto(r.client_id);

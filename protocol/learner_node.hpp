@@ -45,6 +45,7 @@ public:
   learner_node_step on_chosen(const chosen& m);
   learner_node_step on_read_index(const read_index& m);
   learner_node_step on_refused(const command_refused& m);
+  learner_node_step on_read_refused(const read_refused& m);
   learner_node_step on_request(client_request_in r);
   learner_node_step on_close(uint64_t client_id);
   learner_node_step on_tick();

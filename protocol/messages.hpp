@@ -196,6 +196,22 @@ typename Inspector::result_type inspect(Inspector& f, chosen& x) {
 
 PAXOSKV_HANDLED_BY(chosen, learner)
 
+/// A proposer could pass a read_request to no leader; the learner that
+/// asked may fail its reads ("not applied") instead of waiting them out.
+struct read_refused {
+  /// The read_request's id.
+  uint64_t id = 0;
+  /// Why, for the client.
+  std::string reason;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, read_refused& x) {
+  return f(caf::meta::type_name("read_refused"), x.id, x.reason);
+}
+
+PAXOSKV_HANDLED_BY(read_refused, learner)
+
 /// A learner asks an acceptor for chosen values from `from_slot` on.
 struct learn_request {
   /// The asking learner's node.
@@ -463,7 +479,8 @@ using message = std::variant<prepare, promise, accept, accepted, nack, success,
                              success_ack, chosen, learn_request, heartbeat,
                              leader_change, client_command, client_batch,
                              command_refused, client_reply, read_request,
-                             read_index, read_probe, read_probe_ack>;
+                             read_index, read_refused, read_probe,
+                             read_probe_ack>;
 
 
 /// A message addressed to a node (the role follows from the message type).

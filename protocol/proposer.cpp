@@ -340,6 +340,7 @@ proposer_step proposer::on_read_request(const read_request& m,
   if (phase_ != proposer_phase::leading) {
     if (!can_forward(m.hops)) {
       out.log.push_back("ignore_read_request: no leader to pass it to");
+      out.send_now.push_back({m.origin, read_refused{m.id, "no leader known"}});
       return out;
     }
     auto fwd = m;

@@ -66,6 +66,7 @@ TEST_CASE("every message type is routed to the role that handles it") {
   static_assert(role_of<chosen> == role::learner);
   static_assert(role_of<read_index> == role::learner);
   static_assert(role_of<command_refused> == role::learner);
+  static_assert(role_of<read_refused> == role::learner);
   static_assert(role_of<heartbeat> == role::elector);
   static_assert(role_of<client_reply> == role::client);
   // Names come from the inspect overloads.

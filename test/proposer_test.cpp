@@ -400,7 +400,11 @@ TEST_CASE("a follower passes read requests to the leader, boundedly") {
   CHECK(fwd[0].second.hops == 1);
   auto looped = read_req(5);
   looped.hops = 2;
-  CHECK(p.on_read_request(looped, 0).send_now.empty());
+  // Passed on too often: dropped, and the learner told so.
+  auto dropped = p.on_read_request(looped, 0).send_now;
+  CHECK(of_type<read_request>(dropped).empty());
+  REQUIRE(of_type<read_refused>(dropped).size() == 1);
+  CHECK(of_type<read_refused>(dropped)[0].second.id == looped.id);
 }
 
 TEST_CASE("a lease read is answered at once only while the lease holds") {

@@ -31,6 +31,7 @@ inline std::vector<message> sample_messages() {
     client_reply{5, 6, command_result{result_kind::integer, "", 1}},
     read_request{7, 2, read_level::lease, 1},
     read_index{7, 42, 1},
+    read_refused{7, "no leader known"},
     read_probe{ballot{3, 1}, 9, 1, 200},
     read_probe_ack{ballot{3, 1}, 9, ballot{3, 1}, 2, true},
   };

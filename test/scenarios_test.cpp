@@ -342,8 +342,10 @@ TEST_CASE("a leader paused while another is elected serves no stale read "
   for (auto level : {read_level::leader, read_level::lease}) {
     CAPTURE(to_string(level));
     auto o = opts_for(3, 7);
-    // The node answers late: the read must be answered by the paused node.
+    // The node answers late: the read must be answered by the paused node,
+    // which waits for a leader rather than failing the read fast.
     o.client_timeout_ticks = 2000;
+    o.learner.read_refuse_after_ticks = 2000;
     if (level == read_level::lease)
       enable_leases(o, 300);
     cluster c(o);
@@ -382,6 +384,8 @@ TEST_CASE("no new leader writes while an old leader's lease runs") {
   // or the new leader's write would be acknowledged before the old leader
   // answers a lease read from its old state.
   auto o = opts_for(3, 11);
+  // The read at the cut-off old leader waits for a leader, not failing fast.
+  o.learner.read_refuse_after_ticks = 2000;
   enable_leases(o, 1000);
   cluster c(o);
   REQUIRE(c.run_until([&] { return c.leader() != 0; }, 1000));
@@ -426,8 +430,8 @@ TEST_CASE("random seeds keep every invariant") {
                    << count - failed << " passed, " << failed << " failed");
 }
 
-TEST_CASE("with no leader to be had a command fails fast as not applied, and "
-          "the connection carries on in order once a majority is back") {
+TEST_CASE("with no leader to be had commands and reads fail fast as not applied, "
+          "and the connection carries on in order once a majority is back") {
   auto o = opts_for(3, 5);
   o.client_timeout_ticks = 1500;
   cluster c(o);
@@ -441,7 +445,8 @@ TEST_CASE("with no leader to be had a command fails fast as not applied, and "
   for (int i = 0; i < 4; ++i)
     ops.push_back({op_code::set, "k", "v" + std::to_string(i),
                    read_level::log, keep});
-  c.add_client(ops, 4);
+  ops.push_back({op_code::get, "k", {}, read_level::leader, keep});
+  c.add_client(ops, 5);
   auto start = c.now();
   REQUIRE(c.run_until([&] { return c.clients_done(); }, 1000));
   CHECK(c.now() - start < 200); // Well before the 1,500-tick timeout.

@@ -463,6 +463,9 @@ void cluster::deliver_to_node(node& nd, uint64_t from, const message& m) {
       },
       [&](const read_index& x) { handle(nd, nd.learn->on_read_index(x)); },
       [&](const command_refused& x) { handle(nd, nd.learn->on_refused(x)); },
+      [&](const read_refused& x) {
+        handle(nd, nd.learn->on_read_refused(x));
+      },
       [&](const read_probe& x) {
         handle(nd, nd.acc->on_read_probe(x, clock_of(nd)));
       },
