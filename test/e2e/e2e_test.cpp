@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "test/e2e/harness.hpp"
+#include "test/e2e/resp_client.hpp"
 
 using namespace paxoskv::e2e;
 
@@ -221,15 +222,9 @@ TEST_CASE("an unknown key in the configuration file is refused, naming it") {
 TEST_CASE("a node that cannot listen exits with its reason instead of "
           "hanging") {
   // Something else holds the port: the node must say so and exit.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
-  REQUIRE(::listen(fd, 1) == 0);
-  socklen_t len = sizeof(a);
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  auto busy = std::to_string(ntohs(a.sin_port));
+  silent_listener holder;
+  REQUIRE(holder.port != 0);
+  auto busy = std::to_string(holder.port);
   paxoskv::test::temp_dir dir;
   auto base = std::vector<std::string>{"--cluster-id=c", "--node-id=1",
                                        "--data-dir=" + dir.sub("data")};
@@ -246,22 +241,15 @@ TEST_CASE("a node that cannot listen exits with its reason instead of "
   INFO(r.err);
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("cannot listen for clients") != std::string::npos);
-  ::close(fd);
 }
 
 TEST_CASE("the CLI pointed at a port that never answers gives up within its "
           "bound") {
   // A listening socket that accepts (the kernel does) and never speaks:
   // like a frozen node, or a client port.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
-  REQUIRE(::listen(fd, 8) == 0);
-  socklen_t len = sizeof(a);
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  auto address = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  silent_listener silent;
+  REQUIRE(silent.port != 0);
+  auto address = "127.0.0.1:" + std::to_string(silent.port);
   auto start = std::chrono::steady_clock::now();
   auto r = run_program(PAXOSKV_CLI_BIN,
                        {"--node", address, "--timeout-ms", "500", "get", "k"},
@@ -271,7 +259,6 @@ TEST_CASE("the CLI pointed at a port that never answers gives up within its "
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("no answer from " + address) != std::string::npos);
   CHECK(took < std::chrono::seconds(5));
-  ::close(fd);
 }
 
 TEST_CASE("a node that starts late is reachable at once, not after its "

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "test/e2e/harness.hpp"
+#include "test/e2e/resp_client.hpp"
 
 using namespace paxoskv::e2e;
 
@@ -296,72 +297,6 @@ TEST_CASE("redis-benchmark with 100 pipelined requests per connection "
 
 namespace {
 
-/// A connection for writer threads: no doctest macros (not thread-safe).
-struct plain_conn {
-  int fd = -1;
-  std::string buf;
-
-  bool open(uint16_t port) {
-    close();
-    fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-      close();
-      return false;
-    }
-    return true;
-  }
-  void close() {
-    if (fd >= 0)
-      ::close(fd);
-    fd = -1;
-    buf.clear();
-  }
-  ~plain_conn() { close(); }
-
-  bool send(const std::string& s) {
-    return ::write(fd, s.data(), s.size()) == static_cast<ssize_t>(s.size());
-  }
-  /// Ensures `n` bytes are buffered, within `deadline`.
-  bool fill(size_t n, std::chrono::steady_clock::time_point deadline) {
-    char tmp[16384];
-    while (buf.size() < n) {
-      auto left = std::chrono::duration_cast<ms>(
-                    deadline - std::chrono::steady_clock::now())
-                    .count();
-      pollfd p{fd, POLLIN, 0};
-      if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0)
-        return false;
-      auto k = ::read(fd, tmp, sizeof(tmp));
-      if (k <= 0)
-        return false;
-      buf.append(tmp, static_cast<size_t>(k));
-    }
-    return true;
-  }
-  /// One reply: a status or error line, or a bulk string ("$-1" for nil).
-  std::optional<std::string> reply(std::chrono::steady_clock::time_point end) {
-    size_t nl;
-    while ((nl = buf.find("\r\n")) == std::string::npos)
-      if (!fill(buf.size() + 1, end))
-        return std::nullopt;
-    auto line = buf.substr(0, nl);
-    if (line.empty() || line[0] != '$' || line == "$-1") {
-      buf.erase(0, nl + 2);
-      return line;
-    }
-    auto len = std::stoul(line.substr(1));
-    if (!fill(nl + 2 + len + 2, end))
-      return std::nullopt;
-    auto value = buf.substr(nl + 2, len);
-    buf.erase(0, nl + 2 + len + 2);
-    return value;
-  }
-};
-
 struct batch_writer {
   uint32_t node = 0;
   std::string key;
@@ -376,33 +311,31 @@ struct batch_writer {
 /// answered OK must read its last SET.
 void write_batches(const cluster& c, batch_writer& w,
                    const std::atomic<bool>& stop) {
-  plain_conn conn;
+  resp_client conn;
   while (!stop) {
-    if (conn.fd < 0 && !conn.open(c.client_port(w.node)))
+    if (!conn.connected() && !conn.connect(c.client_port(w.node)))
       continue;
     auto id = "b" + std::to_string(++w.batches);
     std::string req;
     for (int i = 1; i <= 32; ++i)
-      req += "*3\r\n$3\r\nSET\r\n$" + std::to_string(w.key.size()) + "\r\n"
-             + w.key + "\r\n$" + std::to_string(id.size() + 3) + "\r\n" + id
-             + "." + (i < 10 ? "0" : "") + std::to_string(i) + "\r\n";
-    req += "*2\r\n$3\r\nGET\r\n$" + std::to_string(w.key.size()) + "\r\n"
-           + w.key + "\r\n";
+      req += resp_client::encode(
+        {"SET", w.key, id + "." + (i < 10 ? "0" : "") + std::to_string(i)});
+    req += resp_client::encode({"GET", w.key});
     if (!conn.send(req)) {
-      conn.close();
+      conn.disconnect();
       continue;
     }
-    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    auto end = clock_type::now() + std::chrono::seconds(20);
     int ok = 0;
     bool broken = false;
+    std::string head;
+    std::optional<std::string> bulk;
     for (int i = 0; i < 32 && !broken; ++i) {
-      auto r = conn.reply(end);
-      broken = !r;
-      ok += r && *r == "+OK" ? 1 : 0;
+      broken = !conn.reply(head, bulk, end);
+      ok += !broken && head == "+OK" ? 1 : 0;
     }
-    auto got = broken ? std::nullopt : conn.reply(end);
-    if (!got) {
-      conn.close(); // Killed node, or no answer in time: reconnect.
+    if (broken || !conn.reply(head, bulk, end)) {
+      conn.disconnect(); // Killed node, or no answer in time: reconnect.
       continue;
     }
     if (ok < 32) {
@@ -411,9 +344,10 @@ void write_batches(const cluster& c, batch_writer& w,
     }
     ++w.acknowledged;
     w.last_value = id + ".32";
-    if (*got != w.last_value)
+    auto got = bulk.value_or(head);
+    if (got != w.last_value)
       w.violations.push_back("batch " + id + " on node "
-                             + std::to_string(w.node) + " read '" + *got
+                             + std::to_string(w.node) + " read '" + got
                              + "' after all 32 SETs were acknowledged");
   }
 }
