@@ -102,7 +102,9 @@ void proposer::step_down(const ballot& newer, proposer_step& out) {
 void proposer::forward(const client_command& c, proposer_step& out) {
   if (!can_forward(c.hops)) {
     out.log.push_back("ignore_client_command: no leader to forward to");
-    refuse(c, "no leader known", out);
+    if (leader_hint_ != cfg_.self)
+      refuse(c, leader_hint_ == 0 ? "no leader known" : "forwarded too often",
+             out);
     return;
   }
   if (forward_buffer_.size() >= cfg_.forward_buffer_max) {
@@ -340,7 +342,13 @@ proposer_step proposer::on_read_request(const read_request& m,
   if (phase_ != proposer_phase::leading) {
     if (!can_forward(m.hops)) {
       out.log.push_back("ignore_read_request: no leader to pass it to");
-      out.send_now.push_back({m.origin, read_refused{m.id, "no leader known"}});
+      // Elected but still in phase 1: the learner asks again soon. Only
+      // with no leader known (or passed on too often) is it refused.
+      if (leader_hint_ != cfg_.self)
+        out.send_now.push_back(
+          {m.origin, read_refused{m.id, leader_hint_ == 0
+                                          ? "no leader known"
+                                          : "passed on too often"}});
       return out;
     }
     auto fwd = m;

@@ -1144,6 +1144,16 @@ namespace {
 void run_lasting_fault(cluster& c, const random_run& r) {
   auto& rng = c.rng();
   auto ids = c.node_ids();
+  // A pause from the fault phase may outlast the heal: wait it out, or the
+  // cut could leave no connected majority, which the check assumes.
+  c.run_until(
+    [&] {
+      for (auto n : ids)
+        if (c.is_paused(n))
+          return false;
+      return true;
+    },
+    1000);
   auto a = ids[rng() % ids.size()];
   auto b = ids[(std::find(ids.begin(), ids.end(), a) - ids.begin() + 1
                 + rng() % (ids.size() - 1))
