@@ -407,7 +407,9 @@ void cluster::relay(const packet& p) {
                  ? uint64_t{1}
                  : 1 + std::uniform_int_distribution<uint64_t>(
                      0, faults_.delay_max)(rng_);
-  network_.push_back({now_ + delay, p.via, p.env, 0});
+  auto env = p.env;
+  mark_relayed(env.msg);
+  network_.push_back({now_ + delay, p.via, std::move(env), 0});
 }
 
 void cluster::deliver(const packet& p) {
