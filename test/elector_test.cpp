@@ -17,6 +17,17 @@ elector make_elector(node_id self, std::vector<node_id> nodes = {1, 2, 3}) {
   return elector(cfg);
 }
 
+/// Elector 4 of electors 4 and 5, which live apart from acceptors 1, 2, 3.
+elector split_elector() {
+  elector_config cfg;
+  cfg.self = 4;
+  cfg.nodes = {4, 5};
+  cfg.acceptors = {1, 2, 3};
+  cfg.heartbeat_ticks = 2;
+  cfg.election_timeout_ticks = 4;
+  return elector(cfg);
+}
+
 /// Ticks `e` n times, delivering the heartbeats `from` every tick.
 void run(elector& e, int n, const std::vector<heartbeat>& from) {
   for (int i = 0; i < n; ++i) {
@@ -88,13 +99,7 @@ TEST_CASE("with roles in separate processes, reaching a majority of the "
           "acceptors makes an elector eligible") {
   // Electors 4 and 5, acceptors 1, 2, 3: node 4 alone hears no other
   // elector but reaches acceptors 1 and 3.
-  elector_config cfg;
-  cfg.self = 4;
-  cfg.nodes = {4, 5};
-  cfg.acceptors = {1, 2, 3};
-  cfg.heartbeat_ticks = 2;
-  cfg.election_timeout_ticks = 4;
-  elector e(cfg);
+  auto e = split_elector();
   e.set_reachable_acceptors({1});
   run(e, 10, {});
   CHECK(e.leader() == 0);
@@ -154,17 +159,11 @@ TEST_CASE("two electors cut from each other agree on one leader through "
           "relayed heartbeats") {
   // Electors 4 and 5 live apart from acceptors 1, 2, 3 and both reach
   // them; the link 4-5 is cut, so 5's heartbeats reach 4 only relayed.
-  elector_config cfg;
-  cfg.self = 4;
-  cfg.nodes = {4, 5};
-  cfg.acceptors = {1, 2, 3};
-  cfg.heartbeat_ticks = 2;
-  cfg.election_timeout_ticks = 4;
-  elector alone(cfg);
+  auto alone = split_elector();
   alone.set_reachable_acceptors({1, 2, 3});
   run(alone, 10, {});
   CHECK(alone.leader() == 4); // Without word from 5: it leads itself.
-  elector e(cfg);
+  auto e = split_elector();
   e.set_reachable_acceptors({1, 2, 3});
   heartbeat from5{5, 5, {}, {5}, true};
   run(e, 10, {from5});
