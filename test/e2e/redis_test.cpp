@@ -300,7 +300,9 @@ namespace {
 struct batch_writer {
   uint32_t node = 0;
   std::string key;
-  uint64_t batches = 0, acknowledged = 0, partial = 0;
+  uint64_t batches = 0, partial = 0;
+  /// Read by the test's main thread while the writer runs.
+  std::atomic<uint64_t> acknowledged{0};
   std::vector<std::string> violations;
   /// The last value of the last fully acknowledged batch.
   std::string last_value;
@@ -369,23 +371,33 @@ TEST_CASE("pipelined batches take effect in order through a follower and the "
   std::vector<std::thread> threads;
   for (auto& w : writers)
     threads.emplace_back([&c, &w, &stop] { write_batches(c, w, stop); });
-  auto pause = [] { std::this_thread::sleep_for(ms{300}); };
-  // Faults on a fixed schedule; the writers keep going throughout.
+  // Each fault lasts until the writers on the other nodes completed more
+  // batches (a bounded wait on their progress, not a fixed pause).
+  auto progress = [&](uint32_t except, uint64_t more) {
+    auto acked = [&] {
+      uint64_t n = 0;
+      for (auto& w : writers)
+        if (w.node != except)
+          n += w.acknowledged;
+      return n;
+    };
+    auto target = acked() + more;
+    return wait_for([&] { return acked() >= target; }, ms{20000}, ms{10});
+  };
   for (int round = 0; round < 3; ++round) {
-    pause();
+    CHECK(progress(0, 4));
     auto l = c.leader();
     if (l == 0)
       continue;
     c.signal(l, SIGSTOP);
-    pause();
+    CHECK(progress(l, 2));
     c.signal(l, SIGCONT);
   }
-  pause();
+  CHECK(progress(0, 4));
   c.kill(leader);
-  pause();
-  pause();
+  CHECK(progress(leader, 2));
   c.start(leader);
-  pause();
+  CHECK(progress(0, 4));
   stop = true;
   for (auto& t : threads)
     t.join();
