@@ -1,0 +1,181 @@
+// The simulator's final checks: liveness, replies against a reference state
+// machine (the specification), read-your-writes, and linearizability.
+#include "test/sim/cluster.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+#include <caf/deep_to_string.hpp>
+
+#include "test/lin/checker.hpp"
+
+namespace paxoskv::sim {
+
+// -- final checks ----------------------------------------------------------------
+
+namespace {
+
+/// A deliberately simple state machine, independent of `learner`, that
+/// computes what each command must have returned. It is the specification:
+/// a client's command n takes effect only right after its command n - 1,
+/// once; anything else changes nothing.
+struct reference_machine {
+  std::map<std::string, std::string> data;
+  std::map<std::pair<uint64_t, uint64_t>, command_result> results;
+  std::map<uint64_t, uint64_t> applied_upto;
+  /// Order in which commands took effect, and for each write the position
+  /// it took effect at; per key, the positions of DELs.
+  uint64_t position = 0;
+  std::map<std::pair<uint64_t, uint64_t>, uint64_t> position_of;
+  std::map<std::string, uint64_t> position_of_value;
+  std::map<std::string, std::vector<uint64_t>> deletes;
+
+  void apply(const command& c) {
+    auto& last = applied_upto[c.client_id];
+    if (c.sequence != last + 1)
+      return; // A duplicate, or ahead of its predecessor.
+    last = c.sequence;
+    auto key = std::make_pair(c.client_id, c.sequence);
+    command_result r;
+    auto& k = c.args.at(0);
+    switch (c.op) {
+      case op_code::get:
+        if (data.count(k) > 0)
+          r = {result_kind::value, data[k], 0};
+        else
+          r = {result_kind::nil, {}, 0};
+        break;
+      case op_code::set:
+        data[k] = c.args.at(1);
+        position_of_value[c.args.at(1)] = position;
+        break;
+      case op_code::del:
+        r = {result_kind::integer, {}, static_cast<int64_t>(data.erase(k))};
+        deletes[k].push_back(position);
+        break;
+      default:
+        assert(!"the simulator's clients issue only get, set and del");
+    }
+    results[key] = r;
+    position_of[key] = position++;
+  }
+
+  /// True if a leader or lease read of `key` returning `r` may follow the
+  /// write at position `after` (the read's own client's last write).
+  bool read_sees(const std::string& key, const command_result& r,
+                 uint64_t after) const {
+    if (r.kind == result_kind::value) {
+      auto p = position_of_value.find(r.text);
+      return p != position_of_value.end() && p->second >= after;
+    }
+    auto d = deletes.find(key);
+    if (d == deletes.end())
+      return false;
+    return std::any_of(d->second.begin(), d->second.end(),
+                       [&](uint64_t p) { return p >= after; });
+  }
+};
+
+} // namespace
+
+void cluster::check_final() {
+  if (violation_)
+    return;
+  if (!clients_done()) {
+    fail("liveness: clients still waiting after the network healed");
+    return;
+  }
+  auto prefix = chosen_prefix();
+  for (auto id : node_ids()) {
+    if (!is_up(id))
+      continue;
+    if (learner_of(id).next_slot() != prefix) {
+      fail("liveness: learner " + std::to_string(id) + " applied "
+           + std::to_string(learner_of(id).next_slot())
+           + " slots, "
+           + std::to_string(prefix) + " are chosen");
+      return;
+    }
+  }
+  reference_machine ref;
+  for (slot_t s = 0; s < prefix; ++s)
+    for (auto& c : truth_.at(s).commands)
+      ref.apply(c);
+  for (auto id : node_ids())
+    if (is_up(id) && learner_of(id).data() != ref.data)
+      fail("learner " + std::to_string(id)
+           + " state differs from the reference state machine");
+  std::vector<lin::operation> history;
+  /// Per session and key, the position of its last write known applied.
+  std::map<std::pair<uint64_t, std::string>, uint64_t> last_write;
+  std::map<uint64_t, uint64_t> session_order;
+  for (auto& a : acks_) {
+    // Invocations happen before deliveries within a tick, replies during
+    // them: 2t and 2t+1 keep real-time order exact.
+    lin::operation op;
+    op.key = a.cmd.args.at(0);
+    op.invoke = 2 * a.invoked;
+    op.complete = 2 * a.completed + 1;
+    op.client = static_cast<uint32_t>(a.cmd.client_id);
+    // Acks of a session are recorded in request order.
+    op.session = a.cmd.client_id;
+    op.order = session_order[a.cmd.client_id]++;
+    if (a.result.kind == result_kind::unknown)
+      op.result = lin::outcome::unknown;
+    else if (a.result.kind == result_kind::not_applied)
+      op.result = lin::outcome::failed;
+    if (a.cmd.op == op_code::set) {
+      op.write = true;
+      op.value = a.cmd.args.at(1);
+    } else if (a.cmd.op == op_code::del) {
+      op.write = true;
+    } else if (a.result.kind == result_kind::value) {
+      op.value = a.result.text;
+    }
+    history.push_back(std::move(op));
+    auto definite = a.result.kind != result_kind::unknown
+                    && a.result.kind != result_kind::not_applied;
+    auto who = std::to_string(a.cmd.client_id) + "/"
+               + std::to_string(a.cmd.sequence);
+    if (is_read_only(a.cmd.op) && a.level != read_level::log) {
+      // Not in the log. It must see its own connection's earlier writes,
+      // which linearizability alone does not demand of pipelined requests.
+      auto w = last_write.find({a.cmd.client_id, a.cmd.args.at(0)});
+      if (definite && w != last_write.end()
+          && !ref.read_sees(a.cmd.args.at(0), a.result, w->second))
+        fail("a " + to_string(a.level) + " read of session "
+             + std::to_string(a.cmd.client_id)
+             + " missed that session's earlier write");
+      continue;
+    }
+    if (!definite) {
+      if (a.result.kind == result_kind::not_applied
+          && ref.results.count({a.cmd.client_id, a.cmd.sequence}) > 0)
+        fail("command " + who + " was answered not applied but was applied");
+      continue;
+    }
+    auto r = ref.results.find({a.cmd.client_id, a.cmd.sequence});
+    if (r == ref.results.end())
+      fail("acknowledged command " + who + " is not in the chosen log");
+    else if (r->second != a.result)
+      fail("client " + who + " was told a result the log does not produce");
+    else if (a.cmd.op != op_code::get)
+      last_write[{a.cmd.client_id, a.cmd.args.at(0)}]
+        = ref.position_of.at({a.cmd.client_id, a.cmd.sequence});
+  }
+  if (violation_)
+    return;
+  auto v = lin::check(history);
+  if (v.linearizable)
+    return;
+  fail("client history is not linearizable: " + v.explanation);
+  // With --verbose, the whole history, to find the offending operations.
+  if (opts_.trace)
+    for (auto& a : acks_)
+      trace("history " + caf::deep_to_string(a.cmd) + " level "
+            + to_string(a.level) + " ticks " + std::to_string(a.invoked) + ".."
+            + std::to_string(a.completed) + " -> " + to_string(a.result.kind)
+            + " " + a.result.text);
+}
+
+} // namespace paxoskv::sim

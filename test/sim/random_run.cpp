@@ -1,0 +1,256 @@
+// Randomized runs of the simulator: parameters drawn from a seed, random
+// faults, a lasting fault while clients must complete, and the final checks.
+#include "test/sim/cluster.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+namespace paxoskv::sim {
+
+// -- random runs -------------------------------------------------------------------
+
+std::vector<client_op> random_ops(std::mt19937_64& rng, size_t count,
+                                  uint64_t tag) {
+  std::vector<client_op> ops;
+  for (size_t i = 0; i < count; ++i) {
+    auto key = "k" + std::to_string(rng() % 5);
+    auto pick = rng() % 10;
+    if (pick < 6)
+      ops.push_back({op_code::set, key,
+                     "v" + std::to_string(tag) + "." + std::to_string(i)});
+    else if (pick < 9)
+      ops.push_back({op_code::get, key, {},
+                     static_cast<read_level>(rng() % 3)});
+    else
+      ops.push_back({op_code::del, key, {}});
+  }
+  return ops;
+}
+
+random_run random_run::from_seed(uint64_t seed) {
+  std::mt19937_64 rng(seed * 0x9e3779b97f4a7c15ULL + 7);
+  auto uniform = [&](double lo, double hi) {
+    return std::uniform_real_distribution<double>(lo, hi)(rng);
+  };
+  random_run r;
+  r.seed = seed;
+  r.nodes = rng() % 2 == 0 ? 3 : 5;
+  r.fault.drop = rng() % 4 == 0 ? 0.0 : uniform(0, 0.3);
+  r.fault.duplicate = uniform(0, 0.1);
+  r.fault.delay_max = rng() % 5;
+  r.fault.commit_defer = uniform(0, 0.7);
+  r.fault.commit_fail = rng() % 4 == 0 ? 0.002 : 0.0;
+  static const double crash_rates[] = {0, 0.002, 0.01};
+  static const double partition_rates[] = {0, 0.005, 0.02};
+  r.crash_rate = crash_rates[rng() % 3];
+  static const double pause_rates[] = {0, 0.003, 0.01};
+  r.pause_rate = pause_rates[rng() % 3];
+  r.partition_rate = partition_rates[rng() % 3];
+  r.link_cut_rate = rng() % 3 == 0 ? 0.01 : 0.0;
+  r.fault_ticks = 300 + rng() % 1700;
+  r.clients = 1 + rng() % 5;
+  r.commands_per_client = 5 + rng() % 56;
+  static const size_t depths[] = {1, 1, 3, 8, 32};
+  static const size_t client_windows[] = {2, 4, 64};
+  r.client_window = client_windows[rng() % 3];
+  // The client service never has more requests in flight than its
+  // session's window (see client_server_config::in_flight_max).
+  r.pipeline_depth = std::min(depths[rng() % 5], r.client_window);
+  static const size_t windows[] = {1, 2, 4, 16};
+  static const size_t batches[] = {1, 3, 256};
+  static const size_t chunks[] = {2, 5, 64};
+  r.window_slots_max = windows[rng() % 4];
+  r.batch_commands_max = batches[rng() % 3];
+  r.promise_entries_max = chunks[rng() % 3];
+  r.learn_entries_max = chunks[rng() % 3];
+  r.success_entries_max = chunks[rng() % 3];
+  r.leases = rng() % 2 == 0;
+  r.clock_drift = r.leases ? uniform(0, 0.02) : 0;
+  static const int lasting[] = {0, 1, 1, 2};
+  r.lasting_fault = lasting[rng() % 4];
+  return r;
+}
+
+std::string random_run::describe() const {
+  std::ostringstream os;
+  os << "seed=" << seed << " nodes=" << nodes << " clients=" << clients
+     << " commands=" << commands_per_client << " drop=" << fault.drop
+     << " dup=" << fault.duplicate << " delay_max=" << fault.delay_max
+     << " commit_defer=" << fault.commit_defer
+     << " commit_fail=" << fault.commit_fail << " crash=" << crash_rate << " pause=" << pause_rate
+     << " partition=" << partition_rate << " link_cut=" << link_cut_rate
+     << " fault_ticks=" << fault_ticks << " window=" << window_slots_max
+     << " batch=" << batch_commands_max << " promise_chunk="
+     << promise_entries_max << " learn_chunk=" << learn_entries_max
+     << " success_chunk=" << success_entries_max << " depth="
+     << pipeline_depth << " client_window=" << client_window
+     << " leases=" << leases
+     << " clock_drift=" << clock_drift << " lasting_fault=" << lasting_fault;
+  return os.str();
+}
+
+namespace {
+
+/// One random fault event per call, at the run's rates.
+void random_faults(cluster& c, const random_run& r) {
+  auto& rng = c.rng();
+  auto ids = c.node_ids();
+  auto coin = [&](double p) {
+    return std::uniform_real_distribution<double>(0, 1)(rng) < p;
+  };
+  if (coin(r.crash_rate))
+    c.crash(ids[rng() % ids.size()]);
+  if (coin(r.pause_rate)) {
+    // Often the leader: a paused leader that wakes up is the classic
+    // stale-read hazard.
+    auto leader = c.leader();
+    auto n = leader != 0 && rng() % 2 == 0 ? leader : ids[rng() % ids.size()];
+    c.pause(n, 20 + rng() % 200);
+    if (rng() % 2 == 0) {
+      // Cut it off too: it wakes up having missed everything, while the
+      // clients that reached it meanwhile wait for their answers.
+      std::vector<node_id> rest;
+      for (auto m : ids)
+        if (m != n)
+          rest.push_back(m);
+      c.partition({{n}, rest});
+    }
+  }
+  for (auto n : ids)
+    if (!c.is_up(n) && coin(0.02))
+      c.restart(n);
+  if (coin(r.partition_rate)) {
+    if (rng() % 3 == 0) {
+      c.heal_network();
+    } else {
+      std::vector<std::vector<node_id>> groups(2);
+      for (auto n : ids)
+        groups[rng() % 2].push_back(n);
+      c.partition(groups);
+    }
+  }
+  if (coin(r.link_cut_rate)) {
+    auto a = ids[rng() % ids.size()];
+    auto b = ids[rng() % ids.size()];
+    if (a != b)
+      c.cut_link(a, b, rng() % 2 == 0);
+  }
+}
+
+} // namespace
+
+namespace {
+
+/// A fault that stays while clients of every node (the cut ones included)
+/// must keep completing their requests; then it is removed.
+void run_lasting_fault(cluster& c, const random_run& r) {
+  auto& rng = c.rng();
+  auto ids = c.node_ids();
+  // A pause from the fault phase may outlast the heal: wait it out, or the
+  // cut could leave no connected majority, which the check assumes.
+  c.run_until(
+    [&] {
+      for (auto n : ids)
+        if (c.is_paused(n))
+          return false;
+      return true;
+    },
+    1000);
+  auto a = ids[rng() % ids.size()];
+  auto b = ids[(std::find(ids.begin(), ids.end(), a) - ids.begin() + 1
+                + rng() % (ids.size() - 1))
+               % ids.size()];
+  std::string what = "link " + std::to_string(a) + "-" + std::to_string(b)
+                     + (r.lasting_fault == 1 ? " cut" : " cut one way");
+  if (r.lasting_fault == 1)
+    c.cut_link(a, b);
+  else
+    c.cut_one_way(a, b);
+  // A few election timeouts to settle, then every request must succeed.
+  c.expect_definite_answers(150);
+  for (auto n : ids) {
+    auto ops = random_ops(rng, 10, 100 + n);
+    for (auto& op : ops)
+      op.target = n;
+    c.add_client(std::move(ops), r.pipeline_depth);
+  }
+  if (!c.run_until([&] { return c.clients_done(); }, 3000) && !c.violation())
+    c.report("liveness: clients not done while the " + what
+             + " (a connected majority was there all along)");
+  c.heal_network();
+  c.run_until(
+    [&] {
+      auto prefix = c.chosen_prefix();
+      for (auto n : c.node_ids())
+        if (c.learner_of(n).next_slot() != prefix)
+          return false;
+      return true;
+    },
+    r.heal_ticks_max);
+}
+
+} // namespace
+
+void enable_leases(options& o, uint32_t lease_ms) {
+  o.acceptor.lease_ms = lease_ms;
+  o.proposer.lease_ms = lease_ms;
+  o.proposer.lease_margin_ms = lease_ms / 10;
+  o.proposer.lease_renew_ms = 80;
+}
+
+run_result run_seed(uint64_t seed, std::ostream* trace,
+                    std::function<std::unique_ptr<store>(node_id)> make_store) {
+  auto r = random_run::from_seed(seed);
+  options opts;
+  opts.seed = seed;
+  opts.nodes = r.nodes;
+  opts.trace = trace;
+  opts.make_store = std::move(make_store);
+  opts.proposer.window_slots_max = r.window_slots_max;
+  opts.proposer.batch_commands_max = r.batch_commands_max;
+  opts.proposer.success_entries_max = r.success_entries_max;
+  opts.acceptor.promise_entries_max = r.promise_entries_max;
+  opts.acceptor.learn_entries_max = r.learn_entries_max;
+  opts.clock_drift = r.clock_drift;
+  opts.client_window_max = r.client_window;
+  if (r.leases)
+    enable_leases(opts, 300); // 30 ticks.
+  cluster c(opts);
+  c.set_faults(r.fault);
+  for (size_t i = 0; i < r.clients; ++i)
+    c.add_client(random_ops(c.rng(), r.commands_per_client, i + 1),
+                 r.pipeline_depth);
+  for (uint64_t t = 0; t < r.fault_ticks && !c.violation(); ++t) {
+    random_faults(c, r);
+    c.tick();
+  }
+  // Heal: a quiet network, every node up. Everything must now complete.
+  c.set_faults({});
+  c.heal_network();
+  for (auto n : c.node_ids())
+    c.restart(n);
+  // Once healed, requests sent after a few election timeouts must succeed.
+  c.expect_definite_answers(200);
+  auto converged = [&] {
+    if (!c.clients_done())
+      return false;
+    auto prefix = c.chosen_prefix();
+    for (auto n : c.node_ids())
+      if (c.learner_of(n).next_slot() != prefix)
+        return false;
+    return true;
+  };
+  c.run_until(converged, r.heal_ticks_max);
+  if (r.lasting_fault != 0 && converged() && !c.violation())
+    run_lasting_fault(c, r);
+  c.check_final();
+  run_result result;
+  result.ok = !c.violation();
+  result.violation = c.violation().value_or("");
+  result.ticks = c.now();
+  result.commands_acked = c.acks().size();
+  result.slots_chosen = c.chosen_prefix();
+  return result;
+}
+
+} // namespace paxoskv::sim
