@@ -88,10 +88,6 @@ private:
     bool heard = false;
     /// The peer's last heartbeat.
     heartbeat last;
-    /// The peer's last heartbeat that came through a relay, and when.
-    bool relayed_heard = false;
-    uint64_t relayed_tick = 0;
-    heartbeat relayed;
   };
 
   void decide(elector_step& out);

@@ -405,9 +405,7 @@ void cluster::relay(const packet& p) {
                  ? uint64_t{1}
                  : 1 + std::uniform_int_distribution<uint64_t>(
                      0, faults_.delay_max)(rng_);
-  auto env = p.env;
-  mark_relayed(env.msg);
-  network_.push_back({now_ + delay, p.via, std::move(env), 0});
+  network_.push_back({now_ + delay, p.via, p.env, 0});
 }
 
 void cluster::deliver(const packet& p) {
