@@ -123,6 +123,8 @@ auto relay_handler(directory_pointer self) {
       if (i != self->state.peers.end() && i->second.directory)
         h = &i->second.roles;
     }
+    if constexpr (std::is_same_v<T, heartbeat>)
+      m.relayed = true;
     if constexpr (role_of<T> != role::client) {
       if (h != nullptr) {
         auto& dest = handle_for<T>(*h);

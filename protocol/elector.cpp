@@ -80,9 +80,16 @@ elector_step elector::on_heartbeat(const heartbeat& m) {
   auto i = peers_.find(m.from);
   if (i == peers_.end())
     return out; // Not a member.
-  i->second.heard = true;
-  i->second.heard_tick = now_;
-  i->second.last = m;
+  if (m.relayed) {
+    // Not heard directly: only what the sender names and deems eligible.
+    i->second.relayed_heard = true;
+    i->second.relayed_tick = now_;
+    i->second.relayed = m;
+  } else {
+    i->second.heard = true;
+    i->second.heard_tick = now_;
+    i->second.last = m;
+  }
   decide(out);
   return out;
 }
@@ -93,13 +100,19 @@ void elector::decide(elector_step& out) {
   std::set<node_id> eligible;
   for (auto id : eligible_directly())
     eligible.insert(id);
+  // What fresh heartbeats say, direct or relayed.
+  std::vector<const heartbeat*> views;
   for (auto& [id, p] : peers_) {
-    if (!fresh(p))
-      continue;
-    for (auto relayed : p.last.eligible)
+    if (fresh(p))
+      views.push_back(&p.last);
+    if (p.relayed_heard
+        && now_ - p.relayed_tick <= cfg_.election_timeout_ticks)
+      views.push_back(&p.relayed);
+  }
+  for (auto* h : views)
+    for (auto relayed : h->eligible)
       if (peers_.count(relayed) > 0 || relayed == cfg_.self)
         eligible.insert(relayed);
-  }
   // A leader still eligible keeps leading, even when a higher id comes
   // back (a restarted node must not take the lead back and cost a second
   // failover). Among the leaders named by this node and the peers it
@@ -111,9 +124,8 @@ void elector::decide(elector_step& out) {
       best = std::max(best, n);
   };
   consider_named(leader_);
-  for (auto& [id, p] : peers_)
-    if (fresh(p))
-      consider_named(p.last.leader);
+  for (auto* h : views)
+    consider_named(h->leader);
   if (best == 0 && !eligible.empty())
     best = *eligible.rbegin();
   if (best == leader_)

@@ -18,6 +18,10 @@
 // - A single broken link between the leader and one follower does not make
 //   that follower claim leadership: it learns from the others that the
 //   leader is still eligible.
+// - Two electors cut from each other (roles in separate processes, both
+//   reaching the acceptors) still hear each other's relayed heartbeats, so
+//   they name one leader; a relayed heartbeat never counts as heard
+//   directly.
 // - A node cut off from the majority (or reachable through one link only)
 //   is not eligible, so it is never elected and does not stall the cluster;
 //   an isolated node names no leader at all instead of running phase 1 over
@@ -88,6 +92,10 @@ private:
     bool heard = false;
     /// The peer's last heartbeat.
     heartbeat last;
+    /// The peer's last heartbeat that came through a relay, and when.
+    bool relayed_heard = false;
+    uint64_t relayed_tick = 0;
+    heartbeat relayed;
   };
 
   void decide(elector_step& out);

@@ -239,12 +239,16 @@ struct heartbeat {
   /// (possibly the sender): those that could lead. Relaying them keeps one
   /// broken link from unseating a leader the rest of the cluster hears.
   std::vector<node_id> eligible;
+  /// Set by a relay: it did not come straight from its sender, so it says
+  /// nothing about whom the receiver hears directly, only about whom the
+  /// sender names and deems eligible.
+  bool relayed = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, heartbeat& x) {
   return f(caf::meta::type_name("heartbeat"), x.from, x.leader, x.alive,
-           x.eligible);
+           x.eligible, x.relayed);
 }
 
 PAXOSKV_HANDLED_BY(heartbeat, elector)

@@ -8,11 +8,15 @@ bool relayable(const message& m) {
   return std::visit(
     [](const auto& x) {
       using type = std::decay_t<decltype(x)>;
-      return !std::is_same_v<type, heartbeat>
-             && !std::is_same_v<type, leader_change>
+      return !std::is_same_v<type, leader_change>
              && !std::is_same_v<type, client_reply>;
     },
     m);
+}
+
+void mark_relayed(message& m) {
+  if (auto* h = std::get_if<heartbeat>(&m))
+    h->relayed = true;
 }
 
 node_id choose_relay(node_id self, node_id to,

@@ -7,10 +7,12 @@
 // from the leader still reaches it through any node both reach, and the
 // leader's answers come back the same way.
 //
-// Elector heartbeats are never relayed: whom a node hears directly is what
-// the election measures (a node reachable only through one link must not be
-// elected, and relayed eligibility already keeps one broken link from
-// unseating a leader).
+// A relayed elector heartbeat is marked so (`heartbeat::relayed`): whom a
+// node hears directly is what eligibility measures where roles share nodes,
+// and a relayed heartbeat must not count for that. It still tells whom its
+// sender names and deems eligible, so two electors cut from each other but
+// connected to the acceptors (roles in separate processes) agree on one
+// leader.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +24,9 @@ namespace paxoskv {
 
 /// True for the messages a node may send through a relay.
 bool relayable(const message& m);
+
+/// What a relay does to a message before passing it on (marks heartbeats).
+void mark_relayed(message& m);
 
 /// The node to relay a message for `to` through: one of `connected` (the
 /// nodes `self` reaches directly) other than `self` and `to`, taken in turn

@@ -154,3 +154,31 @@ TEST_CASE("nodes that name different leaders converge on the highest "
               heartbeat{3, 3, {1, 2}, {3, 1, 2}}});
   CHECK(e.leader() == 3);
 }
+
+TEST_CASE("two electors cut from each other agree on one leader through "
+          "relayed heartbeats") {
+  // Electors 4 and 5 live apart from acceptors 1, 2, 3 and both reach
+  // them; the link 4-5 is cut, so 5's heartbeats reach 4 only relayed.
+  auto alone = split_elector();
+  alone.set_reachable_acceptors({1, 2, 3});
+  run(alone, 10, {});
+  CHECK(alone.leader() == 4); // Without word from 5: it leads itself.
+  auto e = split_elector();
+  e.set_reachable_acceptors({1, 2, 3});
+  heartbeat from5{5, 5, {}, {5}, true};
+  run(e, 10, {from5});
+  CHECK(e.leader() == 5);
+  CHECK(e.heard_directly().empty());
+}
+
+TEST_CASE("a relayed heartbeat never counts as heard directly") {
+  // Node 2 gets only relayed heartbeats from 1 and 3: it reaches no
+  // majority itself, so it is not eligible, though it follows their word.
+  auto e = make_elector(2);
+  heartbeat from1{1, 3, {3}, {1, 3}, true};
+  heartbeat from3{3, 3, {1}, {1, 3}, true};
+  run(e, 10, {from1, from3});
+  CHECK(e.heard_directly().empty());
+  CHECK_FALSE(e.eligible());
+  CHECK(e.leader() == 3);
+}

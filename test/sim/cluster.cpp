@@ -44,6 +44,9 @@ bool is_client(uint64_t addr) {
 struct cluster::node {
   node_id id = 0;
   bool up = false;
+  /// The roles it hosts: an acceptor, and the other three (a front).
+  bool hosts_acceptor = true;
+  bool hosts_front = true;
   /// What was committed, as the oracle sees it.
   memory_store disk;
   /// The real store under test, if any.
@@ -98,16 +101,21 @@ struct cluster::client {
 
 cluster::cluster(options opts) : opts_(std::move(opts)), rng_(opts_.seed) {
   assert(opts_.nodes >= 1);
-  for (node_id n = 1; n <= opts_.nodes; ++n) {
+  auto total = opts_.nodes + opts_.fronts;
+  for (node_id n = 1; n <= total; ++n) {
     nodes_[n] = std::make_unique<node>();
     nodes_[n]->id = n;
+    if (opts_.fronts > 0) {
+      nodes_[n]->hosts_acceptor = n <= opts_.nodes;
+      nodes_[n]->hosts_front = n > opts_.nodes;
+    }
     auto drift = static_cast<int64_t>(opts_.clock_drift * 10000);
     if (drift > 0)
       nodes_[n]->clock_rate = static_cast<uint64_t>(
         10000 + std::uniform_int_distribution<int64_t>(-drift, drift)(rng_));
     nodes_[n]->clock_offset = rng_() % 1000000;
   }
-  for (node_id n = 1; n <= opts_.nodes; ++n)
+  for (node_id n = 1; n <= total; ++n)
     boot(n);
 }
 
@@ -117,6 +125,22 @@ std::vector<node_id> cluster::node_ids() const {
   std::vector<node_id> ids;
   for (auto& [id, nd] : nodes_)
     ids.push_back(id);
+  return ids;
+}
+
+std::vector<node_id> cluster::acceptor_ids() const {
+  std::vector<node_id> ids;
+  for (auto& [id, nd] : nodes_)
+    if (nd->hosts_acceptor)
+      ids.push_back(id);
+  return ids;
+}
+
+std::vector<node_id> cluster::front_ids() const {
+  std::vector<node_id> ids;
+  for (auto& [id, nd] : nodes_)
+    if (nd->hosts_front)
+      ids.push_back(id);
   return ids;
 }
 
@@ -159,36 +183,42 @@ durable_state cluster::restore(node& nd) {
 
 void cluster::boot(node_id n) {
   auto& nd = at(n);
-  auto ids = node_ids();
+  auto acceptors = acceptor_ids();
+  auto fronts = front_ids();
   auto disk = restore(nd);
-  auto acfg = opts_.acceptor;
-  acfg.self = n;
-  acfg.started_ms = clock_of(nd);
-  nd.acc = std::make_unique<acceptor>(acfg, std::move(disk.acceptor));
-  auto pcfg = opts_.proposer;
-  pcfg.self = n;
-  pcfg.acceptors = ids;
-  pcfg.learners = ids;
-  pcfg.jitter_seed = rng_();
-  nd.prop = std::make_unique<proposer>(pcfg, disk.proposer_round);
-  learner_node_config lcfg;
-  lcfg.learner = opts_.learner;
-  lcfg.learner.self = n;
-  lcfg.learner.acceptors = ids;
-  lcfg.learner.read_id_base = (nd.incarnation + 1) << 40;
-  lcfg.learner.read_resend_ticks = opts_.client_resend_ticks;
-  lcfg.learner.read_timeout_ticks = opts_.client_timeout_ticks;
-  lcfg.learner.replies_per_client_max = opts_.client_window_max;
-  lcfg.table.self = n;
-  lcfg.table.resend_ticks = opts_.client_resend_ticks;
-  lcfg.table.timeout_ticks = opts_.client_timeout_ticks;
-  lcfg.table.window_max = opts_.client_window_max;
-  lcfg.proposers = ids;
-  nd.learn = std::make_unique<learner_node>(lcfg);
-  auto ecfg = opts_.elector;
-  ecfg.self = n;
-  ecfg.nodes = ids;
-  nd.elect = std::make_unique<elector>(ecfg);
+  if (nd.hosts_acceptor) {
+    auto acfg = opts_.acceptor;
+    acfg.self = n;
+    acfg.started_ms = clock_of(nd);
+    nd.acc = std::make_unique<acceptor>(acfg, std::move(disk.acceptor));
+  }
+  if (nd.hosts_front) {
+    auto pcfg = opts_.proposer;
+    pcfg.self = n;
+    pcfg.acceptors = acceptors;
+    pcfg.learners = fronts;
+    pcfg.jitter_seed = rng_();
+    nd.prop = std::make_unique<proposer>(pcfg, disk.proposer_round);
+    learner_node_config lcfg;
+    lcfg.learner = opts_.learner;
+    lcfg.learner.self = n;
+    lcfg.learner.acceptors = acceptors;
+    lcfg.learner.read_id_base = (nd.incarnation + 1) << 40;
+    lcfg.learner.read_resend_ticks = opts_.client_resend_ticks;
+    lcfg.learner.read_timeout_ticks = opts_.client_timeout_ticks;
+    lcfg.learner.replies_per_client_max = opts_.client_window_max;
+    lcfg.table.self = n;
+    lcfg.table.resend_ticks = opts_.client_resend_ticks;
+    lcfg.table.timeout_ticks = opts_.client_timeout_ticks;
+    lcfg.table.window_max = opts_.client_window_max;
+    lcfg.proposers = fronts;
+    nd.learn = std::make_unique<learner_node>(lcfg);
+    auto ecfg = opts_.elector;
+    ecfg.self = n;
+    ecfg.nodes = fronts;
+    ecfg.acceptors = acceptors;
+    nd.elect = std::make_unique<elector>(ecfg);
+  }
   nd.pending = {};
   nd.held.clear();
   nd.inbox.clear();
@@ -405,7 +435,9 @@ void cluster::relay(const packet& p) {
                  ? uint64_t{1}
                  : 1 + std::uniform_int_distribution<uint64_t>(
                      0, faults_.delay_max)(rng_);
-  network_.push_back({now_ + delay, p.via, p.env, 0});
+  auto env = p.env;
+  mark_relayed(env.msg);
+  network_.push_back({now_ + delay, p.via, std::move(env), 0});
 }
 
 void cluster::deliver(const packet& p) {
@@ -430,6 +462,18 @@ void cluster::deliver(const packet& p) {
 }
 
 void cluster::deliver_to_node(node& nd, uint64_t from, const message& m) {
+  auto hosted = std::visit(
+    [&](const auto& x) {
+      constexpr auto r = role_of<std::decay_t<decltype(x)>>;
+      return r == role::acceptor ? nd.hosts_acceptor
+                                 : r != role::client && nd.hosts_front;
+    },
+    m);
+  if (!hosted) {
+    fail("node " + std::to_string(nd.id) + " got " + name_of(m) + " from "
+         + std::to_string(from) + " for a role it does not host");
+    return;
+  }
   std::visit(
     overload{
       [&](const prepare& x) {
@@ -597,7 +641,7 @@ void cluster::commit(node& nd) {
       continue; // Checked when the mark was made.
     auto& v = votes_[{e.slot, e.accepted_ballot}];
     v.insert(nd.id);
-    if (v.size() >= majority_of(nodes_.size()))
+    if (v.size() >= majority_of(opts_.nodes))
       note_truth(e.slot, e.value, "acceptors");
   }
   if (nd.backend)
@@ -710,7 +754,7 @@ void cluster::disconnect(client& c) {
 void cluster::client_send(client& c) {
   auto& op = c.ops[c.next];
   if (c.node == 0) {
-    auto ids = node_ids();
+    auto ids = front_ids();
     auto n = op.target != 0
                ? op.target
                : ids[std::uniform_int_distribution<size_t>(0, ids.size() - 1)(
@@ -753,10 +797,21 @@ void cluster::tick() {
     auto& nd = at(n);
     if (!nd.up || nd.paused_until > now_)
       continue;
-    handle(nd, nd.elect->on_tick());
-    handle(nd, nd.prop->on_tick(clock_of(nd)));
-    handle(nd, nd.learn->on_tick());
-    serve_clients(nd);
+    if (nd.hosts_front) {
+      if (opts_.fronts > 0) {
+        // Its process's connections tell the elector which acceptors it
+        // reaches (as the route table does in paxoskv-node).
+        std::vector<node_id> reachable;
+        for (auto m : connected(n))
+          if (at(m).hosts_acceptor)
+            reachable.push_back(m);
+        nd.elect->set_reachable_acceptors(std::move(reachable));
+      }
+      handle(nd, nd.elect->on_tick());
+      handle(nd, nd.prop->on_tick(clock_of(nd)));
+      handle(nd, nd.learn->on_tick());
+      serve_clients(nd);
+    }
     maybe_commit(nd);
   }
   tick_clients();
@@ -781,7 +836,7 @@ void cluster::tick() {
   // Forwards buffered during the tick leave as batches; open group commits
   // close eventually.
   for (auto n : ids)
-    if (at(n).up && !is_paused(n))
+    if (at(n).up && !is_paused(n) && at(n).prop)
       handle(at(n), at(n).prop->flush_forwards());
   for (auto n : ids)
     if (at(n).up && !is_paused(n) && chance(0.5))
@@ -804,7 +859,7 @@ node_id cluster::leader() const {
   node_id best = 0;
   ballot best_ballot;
   for (auto& [id, nd] : nodes_)
-    if (nd->up && nd->prop->phase() == proposer_phase::leading
+    if (nd->up && nd->prop && nd->prop->phase() == proposer_phase::leading
         && (best == 0 || nd->prop->current_ballot() > best_ballot)) {
       best = id;
       best_ballot = nd->prop->current_ballot();
@@ -813,23 +868,23 @@ node_id cluster::leader() const {
 }
 
 const proposer& cluster::proposer_of(node_id n) const {
-  assert(at(n).up);
+  assert(at(n).up && at(n).prop);
   return *at(n).prop;
 }
 const acceptor& cluster::acceptor_of(node_id n) const {
-  assert(at(n).up);
+  assert(at(n).up && at(n).acc);
   return *at(n).acc;
 }
 const learner& cluster::learner_of(node_id n) const {
-  assert(at(n).up);
+  assert(at(n).up && at(n).learn);
   return at(n).learn->state_machine();
 }
 const learner_node& cluster::learner_node_of(node_id n) const {
-  assert(at(n).up);
+  assert(at(n).up && at(n).learn);
   return *at(n).learn;
 }
 const elector& cluster::elector_of(node_id n) const {
-  assert(at(n).up);
+  assert(at(n).up && at(n).elect);
   return *at(n).elect;
 }
 const memory_store& cluster::store_of(node_id n) const {

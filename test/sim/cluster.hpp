@@ -62,7 +62,13 @@ struct faults {
 
 struct options {
   uint64_t seed = 1;
+  /// Nodes 1..nodes host an acceptor each.
   size_t nodes = 3;
+  /// Roles in separate processes (the split layout): when not 0, nodes
+  /// 1..nodes host only an acceptor, and nodes nodes+1..nodes+fronts host
+  /// a proposer, a learner and an elector each. When 0, every node hosts
+  /// all four roles.
+  size_t fronts = 0;
   /// Ticks a node waits for a command to be applied before it answers
   /// "outcome unknown" (reads: "not applied").
   uint32_t client_timeout_ticks = 1500;
@@ -212,7 +218,12 @@ public:
   const std::map<std::string, uint64_t>& sent() const { return sent_; }
   void reset_counts() { sent_.clear(); }
 
+  /// Every node, whatever roles it hosts.
   std::vector<node_id> node_ids() const;
+  /// The nodes hosting an acceptor, and those hosting a proposer, a
+  /// learner and an elector (the same nodes unless the layout is split).
+  std::vector<node_id> acceptor_ids() const;
+  std::vector<node_id> front_ids() const;
   std::mt19937_64& rng() { return rng_; }
 
 private:
@@ -328,6 +339,10 @@ struct random_run {
   /// After healing, a fault that lasts while clients must keep completing:
   /// 0 none, 1 a link cut both ways, 2 a link cut one way.
   int lasting_fault = 0;
+  /// Roles in separate processes: `nodes` acceptor-only nodes and this
+  /// many nodes with a proposer, learner and elector (0: every node hosts
+  /// every role).
+  size_t fronts = 0;
 
   static random_run from_seed(uint64_t seed);
   std::string describe() const;

@@ -86,7 +86,7 @@ void cluster::check_final() {
     return;
   }
   auto prefix = chosen_prefix();
-  for (auto id : node_ids()) {
+  for (auto id : front_ids()) {
     if (!is_up(id))
       continue;
     if (learner_of(id).next_slot() != prefix) {
@@ -101,7 +101,7 @@ void cluster::check_final() {
   for (slot_t s = 0; s < prefix; ++s)
     for (auto& c : truth_.at(s).commands)
       ref.apply(c);
-  for (auto id : node_ids())
+  for (auto id : front_ids())
     if (is_up(id) && learner_of(id).data() != ref.data)
       fail("learner " + std::to_string(id)
            + " state differs from the reference state machine");
