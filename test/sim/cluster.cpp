@@ -81,6 +81,9 @@ struct cluster::client {
   std::vector<client_op> ops;
   /// Requests in flight at most on the connection.
   size_t depth = 1;
+  /// Think time before each send, and when the next send may happen.
+  uint64_t think_max = 0;
+  uint64_t send_at = 0;
   /// The next op to send, and how many were answered.
   size_t next = 0;
   size_t answered = 0;
@@ -327,6 +330,13 @@ std::vector<node_id> cluster::connected(node_id n) const {
   return out;
 }
 
+void cluster::mute(node_id n) {
+  trace("mute node " + std::to_string(n));
+  for (auto& [id, nd] : nodes_)
+    if (id != n)
+      cut_links_.insert({n, id});
+}
+
 void cluster::heal_network() {
   group_of_.clear();
   cut_links_.clear();
@@ -403,10 +413,15 @@ void cluster::send(uint64_t from, envelope env) {
     return;
   }
   auto delay = [&] {
-    if (local || faults_.delay_max == 0)
+    if (local)
       return uint64_t{1};
-    return 1 + std::uniform_int_distribution<uint64_t>(0, faults_.delay_max)(
-             rng_);
+    uint64_t d = 1;
+    if (faults_.delay_max > 0)
+      d += std::uniform_int_distribution<uint64_t>(0, faults_.delay_max)(rng_);
+    if (faults_.spike_ticks > 0 && chance(faults_.spike))
+      d += std::uniform_int_distribution<uint64_t>(0, faults_.spike_ticks)(
+        rng_);
+    return d;
   };
   // Forwarded client commands are delivered at most once, as by CAF over
   // TCP: a node that learns a copy was refused concludes that no copy
@@ -686,11 +701,16 @@ slot_t cluster::chosen_prefix() const {
 
 // -- clients -------------------------------------------------------------------
 
-size_t cluster::add_client(std::vector<client_op> ops, size_t depth) {
+size_t cluster::add_client(std::vector<client_op> ops, size_t depth,
+                           uint64_t think_max) {
   auto c = std::make_unique<client>();
   c->index = clients_.size();
   c->ops = std::move(ops);
   c->depth = std::max<size_t>(1, depth);
+  c->think_max = think_max;
+  if (think_max > 0)
+    c->send_at = now_ + std::uniform_int_distribution<uint64_t>(
+                          0, think_max)(rng_);
   clients_.push_back(std::move(c));
   return clients_.size() - 1;
 }
@@ -777,11 +797,15 @@ void cluster::tick_clients() {
     if (c->node != 0
         && (!at(c->node).up || at(c->node).incarnation != c->incarnation))
       disconnect(*c);
-    while (c->next < c->ops.size() && c->in_flight.size() < c->depth) {
+    while (c->next < c->ops.size() && c->in_flight.size() < c->depth
+           && c->send_at <= now_) {
       auto before = c->next;
       client_send(*c);
       if (c->next == before)
         break;
+      if (c->think_max > 0)
+        c->send_at = now_ + std::uniform_int_distribution<uint64_t>(
+                              0, c->think_max)(rng_);
     }
   }
 }
@@ -865,6 +889,11 @@ node_id cluster::leader() const {
       best_ballot = nd->prop->current_ballot();
     }
   return best;
+}
+
+bool cluster::holds_lease(node_id n) const {
+  auto& nd = at(n);
+  return nd.up && nd.prop && nd.prop->lease_held(clock_of(nd));
 }
 
 const proposer& cluster::proposer_of(node_id n) const {

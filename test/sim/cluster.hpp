@@ -51,6 +51,11 @@ struct faults {
   double duplicate = 0;
   /// Extra delivery delay in ticks, uniform in [0, delay_max]; reorders.
   uint32_t delay_max = 0;
+  /// Probability that a message is held up much longer: uniform in
+  /// [0, spike_ticks] extra ticks (a retransmission after a lost segment,
+  /// a stalled queue). Late replies are what a lease must not trust.
+  double spike = 0;
+  uint32_t spike_ticks = 0;
   /// Probability that a node leaves its group commit open after a step
   /// (more work joins the same commit; a crash loses all of it).
   double commit_defer = 0;
@@ -148,6 +153,11 @@ public:
   /// `b` is lost, the other way works.
   void cut_one_way(node_id a, node_id b, bool cut = true);
 
+  /// Cuts every link from `n` one way: it hears everyone, nobody hears it
+  /// (a half-broken network card). A leader so muted still believes it
+  /// leads, which is what leases must be safe against.
+  void mute(node_id n);
+
   /// Removes every partition and cut link.
   void heal_network();
 
@@ -170,8 +180,10 @@ public:
   // -- clients ---------------------------------------------------------------
 
   /// Adds a client that issues `ops` in order, at most `depth` at once on
-  /// its connection. Returns its index.
-  size_t add_client(std::vector<client_op> ops, size_t depth = 1);
+  /// its connection, waiting up to `think_max` ticks (uniform) before each
+  /// send. Returns its index.
+  size_t add_client(std::vector<client_op> ops, size_t depth = 1,
+                    uint64_t think_max = 0);
 
   /// From now on every answer must be definite (no "outcome unknown" or
   /// "not applied") for requests sent after `grace` more ticks.
@@ -200,6 +212,9 @@ public:
 
   /// The node whose proposer is leading with the highest ballot (0: none).
   node_id leader() const;
+
+  /// Whether node n's proposer holds a lease by its own clock.
+  bool holds_lease(node_id n) const;
 
   /// Chosen values as computed from the acceptors' durable commits.
   const std::map<slot_t, log_value>& chosen_log() const { return truth_; }
@@ -304,9 +319,9 @@ private:
   std::optional<std::string> violation_;
 };
 
-/// Turns leases on: `lease_ms` granted and asked for, a tenth of it taken
-/// off for drift, renewed every 8 ticks (80 ms).
-void enable_leases(options& o, uint32_t lease_ms);
+/// Turns leases on: `lease_ms` granted and asked for, `margin_ms` (a tenth
+/// of it when 0) taken off for drift, renewed every 8 ticks (80 ms).
+void enable_leases(options& o, uint32_t lease_ms, uint32_t margin_ms = 0);
 
 /// Parameters of one randomized run, all drawn from its seed.
 struct random_run {
@@ -316,6 +331,10 @@ struct random_run {
   size_t commands_per_client = 10;
   /// Requests each client pipelines on its connection.
   size_t pipeline_depth = 1;
+  /// Ticks a client may wait before each send (uniform in [0, think_max]):
+  /// requests then start at any moment of a fault, not only right after
+  /// the previous answer.
+  uint64_t think_max = 0;
   /// Log commands a session may have unapplied, and saved replies.
   size_t client_window = 64;
   faults fault;
@@ -333,12 +352,20 @@ struct random_run {
   size_t promise_entries_max = 64;
   size_t learn_entries_max = 64;
   size_t success_entries_max = 32;
-  /// Leases on (lease reads answered without a round), and clock drift.
+  /// Leases on (lease reads answered without a round), the margin taken
+  /// off them, and clock drift.
   bool leases = false;
+  uint32_t lease_margin_ms = 30;
   double clock_drift = 0;
   /// After healing, a fault that lasts while clients must keep completing:
   /// 0 none, 1 a link cut both ways, 2 a link cut one way.
   int lasting_fault = 0;
+  /// Probability per tick of an edge episode (leases only): the lease
+  /// holder paused and cut off until just past its lease's end, with a
+  /// write elsewhere and reads of it at the paused node.
+  double edge_rate = 0;
+  /// Now and then, mute the leader (see cluster::mute).
+  bool mute_leader = false;
   /// Roles in separate processes: `nodes` acceptor-only nodes and this
   /// many nodes with a proposer, learner and elector (0: every node hosts
   /// every role).

@@ -72,6 +72,21 @@ random_run random_run::from_seed(uint64_t seed) {
   // as they were.
   if (r.nodes == 3 && rng() % 3 == 0)
     r.fronts = 2 + rng() % 2;
+  // Wide margins leave a lease that is computed wrongly (from when grants
+  // arrive, or with the margin added) long enough for a new leader to
+  // write and the old one to serve a stale read; late messages (spikes)
+  // are what a lease counted from arrival trusts wrongly.
+  static const uint32_t margins[] = {30, 90, 200};
+  r.lease_margin_ms = margins[rng() % 3];
+  if (rng() % 3 == 0) {
+    r.fault.spike = uniform(0, 0.05);
+    r.fault.spike_ticks = 60;
+  }
+  r.mute_leader = rng() % 3 == 0;
+  static const uint64_t thinks[] = {0, 0, 5, 30};
+  r.think_max = thinks[rng() % 4];
+  static const double edge_rates[] = {0, 0.002, 0.005};
+  r.edge_rate = r.leases ? edge_rates[rng() % 3] : 0;
   return r;
 }
 
@@ -90,21 +105,95 @@ std::string random_run::describe() const {
      << pipeline_depth << " client_window=" << client_window
      << " leases=" << leases
      << " clock_drift=" << clock_drift << " lasting_fault=" << lasting_fault
-     << " fronts=" << fronts;
+     << " fronts=" << fronts << " lease_margin=" << lease_margin_ms
+     << " spike=" << fault.spike << " mute_leader=" << mute_leader
+     << " think_max=" << think_max << " edge=" << edge_rate;
   return os.str();
 }
 
 namespace {
 
+/// An edge pause (see random_faults) under way.
+struct edge_episode {
+  bool active = false;
+  uint64_t until = 0;
+  /// The run's faults, back when it ends.
+  faults saved;
+};
+
+/// Pauses the lease holder and cuts it off, on an otherwise healthy and
+/// quiet cluster, until just past its lease's end as it computes it (the
+/// grant less the margin after its last renewal) or as the acceptors grant
+/// it: a lease computed too long lets the woken leader answer from a state
+/// that a new leader has overwritten meanwhile. Meanwhile a client of
+/// another node writes a key and a client of the paused node reads it, a
+/// few ticks apart, some after a write was acknowledged. False if no node
+/// holds a lease or another node is down or paused.
+bool start_edge_episode(cluster& c, const random_run& r, edge_episode& ep) {
+  auto& rng = c.rng();
+  auto ids = c.node_ids();
+  node_id n = 0;
+  for (auto m : ids)
+    if (c.holds_lease(m) && !c.is_paused(m))
+      n = m;
+  if (n == 0)
+    return false;
+  for (auto m : ids)
+    if (m != n && (!c.is_up(m) || c.is_paused(m)))
+      return false;
+  auto margin = r.lease_margin_ms / 10;
+  auto ticks = 30 - margin / 2 + rng() % (3 * margin / 2 + 10);
+  c.heal_network();
+  c.pause(n, ticks);
+  std::vector<node_id> rest;
+  for (auto m : ids)
+    if (m != n)
+      rest.push_back(m);
+  c.partition({{n}, rest});
+  ep = {true, c.now() + ticks + 20, c.current_faults()};
+  c.set_faults({});
+  auto fronts = c.front_ids();
+  auto other = fronts[rng() % fronts.size()];
+  if (other == n)
+    other = fronts[(std::find(fronts.begin(), fronts.end(), n) - fronts.begin()
+                    + 1) % fronts.size()];
+  auto key = "k" + std::to_string(rng() % 5);
+  // Unique: one episode at a time.
+  auto tag = "edge" + std::to_string(c.now());
+  std::vector<client_op> writes, reads;
+  for (int i = 0; i < 8; ++i) {
+    writes.push_back({op_code::set, key, tag + "." + std::to_string(i),
+                      read_level::log, other});
+    reads.push_back({op_code::get, key, {},
+                     rng() % 3 == 0 ? read_level::leader : read_level::lease,
+                     n});
+  }
+  c.add_client(std::move(writes), 8, ticks / 6 + 1);
+  // Reads go on for a while after the paused node wakes.
+  c.add_client(std::move(reads), 8, ticks / 4 + 2);
+  return true;
+}
+
 /// One random fault event per call, at the run's rates.
-void random_faults(cluster& c, const random_run& r) {
+void random_faults(cluster& c, const random_run& r, edge_episode& edge_ep) {
   auto& rng = c.rng();
   auto ids = c.node_ids();
   auto coin = [&](double p) {
     return std::uniform_real_distribution<double>(0, 1)(rng) < p;
   };
+  // An edge pause plays out on a quiet network with no other fault: drops,
+  // crashes and partitions would take the majority the new leader needs,
+  // or the time it needs to write before the old leader wakes.
+  if (edge_ep.active) {
+    if (c.now() < edge_ep.until)
+      return;
+    edge_ep.active = false;
+    c.set_faults(edge_ep.saved);
+  }
   if (coin(r.crash_rate))
     c.crash(ids[rng() % ids.size()]);
+  if (coin(r.edge_rate) && start_edge_episode(c, r, edge_ep))
+    return;
   if (coin(r.pause_rate)) {
     // Often the leader: a paused leader that wakes up is the classic
     // stale-read hazard.
@@ -133,6 +222,13 @@ void random_faults(cluster& c, const random_run& r) {
         groups[rng() % 2].push_back(n);
       c.partition(groups);
     }
+  }
+  if (r.mute_leader && coin(0.005)) {
+    // The leader loses its outgoing links but hears everyone: it keeps
+    // believing it leads while the others elect a new leader.
+    auto leader = c.leader();
+    if (leader != 0)
+      c.mute(leader);
   }
   if (coin(r.link_cut_rate)) {
     auto a = ids[rng() % ids.size()];
@@ -203,10 +299,10 @@ void run_lasting_fault(cluster& c, const random_run& r) {
 
 } // namespace
 
-void enable_leases(options& o, uint32_t lease_ms) {
+void enable_leases(options& o, uint32_t lease_ms, uint32_t margin_ms) {
   o.acceptor.lease_ms = lease_ms;
   o.proposer.lease_ms = lease_ms;
-  o.proposer.lease_margin_ms = lease_ms / 10;
+  o.proposer.lease_margin_ms = margin_ms != 0 ? margin_ms : lease_ms / 10;
   o.proposer.lease_renew_ms = 80;
 }
 
@@ -227,14 +323,15 @@ run_result run_seed(uint64_t seed, std::ostream* trace,
   opts.clock_drift = r.clock_drift;
   opts.client_window_max = r.client_window;
   if (r.leases)
-    enable_leases(opts, 300); // 30 ticks.
+    enable_leases(opts, 300, r.lease_margin_ms); // 30 ticks.
   cluster c(opts);
   c.set_faults(r.fault);
   for (size_t i = 0; i < r.clients; ++i)
     c.add_client(random_ops(c.rng(), r.commands_per_client, i + 1),
-                 r.pipeline_depth);
+                 r.pipeline_depth, r.think_max);
+  edge_episode edge_ep;
   for (uint64_t t = 0; t < r.fault_ticks && !c.violation(); ++t) {
-    random_faults(c, r);
+    random_faults(c, r, edge_ep);
     c.tick();
   }
   // Heal: a quiet network, every node up. Everything must now complete.
