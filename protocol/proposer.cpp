@@ -175,8 +175,31 @@ proposer_step proposer::on_client_command(const client_command& m) {
   return out;
 }
 
+void proposer::heard_from(node_id acceptor) {
+  auto pi = peers_.find(acceptor);
+  if (pi == peers_.end())
+    return;
+  pi->second.heard_tick = now_;
+  pi->second.retry_interval = cfg_.retransmit_ticks;
+}
+
+bool proposer::may_retransmit(peer& p) {
+  auto interval = std::max(p.retry_interval, cfg_.retransmit_ticks);
+  if (p.retry_tick != 0 && now_ - p.retry_tick < interval)
+    return false;
+  // Silent since the previous retransmission: wait longer next time.
+  if (p.retry_tick != 0 && p.heard_tick < p.retry_tick)
+    interval = std::min<uint32_t>(
+      std::max(cfg_.retransmit_backoff_max, cfg_.retransmit_ticks),
+      2 * interval);
+  p.retry_interval = interval;
+  p.retry_tick = now_;
+  return true;
+}
+
 proposer_step proposer::on_promise(const promise& m) {
   proposer_step out;
+  heard_from(m.acceptor);
   auto pi = peers_.find(m.acceptor);
   if (phase_ != proposer_phase::preparing || m.b != ballot_
       || pi == peers_.end() || pi->second.prepare_done
@@ -235,6 +258,7 @@ void proposer::finish_phase1(proposer_step& out) {
 
 proposer_step proposer::on_nack(const nack& m) {
   proposer_step out;
+  heard_from(m.acceptor);
   seen_round_ = std::max(seen_round_, m.promised.round);
   if (m.b == ballot_ && m.promised > ballot_)
     step_down(m.promised, out);
@@ -243,6 +267,7 @@ proposer_step proposer::on_nack(const nack& m) {
 
 proposer_step proposer::on_accepted(const accepted& m) {
   proposer_step out;
+  heard_from(m.acceptor);
   if (m.promised > ballot_) {
     step_down(m.promised, out);
     return out;
@@ -268,6 +293,7 @@ proposer_step proposer::on_accepted(const accepted& m) {
 
 proposer_step proposer::on_success_ack(const success_ack& m) {
   proposer_step out;
+  heard_from(m.acceptor);
   if (m.promised > ballot_) {
     step_down(m.promised, out);
     return out;
@@ -303,7 +329,8 @@ proposer_step proposer::on_tick(clock_ms now) {
       // (A continuation prepare answers a promise, which already proves
       // the round durable.)
       for (auto& [id, p] : peers_)
-        if (!p.prepare_done && now_ - p.prepare_tick >= cfg_.retransmit_ticks) {
+        if (!p.prepare_done && now_ - p.prepare_tick >= cfg_.retransmit_ticks
+            && may_retransmit(p)) {
           p.prepare_tick = now_;
           out.after_write.push_back({id, prepare{ballot_, p.prepare_from,
                                                  cfg_.self}});
@@ -391,6 +418,7 @@ void proposer::start_read_round(clock_ms now, proposer_step& out) {
 proposer_step proposer::on_read_probe_ack(const read_probe_ack& m,
                                           clock_ms now) {
   proposer_step out;
+  heard_from(m.acceptor);
   if (m.promised > ballot_) {
     step_down(m.promised, out);
     return out;
@@ -422,12 +450,24 @@ proposer_step proposer::on_read_probe_ack(const read_probe_ack& m,
 }
 
 void proposer::retransmit(proposer_step& out) {
+  // Who gets retransmissions this tick: an acceptor that stays silent gets
+  // them ever less often (a dead one costs little), and one that answers
+  // at the normal rate.
+  std::set<node_id> due;
+  auto is_due = [&](node_id id, peer& p) {
+    if (due.count(id) > 0)
+      return true;
+    if (!may_retransmit(p))
+      return false;
+    due.insert(id);
+    return true;
+  };
   for (auto& [slot, prop] : in_flight_) {
     if (now_ - prop.sent_tick < cfg_.retransmit_ticks)
       continue;
     prop.sent_tick = now_;
     for (auto& [id, p] : peers_)
-      if (prop.acks.count(id) == 0)
+      if (prop.acks.count(id) == 0 && is_due(id, p))
         send_accept(id, slot, prop.value, out);
   }
   // An acceptor whose first_unchosen is behind and has not moved for a
@@ -437,7 +477,8 @@ void proposer::retransmit(proposer_step& out) {
     bool lagging = p.first_unchosen < first_unchosen_
                    && now_ - p.progress_tick >= cfg_.retransmit_ticks
                    && now_ - p.success_tick >= cfg_.retransmit_ticks;
-    if (lagging || now_ - p.sent_tick >= cfg_.keepalive_ticks)
+    if ((lagging || now_ - p.sent_tick >= cfg_.keepalive_ticks)
+        && is_due(id, p))
       send_success(id, out);
   }
 }

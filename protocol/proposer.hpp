@@ -61,6 +61,10 @@ struct proposer_config {
   size_t queue_commands_max = 8192;
   /// Ticks before a prepare, accept or success is sent again.
   uint32_t retransmit_ticks = 4;
+  /// An acceptor that does not answer gets retransmissions (and
+  /// keepalives) ever less often: the interval doubles with each unanswered
+  /// one, up to this many ticks; any answer resets it.
+  uint32_t retransmit_backoff_max = 64;
   /// After losing a ballot, wait 1..this many ticks (seeded jitter) before
   /// trying again, so colliding proposers stop colliding.
   uint32_t backoff_ticks_max = 8;
@@ -154,6 +158,12 @@ private:
     uint64_t success_tick = 0;
     /// Tick of the last message (accept or success) sent to it.
     uint64_t sent_tick = 0;
+    /// Retransmission backoff: the last reply of any kind from it, the last
+    /// retransmission (or keepalive) to it, and the interval before the
+    /// next one, which doubles while it stays silent.
+    uint64_t heard_tick = 0;
+    uint64_t retry_tick = 0;
+    uint32_t retry_interval = 0;
     /// Phase 1: next slot to ask from, whether it reported everything, and
     /// whether it answered at all.
     slot_t prepare_from = 0;
@@ -167,6 +177,13 @@ private:
     std::set<node_id> acks;
     uint64_t sent_tick = 0;
   };
+
+  /// An acceptor answered: retransmissions to it go at the normal rate.
+  void heard_from(node_id acceptor);
+  /// Whether a retransmission to `p` may go now; if so, it is counted
+  /// (the interval doubles, up to retransmit_backoff_max, when `p` did not
+  /// answer since the previous one).
+  bool may_retransmit(peer& p);
 
   void start_phase1(proposer_step& out);
   void finish_phase1(proposer_step& out);

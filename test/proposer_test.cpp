@@ -284,6 +284,51 @@ TEST_CASE("a lagging acceptor gets success messages until it catches up") {
   CHECK(of_type<success>(p.on_success_ack({3, 2, b}).send_now).empty());
 }
 
+TEST_CASE("retransmissions to a silent acceptor back off, and resume at the "
+          "normal rate once it answers") {
+  auto cfg = config();
+  cfg.retransmit_ticks = 4;
+  cfg.retransmit_backoff_max = 64;
+  auto p = leading(cfg);
+  auto b = p.current_ballot();
+  // Slot 0 is chosen by 1 and 2; acceptor 3 is dead and never answers.
+  auto step = p.on_client_command(cmd(1));
+  for (auto& [to, a] : of_type<accept>(step.send_now))
+    if (to == 1 || to == 2)
+      p.on_accepted({b, a.slot, b, a.slot, static_cast<node_id>(to)});
+  REQUIRE(p.first_unchosen() == 1);
+  // Acceptors 1 and 2 answer every keepalive; 3 never does.
+  std::vector<int> to_dead;
+  size_t to_live = 0;
+  for (int tick = 1; tick <= 400; ++tick)
+    for (auto& [to, m] : of_type<success>(p.on_tick(0).send_now)) {
+      if (to == 3) {
+        to_dead.push_back(tick);
+      } else {
+        ++to_live;
+        p.on_success_ack({static_cast<node_id>(to), 1, b});
+      }
+    }
+  // Without backoff: one every 4 ticks, 100. With it: 4, 8, 16, 32, then
+  // every 64 ticks.
+  CHECK(to_dead.size() <= 10);
+  REQUIRE(to_dead.size() >= 4);
+  CHECK(to_dead[to_dead.size() - 1] - to_dead[to_dead.size() - 2] == 64);
+  // The live acceptors keep their keepalives (every 8 ticks).
+  CHECK(to_live >= 2 * (400 / 8 - 1));
+  // Acceptor 3 comes back and answers everything: it catches up and gets
+  // its keepalives at the normal rate again (every 8 ticks).
+  p.on_success_ack({3, 0, b});
+  std::vector<int> after;
+  for (int tick = 1; tick <= 40; ++tick)
+    for (auto& [to, m] : of_type<success>(p.on_tick(0).send_now)) {
+      p.on_success_ack({static_cast<node_id>(to), 1, b});
+      if (to == 3)
+        after.push_back(tick);
+    }
+  CHECK(after.size() >= 4);
+}
+
 TEST_CASE("a follower forwards client commands to the leader in batches, "
           "boundedly") {
   proposer p(config(1), 0);
