@@ -3,6 +3,8 @@
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
 
+#include <random>
+
 #include "storage/lmdb_store.hpp"
 
 namespace paxoskv {
@@ -73,6 +75,8 @@ storage_result<node_runtime> start_node(caf::actor_system& sys,
     cfg.heartbeat_ticks = ticks_per_heartbeat;
     cfg.election_timeout_ticks = std::max(in_ticks(s.election_timeout),
                                           cfg.heartbeat_ticks);
+    std::random_device rd;
+    cfg.boot = (uint64_t{rd()} << 32) ^ rd();
     rt.roles.elector = spawn_elector(sys, cfg, tick);
   }
   rt.directory = spawn_directory(sys, rt.roles, s.peers);

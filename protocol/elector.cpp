@@ -50,11 +50,11 @@ std::vector<node_id> elector::eligible_directly() const {
   std::vector<node_id> result;
   if (eligible())
     result.push_back(cfg_.self);
-  // A peer is eligible when its own last heartbeat says so.
+  // A peer is eligible when its own newest heartbeat says so.
   for (auto& [id, p] : peers_)
-    if (fresh(p)
-        && std::find(p.last.eligible.begin(), p.last.eligible.end(), id)
-             != p.last.eligible.end())
+    if (fresh(p) && p.have_latest
+        && std::find(p.latest.eligible.begin(), p.latest.eligible.end(), id)
+             != p.latest.eligible.end())
       result.push_back(id);
   return result;
 }
@@ -63,7 +63,8 @@ elector_step elector::on_tick() {
   elector_step out;
   ++now_;
   if (now_ % cfg_.heartbeat_ticks == 0) {
-    heartbeat hb{cfg_.self, leader_, heard_directly(), eligible_directly()};
+    heartbeat hb{cfg_.self, leader_,    heard_directly(), eligible_directly(),
+                 false,     ++sent_,    cfg_.boot};
     for (auto& [id, p] : peers_)
       out.send_now.push_back({id, hb});
     // Repeating the current decision is harmless and lets a restarted
@@ -80,15 +81,20 @@ elector_step elector::on_heartbeat(const heartbeat& m) {
   auto i = peers_.find(m.from);
   if (i == peers_.end())
     return out; // Not a member.
-  if (m.relayed) {
-    // Not heard directly: only what the sender names and deems eligible.
-    i->second.relayed_heard = true;
-    i->second.relayed_tick = now_;
-    i->second.relayed = m;
-  } else {
-    i->second.heard = true;
-    i->second.heard_tick = now_;
-    i->second.last = m;
+  auto& p = i->second;
+  if (!m.relayed) {
+    // The link works, whatever the copy says.
+    p.heard = true;
+    p.heard_tick = now_;
+  }
+  // Only the newest copy of this incarnation speaks for the sender: a
+  // relayed copy may arrive after a newer direct one.
+  bool newer = !p.have_latest || m.boot != p.latest.boot
+               || m.seq > p.latest.seq;
+  if (newer) {
+    p.have_latest = true;
+    p.latest = m;
+    p.latest_tick = now_;
   }
   decide(out);
   return out;
@@ -100,15 +106,11 @@ void elector::decide(elector_step& out) {
   std::set<node_id> eligible;
   for (auto id : eligible_directly())
     eligible.insert(id);
-  // What fresh heartbeats say, direct or relayed.
+  // What fresh heartbeats say, direct or relayed: each peer's newest.
   std::vector<const heartbeat*> views;
-  for (auto& [id, p] : peers_) {
-    if (fresh(p))
-      views.push_back(&p.last);
-    if (p.relayed_heard
-        && now_ - p.relayed_tick <= cfg_.election_timeout_ticks)
-      views.push_back(&p.relayed);
-  }
+  for (auto& [id, p] : peers_)
+    if (p.have_latest && now_ - p.latest_tick <= cfg_.election_timeout_ticks)
+      views.push_back(&p.latest);
   for (auto* h : views)
     for (auto relayed : h->eligible)
       if (peers_.count(relayed) > 0 || relayed == cfg_.self)

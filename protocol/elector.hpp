@@ -55,6 +55,8 @@ struct elector_config {
   uint32_t heartbeat_ticks = 5;
   /// A node not heard for this many ticks is dead (2T by default).
   uint32_t election_timeout_ticks = 10;
+  /// A random id of this incarnation, sent with every heartbeat.
+  uint64_t boot = 0;
 };
 
 struct elector_step {
@@ -88,14 +90,13 @@ public:
 
 private:
   struct peer {
+    /// Heard directly (not through a relay), and when.
     uint64_t heard_tick = 0;
     bool heard = false;
-    /// The peer's last heartbeat.
-    heartbeat last;
-    /// The peer's last heartbeat that came through a relay, and when.
-    bool relayed_heard = false;
-    uint64_t relayed_tick = 0;
-    heartbeat relayed;
+    /// The peer's newest heartbeat, direct or relayed, and when it came.
+    bool have_latest = false;
+    uint64_t latest_tick = 0;
+    heartbeat latest;
   };
 
   void decide(elector_step& out);
@@ -108,6 +109,8 @@ private:
   /// Acceptors are other nodes than the electors.
   bool acceptors_apart_ = false;
   uint64_t now_ = 0;
+  /// Heartbeats sent.
+  uint64_t sent_ = 0;
   node_id leader_ = 0;
   std::map<node_id, peer> peers_;
 };

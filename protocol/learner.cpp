@@ -79,7 +79,7 @@ learner_step learner::on_read_index(const read_index& m) {
   learner_step out;
   auto g = read_groups_.find(m.id);
   if (g == read_groups_.end())
-    return out; // Answered already, or resent under another id.
+    return out; // Answered already (by another copy of a resend).
   auto level = g->second.level;
   for (auto& r : g->second.reads)
     reads_indexed_.emplace(m.index, std::move(r));
@@ -156,14 +156,20 @@ learner_step learner::on_tick() {
   for (auto i = read_groups_.begin(); i != read_groups_.end();) {
     auto& g = i->second;
     expire(g.reads);
-    if (g.reads.empty() || now_ - g.sent_tick >= cfg_.read_resend_ticks) {
-      // Ask again under a new id; new reads of the level join it.
-      auto lv = static_cast<size_t>(g.level);
-      for (auto& r : g.reads)
-        reads_new_[lv].push_back(std::move(r));
+    if (g.reads.empty()) {
       auto level = g.level;
       i = read_groups_.erase(i);
       request_index(level, out);
+    } else if (now_ - g.sent_tick >= cfg_.read_resend_ticks) {
+      // Ask again under the same id: whichever copy is answered first
+      // serves the group. (A new id would make an answer that is merely
+      // slower than the resend period useless, and a network that slow
+      // would never serve a read.) Reads that came since wait for the
+      // next request.
+      g.sent_tick = now_;
+      out.send_now.push_back(
+        {cfg_.self, read_request{i->first, cfg_.self, g.level, 0}});
+      ++i;
     } else {
       ++i;
     }

@@ -243,12 +243,17 @@ struct heartbeat {
   /// nothing about whom the receiver hears directly, only about whom the
   /// sender names and deems eligible.
   bool relayed = false;
+  /// The sender's heartbeat count and a random id of its incarnation: a
+  /// copy that arrives after a newer one from the same incarnation (a
+  /// relayed copy overtaken by a direct one) is stale and says nothing.
+  uint64_t seq = 0;
+  uint64_t boot = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, heartbeat& x) {
   return f(caf::meta::type_name("heartbeat"), x.from, x.leader, x.alive,
-           x.eligible, x.relayed);
+           x.eligible, x.relayed, x.seq, x.boot);
 }
 
 PAXOSKV_HANDLED_BY(heartbeat, elector)

@@ -28,12 +28,17 @@ elector split_elector() {
   return elector(cfg);
 }
 
-/// Ticks `e` n times, delivering the heartbeats `from` every tick.
+/// Ticks `e` n times, delivering the heartbeats `from` every tick, each a
+/// newer one of its sender (sequence numbers keep growing).
 void run(elector& e, int n, const std::vector<heartbeat>& from) {
+  static uint64_t seq = 0;
   for (int i = 0; i < n; ++i) {
     e.on_tick();
-    for (auto& h : from)
+    ++seq;
+    for (auto h : from) {
+      h.seq = seq;
       e.on_heartbeat(h);
+    }
   }
 }
 
@@ -180,5 +185,29 @@ TEST_CASE("a relayed heartbeat never counts as heard directly") {
   run(e, 10, {from1, from3});
   CHECK(e.heard_directly().empty());
   CHECK_FALSE(e.eligible());
+  CHECK(e.leader() == 3);
+}
+
+TEST_CASE("a stale copy of a heartbeat, overtaken by a newer one, changes "
+          "nothing") {
+  // Node 3 led and now names 2; a relayed copy of its older heartbeat
+  // naming itself arrives late. It must not bring 3 back.
+  auto e = make_elector(1);
+  heartbeat from2{2, 2, {1, 3}, {2, 1, 3}, false, 0, 22};
+  heartbeat from3{3, 2, {1, 2}, {3, 1, 2}, false, 0, 33};
+  for (uint64_t t = 1; t <= 12; ++t) {
+    e.on_tick();
+    from2.seq = from3.seq = 100 + t;
+    e.on_heartbeat(from2);
+    e.on_heartbeat(from3);
+  }
+  REQUIRE(e.leader() == 2);
+  heartbeat old3{3, 3, {1, 2}, {3, 1, 2}, true, 50, 33};
+  auto step = e.on_heartbeat(old3);
+  CHECK_FALSE(step.leader_changed);
+  CHECK(e.leader() == 2);
+  // A copy from a new incarnation of 3 (another boot id) does count.
+  heartbeat reborn{3, 3, {1, 2}, {3, 1, 2}, false, 1, 34};
+  e.on_heartbeat(reborn);
   CHECK(e.leader() == 3);
 }

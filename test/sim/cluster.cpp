@@ -74,6 +74,8 @@ struct cluster::node {
   std::map<uint64_t, uint64_t> client_applied;
   /// Turns through the relays (see choose_relay).
   uint64_t relay_cursor = 0;
+  /// Leader changes its elector made, over all incarnations.
+  uint64_t leader_changes = 0;
 };
 
 struct cluster::client {
@@ -220,6 +222,7 @@ void cluster::boot(node_id n) {
     ecfg.self = n;
     ecfg.nodes = fronts;
     ecfg.acceptors = acceptors;
+    ecfg.boot = rng_();
     nd.elect = std::make_unique<elector>(ecfg);
   }
   nd.pending = {};
@@ -582,6 +585,8 @@ void cluster::handle(node& nd, proposer_step step) {
 
 void cluster::handle(node& nd, const elector_step& step) {
   if (step.leader_changed)
+    ++nd.leader_changes;
+  if (step.leader_changed)
     trace("node " + std::to_string(nd.id) + " elector: leader is "
           + std::to_string(nd.elect->leader()));
   for (auto& e : step.send_now)
@@ -889,6 +894,10 @@ node_id cluster::leader() const {
       best_ballot = nd->prop->current_ballot();
     }
   return best;
+}
+
+uint64_t cluster::leader_changes(node_id n) const {
+  return at(n).leader_changes;
 }
 
 bool cluster::holds_lease(node_id n) const {

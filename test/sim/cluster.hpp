@@ -213,6 +213,10 @@ public:
   /// The node whose proposer is leading with the highest ballot (0: none).
   node_id leader() const;
 
+  /// How often node n's elector changed its leader, over all its
+  /// incarnations.
+  uint64_t leader_changes(node_id n) const;
+
   /// Whether node n's proposer holds a lease by its own clock.
   bool holds_lease(node_id n) const;
 

@@ -3,6 +3,7 @@
 #include "test/sim/cluster.hpp"
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 
 namespace paxoskv::sim {
@@ -274,6 +275,21 @@ void run_lasting_fault(cluster& c, const random_run& r) {
     c.cut_link(a, b);
   else
     c.cut_one_way(a, b);
+  // Messages still overtake each other; nothing is lost. In runs with late
+  // messages (spikes), messages keep the run's delays and some still come
+  // up to 60 ticks late, so round trips through a relay often exceed the
+  // resend periods: requests must still complete. Otherwise nothing is
+  // late by more than a tick, so a relayed heartbeat's two hops stay well
+  // within the election timeout, and the leadership must not change.
+  faults slow;
+  bool late = r.fault.spike > 0;
+  slow.delay_max = std::min<uint32_t>(r.fault.delay_max, 1);
+  if (late) {
+    slow.delay_max = r.fault.delay_max;
+    slow.spike = r.fault.spike;
+    slow.spike_ticks = r.fault.spike_ticks;
+  }
+  c.set_faults(slow);
   // A few election timeouts to settle, then every request must succeed.
   c.expect_definite_answers(150);
   for (auto n : c.front_ids()) {
@@ -282,10 +298,23 @@ void run_lasting_fault(cluster& c, const random_run& r) {
       op.target = n;
     c.add_client(std::move(ops), r.pipeline_depth);
   }
+  // Once settled, one broken link changes no leader: count the changes
+  // from then on (one is allowed, for views converging after the cut).
+  auto settled = c.now() + 150;
+  c.run_until([&] { return c.now() >= settled; }, 150);
+  std::map<node_id, uint64_t> changes;
+  for (auto n : c.front_ids())
+    changes[n] = c.leader_changes(n);
   if (!c.run_until([&] { return c.clients_done(); }, 3000) && !c.violation())
     c.report("liveness: clients not done while the " + what
              + " (a connected majority was there all along)");
+  for (auto n : c.front_ids())
+    if (!late && !c.violation() && c.leader_changes(n) > changes[n] + 1)
+      c.report("elector " + std::to_string(n) + " changed its leader "
+               + std::to_string(c.leader_changes(n) - changes[n])
+               + " times while the " + what + " lasted");
   c.heal_network();
+  c.set_faults({});
   c.run_until(
     [&] {
       auto prefix = c.chosen_prefix();
