@@ -123,10 +123,11 @@ struct edge_episode {
 };
 
 /// Pauses the lease holder and cuts it off, on an otherwise healthy and
-/// quiet cluster, until just past its lease's end as it computes it (the
-/// grant less the margin after its last renewal) or as the acceptors grant
-/// it: a lease computed too long lets the woken leader answer from a state
-/// that a new leader has overwritten meanwhile. Meanwhile a client of
+/// quiet cluster, for anything from well within its lease to well past its
+/// end as it computes it (the grant less the margin after its last
+/// renewal) and as the acceptors grant it: a lease computed too long, or
+/// acceptors that do not wait a lease out, let the woken leader answer from
+/// a state that a new leader has overwritten meanwhile. Meanwhile a client of
 /// another node writes a key and a client of the paused node reads it, a
 /// few ticks apart, some after a write was acknowledged. False if no node
 /// holds a lease or another node is down or paused.
@@ -142,8 +143,10 @@ bool start_edge_episode(cluster& c, const random_run& r, edge_episode& ep) {
   for (auto m : ids)
     if (m != n && (!c.is_up(m) || c.is_paused(m)))
       return false;
+  // From well within the lease (where a new leader must still wait) to
+  // well past it as computed with the margin added.
   auto margin = r.lease_margin_ms / 10;
-  auto ticks = 30 - margin / 2 + rng() % (3 * margin / 2 + 10);
+  auto ticks = 15 + rng() % (2 * margin + 30);
   c.heal_network();
   c.pause(n, ticks);
   std::vector<node_id> rest;
