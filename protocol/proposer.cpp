@@ -338,10 +338,13 @@ proposer_step proposer::on_tick(clock_ms now) {
       break;
     case proposer_phase::leading:
       retransmit(out);
-      if (round_open_ ? now_ - round_tick_ >= cfg_.retransmit_ticks
-                      : cfg_.lease_ms > 0
-                          && now - last_round_ms_ >= cfg_.lease_renew_ms)
+      if (round_open_) {
+        if (now_ - round_tick_ >= cfg_.retransmit_ticks)
+          resend_read_round(out);
+      } else if (cfg_.lease_ms > 0
+                 && now - last_round_ms_ >= cfg_.lease_renew_ms) {
         start_read_round(now, out);
+      }
       break;
   }
   return out;
@@ -405,14 +408,25 @@ void proposer::start_read_round(clock_ms now, proposer_step& out) {
   last_round_ms_ = now;
   round_acks_.clear();
   round_grants_.clear();
-  // A retransmitted round keeps its reads: each was requested before the
-  // first round was sent, so before this one too.
   for (auto& r : reads_next_)
     round_reads_.push_back(r);
   reads_next_.clear();
   for (auto& [id, p] : peers_)
     out.send_now.push_back(
       {id, read_probe{ballot_, round_id_, cfg_.self, cfg_.lease_ms}});
+}
+
+void proposer::resend_read_round(proposer_step& out) {
+  // The same round again, to the acceptors that have not answered it: an
+  // answer slower than the retransmission period still counts (a new round
+  // number would make every slow answer stale, and a network that slow
+  // would never confirm a read). The lease still counts from the first
+  // send, which is before any grant of this round began.
+  round_tick_ = now_;
+  for (auto& [id, p] : peers_)
+    if (round_acks_.count(id) == 0)
+      out.send_now.push_back(
+        {id, read_probe{ballot_, round_id_, cfg_.self, cfg_.lease_ms}});
 }
 
 proposer_step proposer::on_read_probe_ack(const read_probe_ack& m,

@@ -213,6 +213,8 @@ private:
   void retransmit(proposer_step& out);
   /// Sends a read round covering every read waiting for one.
   void start_read_round(clock_ms now, proposer_step& out);
+  /// Sends the open read round again to the acceptors that did not answer.
+  void resend_read_round(proposer_step& out);
   /// Forgets reads, rounds and the lease (leadership lost or restarted).
   void drop_reads();
   /// Forgets the slots in flight (leadership lost or restarted): their

@@ -420,6 +420,34 @@ TEST_CASE("a leader read is answered only after a majority confirms a round "
           .empty());
 }
 
+TEST_CASE("a read round is resent under its own number, so answers slower "
+          "than the retransmission period still confirm it") {
+  auto cfg = config();
+  cfg.retransmit_ticks = 2;
+  auto p = leading(cfg);
+  auto step = p.on_read_request(read_req(11), 0);
+  auto probes = of_type<read_probe>(step.send_now);
+  REQUIRE(probes.size() == 3);
+  auto probe = probes[0].second;
+  // Acceptor 1 answers quickly; 2 and 3 only after several resends.
+  CHECK(of_type<read_index>(p.on_read_probe_ack(probe_ack(probe, 1, false), 0)
+                              .send_now)
+          .empty());
+  std::vector<read_probe> resent;
+  for (int i = 0; i < 7; ++i)
+    for (auto& [to, m] : of_type<read_probe>(p.on_tick(0).send_now)) {
+      CHECK(to != 1); // It answered.
+      resent.push_back(m);
+    }
+  REQUIRE(resent.size() >= 4);
+  for (auto& m : resent)
+    CHECK(m.probe == probe.probe);
+  auto done = p.on_read_probe_ack(probe_ack(probe, 2, false), 0);
+  auto answers = of_type<read_index>(done.send_now);
+  REQUIRE(answers.size() == 1);
+  CHECK(answers[0].second.id == 11);
+}
+
 TEST_CASE("a read round that meets a newer promise makes the leader step "
           "down without answering") {
   auto p = leading();

@@ -720,8 +720,9 @@ size_t cluster::add_client(std::vector<client_op> ops, size_t depth,
   return clients_.size() - 1;
 }
 
-void cluster::expect_definite_answers(uint64_t grace) {
+void cluster::expect_definite_answers(uint64_t grace, bool quick_refusals) {
   definite_after_ = now_ + grace;
+  quick_refusals_ = quick_refusals;
 }
 
 bool cluster::clients_done() const {
@@ -741,7 +742,10 @@ cluster::client* cluster::client_of_session(uint64_t session) {
 void cluster::record_ack(client& c, size_t op_index, uint64_t invoked,
                          const client_answer& a) {
   auto& op = c.ops[op_index];
-  if (invoked >= definite_after_
+  bool quick_refusal = quick_refusals_
+                       && a.result.kind == result_kind::not_applied
+                       && now_ - invoked < opts_.client_timeout_ticks / 2;
+  if (invoked >= definite_after_ && !quick_refusal
       && (a.result.kind == result_kind::unknown
           || a.result.kind == result_kind::not_applied))
     fail("liveness: client " + std::to_string(c.index) + " op "

@@ -187,7 +187,10 @@ public:
 
   /// From now on every answer must be definite (no "outcome unknown" or
   /// "not applied") for requests sent after `grace` more ticks.
-  void expect_definite_answers(uint64_t grace);
+  /// With `quick_refusals`, a "not applied" that comes before the client
+  /// timeout (a refusal while leadership moves) is allowed too; a request
+  /// that times out is not.
+  void expect_definite_answers(uint64_t grace, bool quick_refusals = false);
 
   /// True when every client got a reply for every command.
   bool clients_done() const;
@@ -314,6 +317,7 @@ private:
   uint64_t next_session_ = 0;
   /// Requests sent at or after this tick must get definite answers.
   uint64_t definite_after_ = UINT64_MAX;
+  bool quick_refusals_ = false;
   std::map<std::string, uint64_t> sent_;
   // Safety oracle: votes per (slot, ballot) from durable commits.
   std::map<std::pair<slot_t, ballot>, std::set<node_id>> votes_;
