@@ -257,14 +257,23 @@ TEST_CASE("a leader read waits for its index to be applied, then reads "
   CHECK(l.reads_waiting() == 0);
 }
 
-TEST_CASE("an unanswered read request is resent under the same id, and a "
-          "read that is never confirmed fails as not applied") {
+namespace {
+
+/// A learner that resends read requests every 3 ticks, with ids from 1001.
+learner read_learner(uint32_t timeout_ticks) {
   learner_config cfg;
   cfg.self = 2;
   cfg.read_resend_ticks = 3;
-  cfg.read_timeout_ticks = 10;
+  cfg.read_timeout_ticks = timeout_ticks;
   cfg.read_id_base = 1000;
-  learner l(cfg);
+  return learner(cfg);
+}
+
+} // namespace
+
+TEST_CASE("an unanswered read request is resent under the same id, and a "
+          "read that is never confirmed fails as not applied") {
+  auto l = read_learner(10);
   auto first = of_type<read_request>(
     l.on_read(get_cmd(5, 1, "k"), read_level::lease).send_now);
   REQUIRE(first.size() == 1);
@@ -292,12 +301,7 @@ TEST_CASE("an unanswered read request is resent under the same id, and a "
 TEST_CASE("an answer slower than the resend period still serves the read") {
   // On a network whose round trip exceeds the resend period, every answer
   // arrives after a resend; it must still count, or no read is ever served.
-  learner_config cfg;
-  cfg.self = 2;
-  cfg.read_resend_ticks = 3;
-  cfg.read_timeout_ticks = 100;
-  cfg.read_id_base = 1000;
-  learner l(cfg);
+  auto l = read_learner(100);
   auto first = of_type<read_request>(
     l.on_read(get_cmd(5, 1, "k"), read_level::leader).send_now);
   REQUIRE(first.size() == 1);

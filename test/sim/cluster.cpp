@@ -126,27 +126,24 @@ cluster::cluster(options opts) : opts_(std::move(opts)), rng_(opts_.seed) {
 
 cluster::~cluster() = default;
 
-std::vector<node_id> cluster::node_ids() const {
+std::vector<node_id> cluster::ids_hosting(bool node::*role) const {
   std::vector<node_id> ids;
   for (auto& [id, nd] : nodes_)
-    ids.push_back(id);
+    if (role == nullptr || (*nd).*role)
+      ids.push_back(id);
   return ids;
+}
+
+std::vector<node_id> cluster::node_ids() const {
+  return ids_hosting(nullptr);
 }
 
 std::vector<node_id> cluster::acceptor_ids() const {
-  std::vector<node_id> ids;
-  for (auto& [id, nd] : nodes_)
-    if (nd->hosts_acceptor)
-      ids.push_back(id);
-  return ids;
+  return ids_hosting(&node::hosts_acceptor);
 }
 
 std::vector<node_id> cluster::front_ids() const {
-  std::vector<node_id> ids;
-  for (auto& [id, nd] : nodes_)
-    if (nd->hosts_front)
-      ids.push_back(id);
-  return ids;
+  return ids_hosting(&node::hosts_front);
 }
 
 cluster::node& cluster::at(node_id n) {

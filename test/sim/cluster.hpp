@@ -261,6 +261,8 @@ private:
 
   node& at(node_id n);
   const node& at(node_id n) const;
+  /// The nodes whose `role` flag is set (every node for nullptr).
+  std::vector<node_id> ids_hosting(bool node::*role) const;
   void boot(node_id n);
   /// The durable state a booting node starts from; reopens its real store
   /// and checks it returns exactly what was committed.
