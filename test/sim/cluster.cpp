@@ -1,4 +1,4 @@
-#include "test/sim/cluster.hpp"
+#include "test/sim/cluster_parts.hpp"
 
 #include <algorithm>
 #include <cassert>
@@ -14,95 +14,10 @@ namespace paxoskv::sim {
 
 namespace {
 
-/// Client ids live far above node ids so the network can tell them apart.
-constexpr uint64_t first_client_id = 1000;
-
-/// The command a client operation becomes.
-command to_command(uint64_t client, uint64_t seq, const client_op& op) {
-  command c{client, seq, op.op, {op.key}};
-  if (op.op == op_code::set)
-    c.args.push_back(op.value);
-  return c;
-}
-
-/// The request a client operation becomes on its connection.
-client_request_in to_request(uint64_t session, uint64_t number,
-                             const client_op& op) {
-  auto c = to_command(session, 0, op);
-  return {session, number, c.op, std::move(c.args), op.level};
-}
-
 /// More messages in flight than this is a violation (a message storm).
 constexpr size_t in_flight_max = 100000;
 
-bool is_client(uint64_t addr) {
-  return addr >= first_client_id;
-}
-
 } // namespace
-
-struct cluster::node {
-  node_id id = 0;
-  bool up = false;
-  /// The roles it hosts: an acceptor, and the other three (a front).
-  bool hosts_acceptor = true;
-  bool hosts_front = true;
-  /// What was committed, as the oracle sees it.
-  memory_store disk;
-  /// The real store under test, if any.
-  std::unique_ptr<store> backend;
-  std::unique_ptr<acceptor> acc;
-  std::unique_ptr<proposer> prop;
-  std::unique_ptr<learner_node> learn;
-  std::unique_ptr<elector> elect;
-  /// Open group commit and the replies waiting for it.
-  durable_batch pending;
-  std::vector<envelope> held;
-  /// Requests sent by clients and not yet read by the node (it is paused).
-  std::vector<client_request_in> inbox;
-  /// Counts boots, so the oracle can tell a restarted proposer apart.
-  uint64_t incarnation = 0;
-  /// Clock rate in ms per 1000 ticks (10,000 is exact) and offset.
-  uint64_t clock_rate = 10000;
-  /// Frozen until this tick (see pause).
-  uint64_t paused_until = 0;
-  uint64_t clock_offset = 0;
-  /// Oracle bookkeeping for this incarnation's learner.
-  slot_t learner_next = 0;
-  std::set<std::pair<uint64_t, uint64_t>> applied_commands;
-  /// Per client, the last sequence this incarnation's learner applied.
-  std::map<uint64_t, uint64_t> client_applied;
-  /// Turns through the relays (see choose_relay).
-  uint64_t relay_cursor = 0;
-  /// Leader changes its elector made, over all incarnations.
-  uint64_t leader_changes = 0;
-};
-
-struct cluster::client {
-  size_t index = 0;
-  std::vector<client_op> ops;
-  /// Requests in flight at most on the connection.
-  size_t depth = 1;
-  /// Think time before each send, and when the next send may happen.
-  uint64_t think_max = 0;
-  uint64_t send_at = 0;
-  /// The next op to send, and how many were answered.
-  size_t next = 0;
-  size_t answered = 0;
-  /// The connection: its session id, node and that node's incarnation
-  /// (0: not connected).
-  uint64_t session = 0;
-  node_id node = 0;
-  uint64_t incarnation = 0;
-  struct sent {
-    size_t op = 0;
-    uint64_t request = 0;
-    uint64_t invoked = 0;
-  };
-  /// Requests sent and not answered, oldest first.
-  std::deque<sent> in_flight;
-  uint64_t next_request = 0;
-};
 
 cluster::cluster(options opts) : opts_(std::move(opts)), rng_(opts_.seed) {
   assert(opts_.nodes >= 1);
@@ -355,44 +270,6 @@ bool cluster::link_up(uint64_t from, uint64_t to) const {
   return ga == gb;
 }
 
-void cluster::check_outgoing(uint64_t from, const message& m) {
-  auto it = nodes_.find(static_cast<node_id>(from));
-  if (is_client(from) || it == nodes_.end())
-    return;
-  auto& nd = *it->second;
-  auto who = "node " + std::to_string(from);
-  auto& disk = nd.disk.state();
-  if (auto* p = std::get_if<promise>(&m)) {
-    // Durability order: a promise leaves only once it is on disk.
-    if (disk.acceptor.promised < p->b)
-      fail(who + " sent a promise for " + to_string(p->b)
-           + " before it was durable");
-  } else if (auto* a = std::get_if<accepted>(&m)) {
-    if (a->promised == a->b) {
-      // The entry may since have been superseded by a newer ballot in the
-      // same group commit; that is as if the reply had left in between.
-      auto e = disk.acceptor.entries.find(a->slot);
-      if (disk.acceptor.promised < a->b || e == disk.acceptor.entries.end()
-          || (!e->second.chosen && e->second.accepted_ballot < a->b))
-        fail(who + " acknowledged an accept at slot " + std::to_string(a->slot)
-             + " before it was durable");
-    }
-  } else if (auto* pr = std::get_if<prepare>(&m)) {
-    // A ballot belongs to one incarnation of one proposer.
-    auto [owner, fresh] = ballot_owner_.emplace(pr->b, nd.incarnation);
-    if (pr->b.node != nd.id || (!fresh && owner->second != nd.incarnation))
-      fail(who + " reused ballot " + to_string(pr->b)
-           + " from an earlier incarnation");
-  } else if (auto* ac = std::get_if<accept>(&m)) {
-    // One value per (slot, ballot): the uniqueness Paxos relies on.
-    auto [v, fresh] = proposed_.emplace(std::make_pair(ac->slot, ac->b),
-                                        ac->value);
-    if (!fresh && v->second != ac->value)
-      fail(who + " proposed two values at slot " + std::to_string(ac->slot)
-           + " under ballot " + to_string(ac->b));
-  }
-}
-
 void cluster::send(uint64_t from, envelope env) {
   ++sent_[name_of(env.msg)];
   check_outgoing(from, env.msg);
@@ -628,15 +505,6 @@ void cluster::handle(node& nd, learner_node_step step) {
   }
 }
 
-void cluster::check_chosen_marks(const node& nd, const acceptor_write& w) {
-  // A correct mark always follows a majority's durable acceptance, so the
-  // oracle already knows the slot's value when the mark is made.
-  for (auto& e : w.entries)
-    if (e.chosen)
-      check_chosen(e.slot, e.value,
-                   "acceptor " + std::to_string(nd.id) + " marked");
-}
-
 // -- durability ----------------------------------------------------------------
 
 void cluster::maybe_commit(node& nd) {
@@ -671,149 +539,6 @@ void cluster::commit(node& nd) {
   nd.held.clear();
   for (auto& e : held)
     send(nd.id, std::move(e));
-}
-
-// -- oracle --------------------------------------------------------------------
-
-void cluster::note_truth(slot_t slot, const log_value& v,
-                         const std::string& who) {
-  auto [it, inserted] = truth_.emplace(slot, v);
-  if (!inserted && it->second != v)
-    fail("two different values chosen at slot " + std::to_string(slot)
-         + " (seen by " + who + ")");
-}
-
-void cluster::check_chosen(slot_t slot, const log_value& v,
-                           const std::string& who) {
-  auto t = truth_.find(slot);
-  if (t == truth_.end())
-    fail(who + " slot " + std::to_string(slot)
-         + " as chosen but no majority accepted it");
-  else if (t->second != v)
-    fail(who + " slot " + std::to_string(slot)
-         + " as chosen with a value other than the chosen one");
-}
-
-slot_t cluster::chosen_prefix() const {
-  slot_t s = 0;
-  while (truth_.count(s) > 0)
-    ++s;
-  return s;
-}
-
-// -- clients -------------------------------------------------------------------
-
-size_t cluster::add_client(std::vector<client_op> ops, size_t depth,
-                           uint64_t think_max) {
-  auto c = std::make_unique<client>();
-  c->index = clients_.size();
-  c->ops = std::move(ops);
-  c->depth = std::max<size_t>(1, depth);
-  c->think_max = think_max;
-  if (think_max > 0)
-    c->send_at = now_ + std::uniform_int_distribution<uint64_t>(
-                          0, think_max)(rng_);
-  clients_.push_back(std::move(c));
-  return clients_.size() - 1;
-}
-
-void cluster::expect_definite_answers(uint64_t grace, bool quick_refusals) {
-  definite_after_ = now_ + grace;
-  quick_refusals_ = quick_refusals;
-}
-
-bool cluster::clients_done() const {
-  for (auto& c : clients_)
-    if (c->answered < c->ops.size())
-      return false;
-  return true;
-}
-
-cluster::client* cluster::client_of_session(uint64_t session) {
-  for (auto& c : clients_)
-    if (c->session == session)
-      return c.get();
-  return nullptr;
-}
-
-void cluster::record_ack(client& c, size_t op_index, uint64_t invoked,
-                         const client_answer& a) {
-  auto& op = c.ops[op_index];
-  bool quick_refusal = quick_refusals_
-                       && a.result.kind == result_kind::not_applied
-                       && now_ - invoked < opts_.client_timeout_ticks / 2;
-  if (invoked >= definite_after_ && !quick_refusal
-      && (a.result.kind == result_kind::unknown
-          || a.result.kind == result_kind::not_applied))
-    fail("liveness: client " + std::to_string(c.index) + " op "
-         + std::to_string(op_index) + " sent at tick " + std::to_string(invoked)
-         + " on a healed network was answered " + to_string(a.result.kind)
-         + ": " + a.result.text);
-  acks_.push_back({to_command(c.session, a.sequence, op), a.result, op.level,
-                   invoked, now_});
-  ++c.answered;
-}
-
-void cluster::on_answer(client& c, const client_answer& a) {
-  if (c.in_flight.empty() || c.in_flight.front().request != a.request) {
-    fail("client " + std::to_string(c.index) + " got the answer to request "
-         + std::to_string(a.request) + " out of order");
-    return;
-  }
-  auto sent = c.in_flight.front();
-  c.in_flight.pop_front();
-  record_ack(c, sent.op, sent.invoked, a);
-}
-
-void cluster::disconnect(client& c) {
-  trace("client " + std::to_string(c.index) + " lost its connection to node "
-        + std::to_string(c.node));
-  for (auto& sent : c.in_flight)
-    record_ack(c, sent.op, sent.invoked,
-               {c.session, sent.request,
-                {result_kind::unknown, "connection lost", 0}, 0});
-  c.in_flight.clear();
-  c.node = 0;
-  c.session = 0;
-}
-
-void cluster::client_send(client& c) {
-  auto& op = c.ops[c.next];
-  if (c.node == 0) {
-    auto ids = front_ids();
-    auto n = op.target != 0
-               ? op.target
-               : ids[std::uniform_int_distribution<size_t>(0, ids.size() - 1)(
-                 rng_)];
-    if (!at(n).up)
-      return; // Connection refused; try again next tick.
-    c.node = n;
-    c.incarnation = at(n).incarnation;
-    c.session = first_client_id + ++next_session_;
-    c.next_request = 0;
-  }
-  auto number = ++c.next_request;
-  c.in_flight.push_back({c.next, number, now_});
-  at(c.node).inbox.push_back(to_request(c.session, number, op));
-  ++c.next;
-}
-
-void cluster::tick_clients() {
-  for (auto& c : clients_) {
-    if (c->node != 0
-        && (!at(c->node).up || at(c->node).incarnation != c->incarnation))
-      disconnect(*c);
-    while (c->next < c->ops.size() && c->in_flight.size() < c->depth
-           && c->send_at <= now_) {
-      auto before = c->next;
-      client_send(*c);
-      if (c->next == before)
-        break;
-      if (c->think_max > 0)
-        c->send_at = now_ + std::uniform_int_distribution<uint64_t>(
-                              0, c->think_max)(rng_);
-    }
-  }
 }
 
 // -- running -------------------------------------------------------------------
