@@ -412,8 +412,12 @@ void proposer::start_read_round(clock_ms now, proposer_step& out) {
     round_reads_.push_back(r);
   reads_next_.clear();
   for (auto& [id, p] : peers_)
-    out.send_now.push_back(
-      {id, read_probe{ballot_, round_id_, cfg_.self, cfg_.lease_ms}});
+    send_read_probe(id, out);
+}
+
+void proposer::send_read_probe(node_id acceptor, proposer_step& out) {
+  out.send_now.push_back(
+    {acceptor, read_probe{ballot_, round_id_, cfg_.self, cfg_.lease_ms}});
 }
 
 void proposer::resend_read_round(proposer_step& out) {
@@ -425,8 +429,7 @@ void proposer::resend_read_round(proposer_step& out) {
   round_tick_ = now_;
   for (auto& [id, p] : peers_)
     if (round_acks_.count(id) == 0)
-      out.send_now.push_back(
-        {id, read_probe{ballot_, round_id_, cfg_.self, cfg_.lease_ms}});
+      send_read_probe(id, out);
 }
 
 proposer_step proposer::on_read_probe_ack(const read_probe_ack& m,

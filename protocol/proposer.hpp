@@ -215,6 +215,8 @@ private:
   void start_read_round(clock_ms now, proposer_step& out);
   /// Sends the open read round again to the acceptors that did not answer.
   void resend_read_round(proposer_step& out);
+  /// The open read round's probe, to one acceptor.
+  void send_read_probe(node_id acceptor, proposer_step& out);
   /// Forgets reads, rounds and the lease (leadership lost or restarted).
   void drop_reads();
   /// Forgets the slots in flight (leadership lost or restarted): their
