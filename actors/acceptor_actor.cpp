@@ -35,6 +35,9 @@ acceptor_shell(acceptor_pointer self, acceptor_config cfg,
     },
     [=](accept& m) { handle(self, self->state.core->on_accept(m)); },
     [=](success& m) { handle(self, self->state.core->on_success(m)); },
+    [=](success_relay& m) {
+      handle(self, self->state.core->on_success_relay(m));
+    },
     [=](learn_request& m) {
       handle(self, self->state.core->on_learn_request(m));
     },

@@ -68,6 +68,7 @@ struct write_done {
 
 using acceptor_actor = caf::typed_actor<
   caf::reacts_to<prepare>, caf::reacts_to<accept>, caf::reacts_to<success>,
+  caf::reacts_to<success_relay>,
   caf::reacts_to<learn_request>, caf::reacts_to<read_probe>,
   caf::reacts_to<route_table>,
   caf::replies_to<status_atom>::with<acceptor_status>>;

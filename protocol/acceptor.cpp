@@ -10,6 +10,10 @@ void acceptor_write::merge(acceptor_write&& later) {
     promised = later.promised;
   for (auto& e : later.entries)
     entries.emplace_back(std::move(e));
+  for (auto s : later.chosen_marks)
+    chosen_marks.push_back(s);
+  if (later.log_start && (!log_start || *later.log_start > *log_start))
+    log_start = later.log_start;
 }
 
 void acceptor_state::apply(const acceptor_write& w) {
@@ -19,12 +23,22 @@ void acceptor_state::apply(const acceptor_write& w) {
   }
   for (auto& e : w.entries)
     entries[e.slot] = e;
+  for (auto s : w.chosen_marks) {
+    auto i = entries.find(s);
+    if (i != entries.end())
+      i->second.chosen = true;
+  }
+  if (w.log_start && *w.log_start > log_start) {
+    log_start = *w.log_start;
+    entries.erase(entries.begin(), entries.lower_bound(log_start));
+  }
 }
 
 acceptor::acceptor(acceptor_config cfg, acceptor_state restored)
   : cfg_(cfg), state_(std::move(restored)) {
   assert(cfg_.self != 0);
   assert(cfg_.promise_entries_max > 0 && cfg_.learn_entries_max > 0);
+  first_unchosen_ = state_.log_start;
   advance_first_unchosen();
 }
 
@@ -38,6 +52,17 @@ void acceptor::raise_promise(const ballot& b, acceptor_write& w) {
 void acceptor::store(accepted_entry e, acceptor_write& w) {
   w.entries.push_back(e);
   state_.entries[e.slot] = std::move(e);
+}
+
+void acceptor::truncate_below(slot_t start, acceptor_write& w) {
+  if (start <= state_.log_start)
+    return;
+  state_.log_start = start;
+  state_.entries.erase(state_.entries.begin(),
+                       state_.entries.lower_bound(start));
+  w.log_start = start;
+  first_unchosen_ = std::max(first_unchosen_, start);
+  advance_first_unchosen();
 }
 
 void acceptor::advance_first_unchosen() {
@@ -100,7 +125,10 @@ acceptor_step acceptor::on_prepare(const prepare& m, clock_ms now) {
   reply.acceptor = cfg_.self;
   reply.from_slot = m.from_slot;
   reply.first_unchosen = first_unchosen_;
-  auto i = state_.entries.lower_bound(m.from_slot);
+  // Slots below first_unchosen are chosen: a new leader has nothing to
+  // re-propose there, so the report starts at the first slot that may need
+  // it. Phase 1 then costs the same after a million slots as after ten.
+  auto i = state_.entries.lower_bound(std::max(m.from_slot, first_unchosen_));
   for (; i != state_.entries.end()
          && reply.entries.size() < cfg_.promise_entries_max;
        ++i)
@@ -126,6 +154,18 @@ acceptor_step acceptor::on_accept(const accept& m) {
   }
   auto i = state_.entries.find(m.slot);
   bool known_chosen = i != state_.entries.end() && i->second.chosen;
+  if (m.slot < first_unchosen_ && !known_chosen) {
+    // Chosen, and the value is not held here (below the log start, or
+    // below a chosen floor a leader set): it cannot be compared, and
+    // nothing is stored. Telling the leader how far the log is chosen lets
+    // it move past the slot.
+    out.log.push_back("ignore_accept: slot " + std::to_string(m.slot)
+                      + " is chosen and its value not held here");
+    out.send_now.push_back({m.proposer, success_ack{cfg_.self,
+                                                    first_unchosen_,
+                                                    state_.promised}});
+    return out;
+  }
   if (known_chosen && i->second.value != m.value) {
     // A leader that missed a newer leadership (it was cut off, and this
     // acceptor learned the slot through `success` without promising the
@@ -165,7 +205,7 @@ void acceptor::mark_chosen_below(slot_t leader_first_unchosen, const ballot& b,
     if (e.chosen || e.accepted_ballot != b)
       continue;
     e.chosen = true;
-    w.entries.push_back(e);
+    w.chosen_marks.push_back(i->first);
   }
   advance_first_unchosen();
 }
@@ -173,10 +213,21 @@ void acceptor::mark_chosen_below(slot_t leader_first_unchosen, const ballot& b,
 acceptor_step acceptor::on_success(const success& m) {
   acceptor_step out;
   auto& w = out.mutable_write();
+  // Everything below chosen_below is chosen, and the learners' state covers
+  // it: nothing there is needed from this log any more.
+  truncate_below(m.chosen_below, w);
   for (auto& c : m.entries) {
+    if (c.slot < state_.log_start)
+      continue;
     auto i = state_.entries.find(c.slot);
     if (i != state_.entries.end() && i->second.chosen) {
       assert(i->second.value == c.value);
+      continue;
+    }
+    if (i != state_.entries.end() && i->second.value == c.value) {
+      // The value is stored already: a mark suffices.
+      i->second.chosen = true;
+      w.chosen_marks.push_back(c.slot);
       continue;
     }
     ballot b = i != state_.entries.end() ? i->second.accepted_ballot : ballot{};
@@ -191,17 +242,50 @@ acceptor_step acceptor::on_success(const success& m) {
   return out;
 }
 
+std::vector<chosen_entry> acceptor::chosen_run(slot_t from,
+                                               size_t max) const {
+  std::vector<chosen_entry> run;
+  for (auto i = state_.entries.find(from);
+       i != state_.entries.end() && i->second.chosen
+       && i->first == from + run.size() && run.size() < max;
+       ++i)
+    run.push_back({i->first, i->second.value});
+  return run;
+}
+
+acceptor_step acceptor::on_success_relay(const success_relay& m) const {
+  acceptor_step out;
+  auto run = chosen_run(m.from_slot, m.entries_max);
+  if (run.empty()) {
+    out.log.push_back("ignore_success_relay: slot "
+                      + std::to_string(m.from_slot) + " not held chosen");
+    return out;
+  }
+  // The lagging acceptor answers the leader, as for the leader's own.
+  out.send_now.push_back({m.to, success{std::move(run), m.proposer, 0}});
+  return out;
+}
+
 acceptor_step acceptor::on_learn_request(const learn_request& m) const {
   acceptor_step out;
   chosen reply;
-  for (auto i = state_.entries.find(m.from_slot);
-       i != state_.entries.end() && i->second.chosen
-       && i->first == m.from_slot + reply.entries.size()
-       && reply.entries.size() < cfg_.learn_entries_max;
-       ++i)
-    reply.entries.push_back({i->first, i->second.value});
-  if (!reply.entries.empty())
+  reply.entries = chosen_run(m.from_slot, cfg_.learn_entries_max);
+  if (reply.entries.empty() && m.from_slot < first_unchosen_) {
+    // Chosen, but not held here (below the log start, or in a range a
+    // leader declared chosen without values): the learner is told where
+    // this acceptor can serve from, and looks elsewhere meanwhile.
+    reply.serves_from = first_unchosen_;
+    for (auto i = state_.entries.upper_bound(m.from_slot);
+         i != state_.entries.end() && i->first < first_unchosen_; ++i)
+      if (i->second.chosen) {
+        reply.serves_from = i->first;
+        break;
+      }
+  }
+  if (!reply.entries.empty() || reply.serves_from > 0) {
+    reply.acceptor = cfg_.self;
     out.send_now.push_back({m.learner, std::move(reply)});
+  }
   return out;
 }
 

@@ -6,7 +6,11 @@
 // - A slot is marked chosen only when (a) a leader's first_unchosen is above
 //   it *and* the slot's accepted ballot equals that leader's ballot, or (b) a
 //   leader sent its chosen value in a `success` message.
-// - `first_unchosen` is the lowest slot not marked chosen.
+// - `first_unchosen` is the lowest slot not marked chosen. Every slot below
+//   `log_start` is chosen and forgotten (its value lives in the learners'
+//   state, which covers it), so first_unchosen >= log_start.
+// - A chosen mark on a slot whose value is already stored writes only the
+//   mark, never the value again.
 // - Every reply that reports state (promise, accepted, success_ack) is put in
 //   `after_write`: it leaves only after that state is durable.
 // - Leases (lease_ms > 0): after granting ballot b a lease until time t (own
@@ -26,11 +30,18 @@ namespace paxoskv {
 struct acceptor_write {
   /// New promised ballot, if it changed.
   std::optional<ballot> promised;
-  /// Slots written (accepted or marked chosen), in order; a later entry for
-  /// the same slot supersedes an earlier one.
+  /// Values written (accepted, or learned chosen with their value), in
+  /// order; a later entry for the same slot supersedes an earlier one.
   std::vector<accepted_entry> entries;
+  /// Slots whose stored value is now known chosen (a mark, not a rewrite).
+  std::vector<slot_t> chosen_marks;
+  /// The new start of the log: every entry and mark below it is deleted
+  /// (after the entries and marks of the same write are applied).
+  std::optional<slot_t> log_start;
 
-  bool empty() const { return !promised && entries.empty(); }
+  bool empty() const {
+    return !promised && entries.empty() && chosen_marks.empty() && !log_start;
+  }
 
   /// Appends the changes of a later step (group commit).
   void merge(acceptor_write&& later);
@@ -40,7 +51,9 @@ struct acceptor_write {
 struct acceptor_state {
   /// Highest ballot promised.
   ballot promised;
-  /// Accepted entries by slot.
+  /// Every slot below this is chosen and forgotten.
+  slot_t log_start = 0;
+  /// Accepted entries by slot (none below log_start).
   std::map<slot_t, accepted_entry> entries;
 
   /// Applies a committed write.
@@ -81,14 +94,21 @@ public:
   /// Phase 2: accept a value at a slot; mark older slots chosen.
   acceptor_step on_accept(const accept& m);
 
-  /// A leader tells chosen values this acceptor was missing.
+  /// A leader (or, at its request, another acceptor) tells chosen values
+  /// this acceptor was missing; with `chosen_below`, that every slot below
+  /// it is chosen and covered by the learners' state.
   acceptor_step on_success(const success& m);
+
+  /// A leader asks this acceptor to send the chosen values it holds to a
+  /// lagging acceptor (values the leader does not keep).
+  acceptor_step on_success_relay(const success_relay& m) const;
 
   /// A learner asks for chosen values.
   acceptor_step on_learn_request(const learn_request& m) const;
 
   const ballot& promised() const { return state_.promised; }
   slot_t first_unchosen() const { return first_unchosen_; }
+  slot_t log_start() const { return state_.log_start; }
   const std::map<slot_t, accepted_entry>& entries() const {
     return state_.entries;
   }
@@ -110,6 +130,13 @@ private:
                          acceptor_write& w);
 
   void advance_first_unchosen();
+
+  /// The chosen values held from `from` on, contiguous, at most `max`.
+  std::vector<chosen_entry> chosen_run(slot_t from, size_t max) const;
+
+  /// Forgets every slot below `start` (all chosen, and covered by the
+  /// learners' state); records it in `w`.
+  void truncate_below(slot_t start, acceptor_write& w);
 
   /// Why a prepare must wait for a lease to run out, or empty.
   std::string lease_refusal(const prepare& m, clock_ms now) const;

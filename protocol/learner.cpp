@@ -29,7 +29,29 @@ learner_step learner::on_chosen(const chosen& m) {
   apply_ready(out);
   if (next_slot_ > before && next_slot_ < known_end_)
     catch_up(out);
+  else if (m.acceptor != 0 && m.serves_from > next_slot_)
+    ask_elsewhere(m.acceptor, m.serves_from, out);
   return out;
+}
+
+void learner::ask_elsewhere(node_id acceptor, slot_t serves_from,
+                            learner_step& out) {
+  // That acceptor does not hold the next slot (it forgot it, or never had
+  // its value): the next one is asked at once, each at most once per slot,
+  // so acceptors that all lack it cannot keep the learner asking in a loop.
+  known_end_ = std::max(known_end_, serves_from);
+  if (unserved_slot_ != next_slot_) {
+    unserved_slot_ = next_slot_;
+    unserved_by_.clear();
+  }
+  unserved_by_.insert(acceptor);
+  for (size_t n = 0; n < cfg_.acceptors.size(); ++n) {
+    auto target = cfg_.acceptors[poll_index_++ % cfg_.acceptors.size()];
+    if (unserved_by_.count(target) == 0) {
+      out.send_now.push_back({target, learn_request{cfg_.self, next_slot_}});
+      return;
+    }
+  }
 }
 
 void learner::catch_up(learner_step& out) {

@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "protocol/messages.hpp"
@@ -151,6 +152,8 @@ private:
   void apply_ready(learner_step& out);
   /// Asks the acceptor asked last for the chosen values from next_slot_.
   void catch_up(learner_step& out);
+  /// `acceptor` cannot serve next_slot_: asks one not yet asked for it.
+  void ask_elsewhere(node_id acceptor, slot_t serves_from, learner_step& out);
   /// Sends one read_request for the reads of `level` not yet asked for.
   void request_index(read_level level, learner_step& out);
   /// Answers the reads whose index was applied.
@@ -167,6 +170,9 @@ private:
   /// One past the highest slot known chosen, or needed by a read index.
   slot_t known_end_ = 0;
   std::map<slot_t, log_value> buffer_;
+  /// Acceptors that said they cannot serve `unserved_slot_`.
+  slot_t unserved_slot_ = 0;
+  std::set<node_id> unserved_by_;
   std::map<std::string, std::string> data_;
   std::map<uint64_t, session> sessions_;
   /// Reads not yet asked for, by level (index: the level's value).

@@ -150,18 +150,45 @@ PAXOSKV_HANDLED_BY(nack, proposer)
 /// still holds the newest ballot.
 struct success {
   /// Chosen slots with their values, ascending, starting at the acceptor's
-  /// reported first_unchosen; may be empty.
+  /// reported first_unchosen (or at chosen_below); may be empty.
   std::vector<chosen_entry> entries;
   /// The sending proposer's node.
   node_id proposer = 0;
+  /// Every slot below this is chosen and covered by the learners' state
+  /// (the log is compacted there): the acceptor forgets what it holds below
+  /// it (0: nothing).
+  slot_t chosen_below = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, success& x) {
-  return f(caf::meta::type_name("success"), x.entries, x.proposer);
+  return f(caf::meta::type_name("success"), x.entries, x.proposer,
+           x.chosen_below);
 }
 
 PAXOSKV_HANDLED_BY(success, acceptor)
+
+/// A leader asks an acceptor to send the chosen values it holds from
+/// `from_slot` on to a lagging acceptor (values the leader no longer keeps,
+/// or never had: it learned from a promise that they were chosen).
+struct success_relay {
+  /// The lagging acceptor.
+  node_id to = 0;
+  /// The first slot it misses.
+  slot_t from_slot = 0;
+  /// At most this many values.
+  uint32_t entries_max = 0;
+  /// The leader, which gets the lagging acceptor's success_ack.
+  node_id proposer = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, success_relay& x) {
+  return f(caf::meta::type_name("success_relay"), x.to, x.from_slot,
+           x.entries_max, x.proposer);
+}
+
+PAXOSKV_HANDLED_BY(success_relay, acceptor)
 
 /// An acceptor's answer to `success`: how far it now knows the log chosen,
 /// and whom it promised (so an idle leader learns it was superseded).
@@ -187,11 +214,18 @@ PAXOSKV_HANDLED_BY(success_ack, proposer)
 struct chosen {
   /// Chosen slots with their values, ascending.
   std::vector<chosen_entry> entries;
+  /// From an acceptor that does not hold the slot asked for (it forgot it,
+  /// or never had it): the next slot it can serve from. A learner must get
+  /// the slots below it elsewhere (another acceptor, a snapshot). 0: unset.
+  slot_t serves_from = 0;
+  /// The acceptor that answered (0: the leader's notification).
+  node_id acceptor = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, chosen& x) {
-  return f(caf::meta::type_name("chosen"), x.entries);
+  return f(caf::meta::type_name("chosen"), x.entries, x.serves_from,
+           x.acceptor);
 }
 
 PAXOSKV_HANDLED_BY(chosen, learner)
@@ -485,7 +519,7 @@ PAXOSKV_HANDLED_BY(read_probe_ack, proposer)
 /// Every message of the protocol. A `std::visit` over it without a catch-all
 /// fails to compile when a type is added here and not handled there.
 using message = std::variant<prepare, promise, accept, accepted, nack, success,
-                             success_ack, chosen, learn_request, heartbeat,
+                             success_ack, success_relay, chosen, learn_request, heartbeat,
                              leader_change, client_command, client_batch,
                              command_refused, client_reply, read_request,
                              read_index, read_refused, read_probe,

@@ -209,10 +209,12 @@ proposer_step proposer::on_promise(const promise& m) {
   }
   assert(m.no_more_accepted || !m.entries.empty());
   auto& p = pi->second;
-  note_acceptor_progress(m.acceptor, m.first_unchosen);
+  note_acceptor_progress(m.acceptor, m.first_unchosen, out);
   std::vector<chosen_entry> learned;
   for (auto& e : m.entries) {
     assert(e.slot >= m.from_slot);
+    if (e.slot < first_unchosen_)
+      continue; // Chosen, as another acceptor reported.
     if (e.chosen) {
       record_chosen(e.slot, e.value, learned);
       continue;
@@ -223,7 +225,8 @@ proposer_step proposer::on_promise(const promise& m) {
   }
   notify_learners(std::move(learned), out);
   if (!m.no_more_accepted) {
-    p.prepare_from = m.entries.back().slot + 1;
+    // Slots below first_unchosen need no report (they are chosen).
+    p.prepare_from = std::max(m.entries.back().slot + 1, first_unchosen_);
     p.prepare_tick = now_;
     out.send_now.push_back({m.acceptor, prepare{ballot_, p.prepare_from,
                                                 cfg_.self}});
@@ -272,7 +275,7 @@ proposer_step proposer::on_accepted(const accepted& m) {
     step_down(m.promised, out);
     return out;
   }
-  note_acceptor_progress(m.acceptor, m.first_unchosen);
+  note_acceptor_progress(m.acceptor, m.first_unchosen, out);
   if (phase_ != proposer_phase::leading || m.b != ballot_)
     return out;
   auto it = in_flight_.find(m.slot);
@@ -301,7 +304,7 @@ proposer_step proposer::on_success_ack(const success_ack& m) {
   // Keep sending success until the acceptor has caught up, but only on an
   // answer that shows progress: a duplicated answer must not fork a second
   // chain of successes (duplicates would then grow without bound).
-  bool progressed = note_acceptor_progress(m.acceptor, m.first_unchosen);
+  bool progressed = note_acceptor_progress(m.acceptor, m.first_unchosen, out);
   auto pi = peers_.find(m.acceptor);
   if (progressed && phase_ == proposer_phase::leading
       && pi->second.first_unchosen < first_unchosen_)
@@ -546,15 +549,69 @@ void proposer::fill_window(proposer_step& out) {
 
 void proposer::record_chosen(slot_t slot, log_value value,
                              std::vector<chosen_entry>& learned) {
+  if (slot < first_unchosen_ && chosen_.count(slot) == 0)
+    return; // Known chosen, and its value no longer kept.
   auto i = chosen_.find(slot);
   if (i != chosen_.end()) {
     assert(i->second == value);
     return;
   }
   learned.push_back({slot, value});
+  chosen_bytes_ += value.size_bytes();
   chosen_.emplace(slot, std::move(value));
   while (chosen_.count(first_unchosen_) > 0)
     ++first_unchosen_;
+  prune_chosen();
+}
+
+void proposer::prune_chosen() {
+  // Every acceptor knows these chosen: none will ask for them.
+  std::vector<slot_t> known;
+  for (auto& [id, p] : peers_)
+    known.push_back(p.first_unchosen);
+  std::sort(known.begin(), known.end(), std::greater<slot_t>());
+  slot_t all_know = std::min(first_unchosen_, known.back());
+  // A majority holds these as chosen values: beyond the bounds they are
+  // dropped here, and relayed from one of those acceptors when needed.
+  slot_t majority_holds = std::min(first_unchosen_,
+                                   known[majority_of(known.size()) - 1]);
+  auto drop = [&](slot_t s) {
+    return s < all_know
+           || ((chosen_.size() > cfg_.chosen_kept_max
+                || chosen_bytes_ > cfg_.chosen_kept_bytes_max)
+               && s < majority_holds);
+  };
+  // Never at or above first_unchosen: a chosen value there must stay, or
+  // phase 1 would fill its slot with a NOP.
+  while (!chosen_.empty() && drop(chosen_.begin()->first)) {
+    chosen_bytes_ -= chosen_.begin()->second.size_bytes();
+    chosen_.erase(chosen_.begin());
+  }
+}
+
+void proposer::adopt_first_unchosen(slot_t fu, proposer_step& out) {
+  if (fu <= first_unchosen_)
+    return;
+  out.log.push_back("first_unchosen: " + std::to_string(first_unchosen_)
+                    + " -> " + std::to_string(fu) + " (an acceptor knows it)");
+  first_unchosen_ = fu;
+  while (chosen_.count(first_unchosen_) > 0)
+    ++first_unchosen_;
+  // What this leader proposed below it is decided, one way or the other:
+  // its commands may come again, and are told apart as duplicates if they
+  // were applied.
+  for (auto i = in_flight_.begin();
+       i != in_flight_.end() && i->first < first_unchosen_;) {
+    for (auto& c : i->second.value.commands)
+      pending_ids_.erase({c.client_id, c.sequence});
+    i = in_flight_.erase(i);
+  }
+  reproposals_.erase(reproposals_.begin(),
+                     reproposals_.lower_bound(first_unchosen_));
+  next_slot_ = std::max(next_slot_, first_unchosen_);
+  prune_chosen();
+  if (phase_ == proposer_phase::leading)
+    fill_window(out);
 }
 
 void proposer::notify_learners(std::vector<chosen_entry> entries,
@@ -565,13 +622,15 @@ void proposer::notify_learners(std::vector<chosen_entry> entries,
     out.send_now.push_back({l, chosen{entries}});
 }
 
-bool proposer::note_acceptor_progress(node_id acceptor,
-                                      slot_t first_unchosen) {
+bool proposer::note_acceptor_progress(node_id acceptor, slot_t first_unchosen,
+                                      proposer_step& out) {
   auto pi = peers_.find(acceptor);
   if (pi == peers_.end() || first_unchosen <= pi->second.first_unchosen)
     return false;
   pi->second.first_unchosen = first_unchosen;
   pi->second.progress_tick = now_;
+  adopt_first_unchosen(first_unchosen, out);
+  prune_chosen();
   return true;
 }
 
@@ -581,10 +640,34 @@ void proposer::send_success(node_id acceptor, proposer_step& out) {
   p.sent_tick = now_;
   success msg;
   msg.proposer = cfg_.self;
-  for (slot_t s = p.first_unchosen;
-       s < first_unchosen_ && msg.entries.size() < cfg_.success_entries_max;
-       ++s)
-    msg.entries.push_back({s, chosen_.at(s)});
+  slot_t from = p.first_unchosen;
+  if (from < first_unchosen_ && chosen_.count(from) == 0) {
+    // The value is not kept here: an acceptor that holds it chosen sends
+    // it instead (the one furthest ahead, turning among equals).
+    node_id best = 0;
+    slot_t best_fu = from;
+    for (size_t n = 0; n < peers_.size(); ++n) {
+      auto it = std::next(peers_.begin(),
+                          static_cast<long>((relay_cursor_ + n)
+                                            % peers_.size()));
+      if (it->first != acceptor && it->second.first_unchosen > best_fu) {
+        best = it->first;
+        best_fu = it->second.first_unchosen;
+      }
+    }
+    ++relay_cursor_;
+    if (best != 0)
+      out.send_now.push_back(
+        {best, success_relay{acceptor, from,
+                             static_cast<uint32_t>(cfg_.success_entries_max),
+                             cfg_.self}});
+    return;
+  }
+  for (auto i = chosen_.find(from);
+       i != chosen_.end() && i->first == from && from < first_unchosen_
+       && msg.entries.size() < cfg_.success_entries_max;
+       ++i, ++from)
+    msg.entries.push_back({i->first, i->second});
   out.send_now.push_back({acceptor, std::move(msg)});
 }
 

@@ -15,7 +15,15 @@
 //   they accepted at or above `from_slot` (no_more_accepted), so for every
 //   such slot the leader re-proposes the highest-ballot value reported, or a
 //   NOP where none was.
-// - Every slot below `first_unchosen` is in `chosen_`.
+// - Every slot below `first_unchosen` is chosen. `chosen_` holds the values
+//   of some of them (to bring lagging acceptors up to date) and of chosen
+//   slots above it. Below first_unchosen it drops what every acceptor
+//   knows, and beyond its bounds (chosen_kept_max, chosen_kept_bytes_max)
+//   what a majority of acceptors hold as chosen values: a lagging acceptor
+//   gets those relayed by one of them (success_relay). An acceptor
+//   reporting a higher first_unchosen (it learned it from another leader)
+//   raises the proposer's: phase 1 then starts near the tip, and its cost
+//   does not grow with the history.
 // - A command is at most once in the queue and the slots in flight
 //   together (resends of it are dropped while it is there).
 // - While leading: no prepare per command; at most `window_slots_max`
@@ -70,6 +78,11 @@ struct proposer_config {
   uint32_t backoff_ticks_max = 8;
   /// Chosen entries per success message.
   size_t success_entries_max = 32;
+  /// Values of chosen slots below first_unchosen kept for lagging
+  /// acceptors, at most (slots and bytes). An acceptor behind what is kept
+  /// is told the slots are chosen without their values.
+  size_t chosen_kept_max = 1024;
+  uint64_t chosen_kept_bytes_max = uint64_t{32} << 20;
   /// While leading, an acceptor sent nothing for this many ticks gets a
   /// keepalive success; its answer reveals a newer promise, so an idle
   /// leader that was superseded steps down and runs phase 1 again.
@@ -205,8 +218,16 @@ private:
   void fill_window(proposer_step& out);
   void record_chosen(slot_t slot, log_value value, std::vector<chosen_entry>&);
   void notify_learners(std::vector<chosen_entry> entries, proposer_step& out);
-  /// Records an acceptor's first_unchosen; true if it moved forward.
-  bool note_acceptor_progress(node_id acceptor, slot_t first_unchosen);
+  /// Records an acceptor's first_unchosen; true if it moved forward. Every
+  /// slot below it is chosen: one above this proposer's own is adopted.
+  bool note_acceptor_progress(node_id acceptor, slot_t first_unchosen,
+                              proposer_step& out);
+  /// Every slot below `fu` is chosen: moves first_unchosen there, and
+  /// drops what this leader still had in flight below it.
+  void adopt_first_unchosen(slot_t fu, proposer_step& out);
+  /// Drops chosen values no acceptor needs, and the oldest beyond the
+  /// bounds.
+  void prune_chosen();
   void send_success(node_id acceptor, proposer_step& out);
   void send_accept(node_id acceptor, slot_t slot, const log_value& value,
                    proposer_step& out);
@@ -240,6 +261,10 @@ private:
   slot_t next_slot_ = 0;
   std::map<node_id, peer> peers_;
   std::map<slot_t, log_value> chosen_;
+  /// Bytes of the values in chosen_.
+  uint64_t chosen_bytes_ = 0;
+  /// Turns through the acceptors asked to relay values.
+  uint64_t relay_cursor_ = 0;
   std::map<slot_t, proposal> in_flight_;
   std::deque<client_command> queue_;
   /// (client, sequence) of every command in queue_ or in flight: a resend

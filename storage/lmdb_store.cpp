@@ -208,6 +208,9 @@ storage_status lmdb_store::check_or_init_meta() {
              : fail_lmdb("cannot open the acceptor log", rc);
   if (auto err = check_meta(t))
     return err;
+  // Directories from before chosen marks were kept apart get the database.
+  if ((rc = mdb_dbi_open(t.get(), schema::marks_db, MDB_CREATE, &marks_)) != 0)
+    return fail_lmdb("cannot open the chosen marks", rc);
   // Committing keeps the database handles open for later transactions.
   if ((rc = t.commit()) != 0)
     return fail_lmdb("cannot open", rc);
@@ -217,7 +220,9 @@ storage_status lmdb_store::check_or_init_meta() {
 storage_status lmdb_store::init_meta(lmdb::txn t) {
   int rc;
   if ((rc = mdb_dbi_open(t.get(), schema::meta_db, MDB_CREATE, &meta_)) != 0
-      || (rc = mdb_dbi_open(t.get(), schema::log_db, MDB_CREATE, &log_)) != 0)
+      || (rc = mdb_dbi_open(t.get(), schema::log_db, MDB_CREATE, &log_)) != 0
+      || (rc = mdb_dbi_open(t.get(), schema::marks_db, MDB_CREATE, &marks_))
+           != 0)
     return fail_lmdb("cannot create its databases", rc);
   auto put = [&](const char* key, const std::string& value) {
     auto k = lmdb::val(key);
@@ -299,6 +304,8 @@ storage_result<durable_state> lmdb_store::load() const try {
   } else if (rc != MDB_NOTFOUND) {
     return fail_lmdb("cannot read the proposer round", rc);
   }
+  if (auto err = load_u64(t, schema::key_log_start, state.acceptor.log_start))
+    return *err;
   if (auto err = load_log(t, state.acceptor))
     return *err;
   return state;
@@ -322,7 +329,57 @@ storage_status lmdb_store::load_log(lmdb::txn& t, acceptor_state& out) const {
   }
   if (rc != MDB_NOTFOUND)
     return fail_lmdb("cannot read the acceptor log", rc);
+  lmdb::cursor m;
+  if ((rc = m.open(t.get(), marks_)) != 0)
+    return fail_lmdb("cannot read the chosen marks", rc);
+  rc = mdb_cursor_get(m.get(), &key, &value, MDB_FIRST);
+  for (; rc == 0; rc = mdb_cursor_get(m.get(), &key, &value, MDB_NEXT)) {
+    auto slot = schema::decode_slot(lmdb::view(key));
+    if (!slot)
+      return fail(storage_errc::corrupt, "a chosen mark is damaged");
+    auto e = out.entries.find(*slot);
+    if (e == out.entries.end())
+      return fail(storage_errc::corrupt,
+                  "a chosen mark has no entry (slot " + std::to_string(*slot)
+                    + ")");
+    e->second.chosen = true;
+  }
+  if (rc != MDB_NOTFOUND)
+    return fail_lmdb("cannot read the chosen marks", rc);
   return std::nullopt;
+}
+
+storage_status lmdb_store::load_u64(lmdb::txn& t, const char* key,
+                                    uint64_t& out) const {
+  auto k = lmdb::val(key);
+  MDB_val v;
+  int rc = mdb_get(t.get(), meta_, &k, &v);
+  if (rc == MDB_NOTFOUND)
+    return std::nullopt;
+  if (rc != 0)
+    return fail_lmdb(std::string("cannot read ") + key, rc);
+  auto x = schema::decode_u64(lmdb::view(v));
+  if (!x)
+    return fail(storage_errc::corrupt, std::string("the ") + key
+                                         + " record is damaged");
+  out = *x;
+  return std::nullopt;
+}
+
+int lmdb_store::delete_below(lmdb::txn& t, MDB_dbi dbi, slot_t end) {
+  lmdb::cursor c;
+  if (int rc = c.open(t.get(), dbi); rc != 0)
+    return rc;
+  MDB_val key, value;
+  int rc = mdb_cursor_get(c.get(), &key, &value, MDB_FIRST);
+  for (; rc == 0; rc = mdb_cursor_get(c.get(), &key, &value, MDB_NEXT)) {
+    auto slot = schema::decode_slot(lmdb::view(key));
+    if (slot && *slot >= end)
+      return 0;
+    if ((rc = mdb_cursor_del(c.get(), 0)) != 0)
+      return rc;
+  }
+  return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 storage_status lmdb_store::commit(const durable_batch& batch) try {
@@ -340,11 +397,21 @@ storage_status lmdb_store::commit(const durable_batch& batch) try {
   if (batch.acceptor.promised)
     rc = put(meta_, schema::key_promised,
              schema::encode_ballot(*batch.acceptor.promised));
-  // Entries are in handling order; a later one for a slot overwrites an
-  // earlier one, exactly as in memory.
-  for (auto i = batch.acceptor.entries.begin();
-       rc == 0 && i != batch.acceptor.entries.end(); ++i)
+  // In the order acceptor_state::apply uses: entries (a later one for a
+  // slot overwrites an earlier one), marks, then the log start.
+  auto& w = batch.acceptor;
+  for (auto i = w.entries.begin(); rc == 0 && i != w.entries.end(); ++i)
     rc = put(log_, schema::encode_slot(i->slot), schema::encode_entry(*i));
+  for (auto i = w.chosen_marks.begin(); rc == 0 && i != w.chosen_marks.end();
+       ++i)
+    rc = put(marks_, schema::encode_slot(*i), std::string());
+  if (rc == 0 && w.log_start) {
+    rc = put(meta_, schema::key_log_start, schema::encode_u64(*w.log_start));
+    if (rc == 0)
+      rc = delete_below(t, log_, *w.log_start);
+    if (rc == 0)
+      rc = delete_below(t, marks_, *w.log_start);
+  }
   if (rc == 0 && batch.proposer_round)
     rc = put(meta_, schema::key_proposer_round,
              schema::encode_u64(*batch.proposer_round));

@@ -56,6 +56,10 @@ private:
   storage_status init_meta(lmdb::txn t);
   storage_status check_meta(lmdb::txn& t);
   storage_status load_log(lmdb::txn& t, acceptor_state& out) const;
+  /// Reads an optional u64 record of "meta" into `out` (absent: unchanged).
+  storage_status load_u64(lmdb::txn& t, const char* key, uint64_t& out) const;
+  /// Deletes every record of `dbi` whose slot key is below `end`.
+  int delete_below(lmdb::txn& t, MDB_dbi dbi, slot_t end);
   storage_error fail(storage_errc code, const std::string& what) const;
   storage_error fail_lmdb(const std::string& what, int rc) const;
 
@@ -64,6 +68,7 @@ private:
   lmdb::env env_;
   MDB_dbi meta_ = 0;
   MDB_dbi log_ = 0;
+  MDB_dbi marks_ = 0;
 };
 
 } // namespace paxoskv

@@ -14,6 +14,8 @@
 //                   node_id            u32
 //                   promised           u64 round, u32 node  (acceptor)
 //                   proposer_round     u64                  (proposer)
+//                   log_start          u64: every slot below is chosen and
+//                                      deleted (absent: 0)
 //
 //   "acceptor_log"  key: u64 slot      value: an accepted entry
 //                   u8  entry format = 1
@@ -23,6 +25,15 @@
 //                     u64 client_id, u64 sequence, u8 op,
 //                     u32 number of arguments, then per argument:
 //                       u32 length, bytes
+//                   The entry's chosen byte is 1 when it was stored with a
+//                   value already known chosen; an accepted value later
+//                   found chosen gets a mark instead (the value is not
+//                   written again).
+//
+//   "chosen_marks"  key: u64 slot      value: empty
+//                   the slot's stored value is chosen. (Data directories
+//                   written before this database existed get it, empty, at
+//                   the first open.)
 //
 // Decoding checks every length and field; anything that does not parse
 // exactly is reported as corruption, never trusted.
@@ -42,12 +53,14 @@ constexpr uint8_t entry_format = 1;
 
 constexpr const char* meta_db = "meta";
 constexpr const char* log_db = "acceptor_log";
+constexpr const char* marks_db = "chosen_marks";
 
 constexpr const char* key_format_version = "format_version";
 constexpr const char* key_cluster_id = "cluster_id";
 constexpr const char* key_node_id = "node_id";
 constexpr const char* key_promised = "promised";
 constexpr const char* key_proposer_round = "proposer_round";
+constexpr const char* key_log_start = "log_start";
 
 std::string encode_u32(uint32_t x);
 std::string encode_u64(uint64_t x);

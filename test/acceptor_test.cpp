@@ -174,6 +174,101 @@ TEST_CASE("a learner gets contiguous chosen values from an acceptor") {
   CHECK(a.on_learn_request(learn_request{2, 2}).send_now.empty());
 }
 
+TEST_CASE("a chosen mark writes the mark, not the value again") {
+  auto a = make_acceptor();
+  acceptor_state disk;
+  disk.apply(*a.on_accept(acc(ballot{2, 3}, 0, "a")).write);
+  auto step = a.on_accept(acc(ballot{2, 3}, 1, "b", 1));
+  REQUIRE(step.has_write());
+  // Slot 1's new value, and only a mark for slot 0.
+  REQUIRE(step.write->entries.size() == 1);
+  CHECK(step.write->entries[0].slot == 1);
+  CHECK(step.write->chosen_marks == std::vector<slot_t>{0});
+  // A success for a value already held also only marks it.
+  auto s = a.on_success(success{{{1, val("b")}}, 3});
+  REQUIRE(s.has_write());
+  CHECK(s.write->entries.empty());
+  CHECK(s.write->chosen_marks == std::vector<slot_t>{1});
+  disk.apply(*step.write);
+  disk.apply(*s.write);
+  CHECK(disk.entries.at(0).chosen);
+  CHECK(disk.entries.at(1).chosen);
+}
+
+TEST_CASE("a promise reports nothing below the acceptor's first_unchosen") {
+  auto a = make_acceptor({}, 2);
+  for (slot_t s = 0; s < 100; ++s)
+    a.on_accept(acc(ballot{2, 3}, s, "v" + std::to_string(s), s));
+  a.on_accept(acc(ballot{2, 3}, 100, "tip", 100));
+  REQUIRE(a.first_unchosen() == 100);
+  auto step = a.on_prepare(prepare{ballot{3, 2}, 0, 2}, 0);
+  auto p = of_type<promise>(step.after_write);
+  REQUIRE(p.size() == 1);
+  CHECK(p[0].second.first_unchosen == 100);
+  REQUIRE(p[0].second.entries.size() == 1);
+  CHECK(p[0].second.entries[0].slot == 100);
+  CHECK(p[0].second.no_more_accepted);
+}
+
+TEST_CASE("chosen_below truncates the log; the learner is told where it "
+          "can be served") {
+  auto a = make_acceptor();
+  a.on_success(success{{{0, val("a")}}, 3});
+  a.on_accept(acc(ballot{1, 2}, 1, "maybe-lost"));
+  a.on_accept(acc(ballot{1, 2}, 5, "above"));
+  auto step = a.on_success(success{{{3, val("d")}}, 3, 3});
+  REQUIRE(step.has_write());
+  CHECK(step.write->log_start == slot_t{3});
+  CHECK(a.log_start() == 3);
+  CHECK(a.entries().count(0) == 0);
+  CHECK(a.entries().count(1) == 0);
+  CHECK(a.entries().at(3).chosen);
+  CHECK(a.entries().count(5) == 1);
+  CHECK(a.first_unchosen() == 4);
+  auto c = of_type<chosen>(a.on_learn_request(learn_request{2, 1}).send_now);
+  REQUIRE(c.size() == 1);
+  CHECK(c[0].second.entries.empty());
+  CHECK(c[0].second.serves_from == 3);
+  CHECK(c[0].second.acceptor == 1);
+  // An accept below the log start stores nothing and says how far the log
+  // is chosen.
+  auto ac = a.on_accept(acc(ballot{1, 2}, 2, "late"));
+  CHECK_FALSE(ac.has_write());
+  auto acks = of_type<success_ack>(ac.send_now);
+  REQUIRE(acks.size() == 1);
+  CHECK(acks[0].second.first_unchosen == 4);
+  // After a restart the log start holds.
+  acceptor_state disk;
+  disk.apply(*step.write);
+  auto b = make_acceptor(disk);
+  CHECK(b.log_start() == 3);
+  CHECK(b.first_unchosen() == 4);
+}
+
+TEST_CASE("a truncation merged after a write of a slot below it wins") {
+  auto a = make_acceptor();
+  auto w = *a.on_accept(acc(ballot{1, 2}, 1, "x")).write;
+  w.merge(std::move(*a.on_success(success{{}, 3, 2}).write));
+  acceptor_state disk;
+  disk.apply(w);
+  CHECK(disk.entries.count(1) == 0);
+  CHECK(disk.log_start == 2);
+}
+
+TEST_CASE("an acceptor relays the chosen values it holds to a lagging one") {
+  auto a = make_acceptor();
+  a.on_success(success{{{0, val("a")}, {1, val("b")}, {2, val("c")}}, 3});
+  auto step = a.on_success_relay(success_relay{2, 1, 5, 3});
+  auto s = of_type<success>(step.send_now);
+  REQUIRE(s.size() == 1);
+  CHECK(s[0].first == 2);
+  CHECK(s[0].second.proposer == 3);
+  REQUIRE(s[0].second.entries.size() == 2);
+  CHECK(s[0].second.entries[0].slot == 1);
+  CHECK(s[0].second.entries[1].value == val("c"));
+  CHECK(a.on_success_relay(success_relay{2, 3, 5, 3}).send_now.empty());
+}
+
 namespace {
 
 acceptor leasing_acceptor(clock_ms started = 0, acceptor_state restored = {}) {

@@ -125,11 +125,70 @@ TEST_CASE("values an acceptor reports chosen are learned, not re-proposed") {
   p.on_leader_change(leader_change{3});
   auto b = p.current_ballot();
   auto step = p.on_promise(
-    promise{b, 1, 0, {{0, ballot{1, 1}, val("done"), true}}, true, 1});
+    promise{b, 1, 0, {{0, ballot{1, 1}, val("done"), true}}, true, 0});
   CHECK(p.first_unchosen() == 1);
   CHECK(of_type<chosen>(step.send_now).size() == 3);
   step = p.on_promise(empty_promise(b, 2));
   CHECK(of_type<accept>(step.send_now).empty());
+}
+
+TEST_CASE("phase 1 starts at the first slot an acceptor does not know chosen") {
+  proposer p(config(), 0);
+  p.on_leader_change(leader_change{3});
+  auto b = p.current_ballot();
+  // Acceptor 1 knows a million slots chosen; its report starts there.
+  p.on_promise(promise{b, 1, 0, {{1000000, ballot{1, 1}, val("x"), false}},
+                       true, 1000000});
+  CHECK(p.first_unchosen() == 1000000);
+  auto step = p.on_promise(empty_promise(b, 2));
+  REQUIRE(p.phase() == proposer_phase::leading);
+  auto accepts = of_type<accept>(step.send_now);
+  REQUIRE(accepts.size() == 3);
+  for (auto& [to, a] : accepts) {
+    CHECK(a.slot == 1000000);
+    CHECK(a.value == val("x"));
+  }
+  CHECK(p.next_slot() == 1000001);
+  // Acceptor 2 is far behind, and the leader never had those values: the
+  // acceptor that holds them is asked to send them.
+  p.on_accepted(accepted{b, 1000000, b, 0, 1});
+  p.on_accepted(accepted{b, 1000000, b, 0, 3});
+  REQUIRE(p.first_unchosen() == 1000001);
+  bool relayed = false;
+  for (int t = 0; t < 10; ++t)
+    for (auto& [to, r] : of_type<success_relay>(p.on_tick(0).send_now))
+      if (to == 1 && r.to == 2 && r.from_slot == 0 && r.proposer == 3)
+        relayed = true;
+  CHECK(relayed);
+}
+
+TEST_CASE("a leader keeps a bounded number of chosen values") {
+  auto cfg = config();
+  cfg.window_slots_max = 4;
+  cfg.batch_commands_max = 1;
+  cfg.chosen_kept_max = 5;
+  auto p = leading(cfg);
+  auto b = p.current_ballot();
+  for (uint64_t seq = 1; seq <= 40; ++seq) {
+    p.on_client_command(cmd(seq));
+    // Acceptors 1 and 3 mark what was chosen before; 2 stays at 0.
+    p.on_accepted(accepted{b, seq - 1, b, seq - 1, 1});
+    p.on_accepted(accepted{b, seq - 1, b, seq - 1, 3});
+  }
+  CHECK(p.first_unchosen() == 40);
+  // A majority holds slots 0..38 as chosen values: beyond the bound they
+  // are dropped; slot 39, which no acceptor knows chosen yet, stays.
+  CHECK(p.chosen_values().size() <= 6);
+  CHECK(p.chosen_values().count(39) == 1);
+  // Without a majority that holds them, nothing is dropped.
+  auto q = leading(cfg);
+  auto bq = q.current_ballot();
+  for (uint64_t seq = 1; seq <= 40; ++seq) {
+    q.on_client_command(cmd(seq));
+    q.on_accepted(accepted{bq, seq - 1, bq, 0, 1});
+    q.on_accepted(accepted{bq, seq - 1, bq, 0, 3});
+  }
+  CHECK(q.chosen_values().size() == 40);
 }
 
 TEST_CASE("a chunked promise makes the proposer ask again from the next slot") {

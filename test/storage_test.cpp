@@ -147,6 +147,45 @@ TEST_CASE("a group commit of many writes to one slot keeps the last") {
   CHECK(s->load().value().acceptor.entries.at(5) == entry(5, 2, "second"));
 }
 
+TEST_CASE("chosen marks and the log start survive a reopen; truncated slots "
+          "are gone from disk") {
+  temp_dir tmp;
+  auto o = opts_in(tmp.sub("n"));
+  {
+    auto s = open_ok(o);
+    CHECK_FALSE(s->commit(batch_with({entry(1, 1, "a"), entry(2, 1, "b"),
+                                      entry(3, 1, "c"), entry(4, 1, "d")})));
+    durable_batch marks;
+    marks.acceptor.chosen_marks = {1, 2, 3};
+    CHECK_FALSE(s->commit(marks));
+    auto st = s->load().value();
+    CHECK(st.acceptor.entries.at(1).chosen);
+    CHECK(st.acceptor.entries.at(3).chosen);
+    CHECK_FALSE(st.acceptor.entries.at(4).chosen);
+    // The value is written once: a mark is a separate record.
+    CHECK(st.acceptor.entries.at(2).value == entry(2, 1, "b").value);
+    durable_batch cut;
+    cut.acceptor.log_start = 3;
+    CHECK_FALSE(s->commit(cut));
+  }
+  auto s = open_ok(o);
+  auto st = s->load().value();
+  CHECK(st.acceptor.log_start == 3);
+  REQUIRE(st.acceptor.entries.size() == 2);
+  CHECK(st.acceptor.entries.at(3).chosen);
+  CHECK_FALSE(st.acceptor.entries.at(4).chosen);
+  // Same as the in-memory model of the same writes.
+  acceptor_state model;
+  model.apply(batch_with({entry(1, 1, "a"), entry(2, 1, "b"), entry(3, 1, "c"),
+                          entry(4, 1, "d")})
+                .acceptor);
+  acceptor_write w;
+  w.chosen_marks = {1, 2, 3};
+  w.log_start = 3;
+  model.apply(w);
+  CHECK(model.entries == st.acceptor.entries);
+}
+
 TEST_CASE("a missing data directory is an error unless asked to create it") {
   temp_dir tmp;
   auto o = opts_in(tmp.sub("absent"));

@@ -74,6 +74,7 @@ namespace {
 bool same_state(const durable_state& a, const durable_state& b) {
   return a.proposer_round == b.proposer_round
          && a.acceptor.promised == b.acceptor.promised
+         && a.acceptor.log_start == b.acceptor.log_start
          && a.acceptor.entries == b.acceptor.entries;
 }
 
@@ -377,6 +378,9 @@ void cluster::deliver_to_node(node& nd, uint64_t from, const message& m) {
       [&](const nack& x) { handle(nd, nd.prop->on_nack(x)); },
       [&](const success& x) { handle(nd, nd.acc->on_success(x)); },
       [&](const success_ack& x) { handle(nd, nd.prop->on_success_ack(x)); },
+      [&](const success_relay& x) {
+        handle(nd, nd.acc->on_success_relay(x));
+      },
       [&](const chosen& x) { handle(nd, nd.learn->on_chosen(x)); },
       [&](const learn_request& x) {
         handle(nd, nd.acc->on_learn_request(x));

@@ -362,6 +362,8 @@ struct random_run {
   size_t promise_entries_max = 64;
   size_t learn_entries_max = 64;
   size_t success_entries_max = 32;
+  /// Chosen values a leader keeps for lagging acceptors.
+  size_t chosen_kept_max = 1024;
   /// Leases on (lease reads answered without a round), the margin taken
   /// off them, and clock drift.
   bool leases = false;

@@ -71,10 +71,24 @@ void cluster::check_outgoing(uint64_t from, const message& m) {
 void cluster::check_chosen_marks(const node& nd, const acceptor_write& w) {
   // A correct mark always follows a majority's durable acceptance, so the
   // oracle already knows the slot's value when the mark is made.
+  auto who = "acceptor " + std::to_string(nd.id) + " marked";
   for (auto& e : w.entries)
     if (e.chosen)
-      check_chosen(e.slot, e.value,
-                   "acceptor " + std::to_string(nd.id) + " marked");
+      check_chosen(e.slot, e.value, who);
+  // A mark makes the value it stands on chosen; the step has just stored
+  // or kept it.
+  for (auto s : w.chosen_marks) {
+    auto i = nd.acc->entries().find(s);
+    if (i == nd.acc->entries().end())
+      fail(who + " slot " + std::to_string(s) + " without holding a value");
+    else
+      check_chosen(s, i->second.value, who);
+  }
+  // A log start says every slot below it is chosen.
+  if (w.log_start && chosen_prefix() < *w.log_start)
+    fail("acceptor " + std::to_string(nd.id) + " truncated its log below "
+         + std::to_string(*w.log_start) + ", but only "
+         + std::to_string(chosen_prefix()) + " slots are chosen");
 }
 
 } // namespace paxoskv::sim

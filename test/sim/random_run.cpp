@@ -88,6 +88,9 @@ random_run random_run::from_seed(uint64_t seed) {
   r.think_max = thinks[rng() % 4];
   static const double edge_rates[] = {0, 0.002, 0.005};
   r.edge_rate = r.leases ? edge_rates[rng() % 3] : 0;
+  // Few chosen values kept: lagging acceptors are told chosen floors.
+  static const size_t kept[] = {1, 8, 1024};
+  r.chosen_kept_max = kept[rng() % 3];
   return r;
 }
 
@@ -108,7 +111,8 @@ std::string random_run::describe() const {
      << " clock_drift=" << clock_drift << " lasting_fault=" << lasting_fault
      << " fronts=" << fronts << " lease_margin=" << lease_margin_ms
      << " spike=" << fault.spike << " mute_leader=" << mute_leader
-     << " think_max=" << think_max << " edge=" << edge_rate;
+     << " think_max=" << think_max << " edge=" << edge_rate
+     << " chosen_kept=" << chosen_kept_max;
   return os.str();
 }
 
@@ -353,6 +357,7 @@ run_result run_seed(uint64_t seed, std::ostream* trace,
   opts.proposer.window_slots_max = r.window_slots_max;
   opts.proposer.batch_commands_max = r.batch_commands_max;
   opts.proposer.success_entries_max = r.success_entries_max;
+  opts.proposer.chosen_kept_max = r.chosen_kept_max;
   opts.acceptor.promise_entries_max = r.promise_entries_max;
   opts.acceptor.learn_entries_max = r.learn_entries_max;
   opts.clock_drift = r.clock_drift;
