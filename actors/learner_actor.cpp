@@ -113,7 +113,7 @@ learner_actor::behavior_type learner_shell(learner_pointer self,
       auto& st = self->state;
       auto& sm = st.core->state_machine();
       return learner_status{st.cfg.core.self, sm.next_slot(),
-                            sm.data().size(),
+                            sm.machine().size(),
                             st.core->clients().waiting(),
                             sm.reads_waiting()};
     },

@@ -1,5 +1,7 @@
 #include "protocol/learner.hpp"
 
+#include "protocol/kv_machine.hpp"
+
 #include <algorithm>
 #include <cassert>
 #include <climits>
@@ -8,7 +10,16 @@
 namespace paxoskv {
 
 learner::learner(learner_config cfg)
-  : cfg_(std::move(cfg)), read_request_id_(cfg_.read_id_base) {
+  : learner(cfg, std::make_unique<kv_machine>(kv_machine_config{
+                   cfg.replies_per_client_max})) {}
+
+learner::learner(learner_config cfg, std::unique_ptr<state_machine> sm)
+  : cfg_(std::move(cfg)),
+    next_slot_(sm->applied()),
+    known_end_(next_slot_),
+    unserved_slot_(next_slot_),
+    sm_(std::move(sm)),
+    read_request_id_(cfg_.read_id_base) {
   assert(cfg_.self != 0 && cfg_.poll_ticks > 0);
   assert(cfg_.buffer_slots_max > 0 && cfg_.replies_per_client_max > 0);
 }
@@ -139,7 +150,7 @@ void learner::serve_reads(learner_step& out) {
     auto& c = i->second.cmd;
     // The slot is the state it was served from: every slot below it.
     out.outcomes.push_back(
-      {next_slot_, c.client_id, c.sequence, execute(c), false, true});
+      {next_slot_, c.client_id, c.sequence, sm_->read(c), false, true});
     --reads_count_;
   }
   reads_indexed_.erase(reads_indexed_.begin(), end);
@@ -209,199 +220,35 @@ void learner::apply_ready(learner_step& out) {
        i = buffer_.erase(i)) {
     for (auto& c : i->second.commands)
       apply_command(i->first, c, out);
+    sm_->end_slot(i->first);
     out.applied.push_back({i->first, std::move(i->second)});
     ++next_slot_;
+  }
+  if (auto w = sm_->take_changes()) {
+    if (out.state)
+      out.state->merge(std::move(*w));
+    else
+      out.state = std::move(w);
   }
   serve_reads(out);
 }
 
 void learner::apply_command(slot_t slot, const command& c,
                             learner_step& out) {
-  auto& s = sessions_[c.client_id];
-  if (c.sequence <= s.applied_upto) {
-    // A duplicate: applied before, its state change is not repeated.
-    auto r = s.replies.find(c.sequence);
-    out.outcomes.push_back(
-      {slot, c.client_id, c.sequence,
-       r != s.replies.end()
-         ? r->second
-         : command_result{result_kind::error,
-                          "ERR command applied earlier; its reply is no "
-                          "longer kept",
-                          0},
-       true});
-    return;
-  }
-  if (c.sequence != s.applied_upto + 1) {
-    // Its predecessor is not applied yet: applying it now would break the
-    // client's order. Deterministic on every replica.
-    command_outcome o{slot, c.client_id, c.sequence,
-                      {result_kind::not_applied,
-                       "an earlier command of this client is not applied yet",
-                       0},
-                      false};
-    o.out_of_order = true;
-    out.outcomes.push_back(std::move(o));
-    return;
-  }
-  auto result = execute(c);
-  s.applied_upto = c.sequence;
-  s.replies.emplace(c.sequence, result);
-  while (s.replies.size() > cfg_.replies_per_client_max)
-    s.replies.erase(s.replies.begin());
-  out.outcomes.push_back({slot, c.client_id, c.sequence, std::move(result),
-                          false});
-}
-
-namespace {
-
-command_result ok() {
-  return {result_kind::ok, {}, 0};
-}
-
-command_result integer(int64_t n) {
-  return {result_kind::integer, {}, n};
-}
-
-command_result error(const char* text) {
-  return {result_kind::error, text, 0};
-}
-
-/// Parses a whole decimal int64, as Redis does for INCRBY.
-bool parse_int64(const std::string& s, int64_t& out) {
-  if (s.empty() || s.size() > 20)
-    return false;
-  size_t i = s[0] == '-' ? 1 : 0;
-  if (i == s.size())
-    return false;
-  // Accumulate negatively: INT64_MIN has no positive counterpart.
-  int64_t x = 0;
-  for (; i < s.size(); ++i) {
-    if (s[i] < '0' || s[i] > '9')
-      return false;
-    int digit = s[i] - '0';
-    if (x < (INT64_MIN + digit) / 10)
-      return false;
-    x = x * 10 - digit;
-  }
-  if (s[0] != '-') {
-    if (x == INT64_MIN)
-      return false;
-    x = -x;
-  }
-  out = x;
-  return true;
-}
-
-} // namespace
-
-command_result learner::execute(const command& c) {
-  auto& a = c.args;
-  // Arity is checked by the client service; a command that reaches the log
-  // with another one still gets a deterministic answer on every replica.
-  auto arity = [&](size_t n, bool at_least = false) {
-    return at_least ? a.size() >= n : a.size() == n;
-  };
-  switch (c.op) {
-    case op_code::nop:
-      return ok();
-    case op_code::get: {
-      if (!arity(1))
-        break;
-      auto i = data_.find(a[0]);
-      if (i == data_.end())
-        return {result_kind::nil, {}, 0};
-      return {result_kind::value, i->second, 0};
-    }
-    case op_code::set:
-    case op_code::set_nx:
-    case op_code::set_xx: {
-      if (!arity(2))
-        break;
-      bool exists = data_.count(a[0]) > 0;
-      if ((c.op == op_code::set_nx && exists)
-          || (c.op == op_code::set_xx && !exists))
-        return {result_kind::nil, {}, 0};
-      data_[a[0]] = a[1];
-      return ok();
-    }
-    case op_code::del:
-    case op_code::exists: {
-      if (!arity(1, true))
-        break;
-      int64_t n = 0;
-      for (auto& k : a)
-        n += static_cast<int64_t>(c.op == op_code::del ? data_.erase(k)
-                                                        : data_.count(k));
-      return integer(n);
-    }
-    case op_code::mget: {
-      if (!arity(1, true))
-        break;
-      command_result r{result_kind::array, {}, 0};
-      for (auto& k : a) {
-        auto i = data_.find(k);
-        r.items.push_back(i == data_.end() ? std::string{} : i->second);
-        r.present.push_back(i == data_.end() ? 0 : 1);
-      }
-      return r;
-    }
-    case op_code::mset: {
-      if (a.empty() || a.size() % 2 != 0)
-        break;
-      for (size_t i = 0; i < a.size(); i += 2)
-        data_[a[i]] = a[i + 1];
-      return ok();
-    }
-    case op_code::incrby: {
-      if (!arity(2))
-        break;
-      int64_t delta = 0, current = 0;
-      if (!parse_int64(a[1], delta))
-        return error("ERR value is not an integer or out of range");
-      auto i = data_.find(a[0]);
-      if (i != data_.end() && !parse_int64(i->second, current))
-        return error("ERR value is not an integer or out of range");
-      if ((delta > 0 && current > INT64_MAX - delta)
-          || (delta < 0 && current < INT64_MIN - delta))
-        return error("ERR increment or decrement would overflow");
-      data_[a[0]] = std::to_string(current + delta);
-      return integer(current + delta);
-    }
-    case op_code::append: {
-      if (!arity(2))
-        break;
-      auto& v = data_[a[0]];
-      v += a[1];
-      return integer(static_cast<int64_t>(v.size()));
-    }
-    case op_code::strlen: {
-      if (!arity(1))
-        break;
-      auto i = data_.find(a[0]);
-      return integer(i == data_.end() ? 0
-                                      : static_cast<int64_t>(i->second.size()));
-    }
-    case op_code::dbsize:
-      return integer(static_cast<int64_t>(data_.size()));
-  }
-  return error("ERR wrong number of arguments");
+  auto r = sm_->apply(slot, c);
+  command_outcome o{slot, c.client_id, c.sequence, std::move(r.result),
+                    r.duplicate};
+  o.out_of_order = r.out_of_order;
+  out.outcomes.push_back(std::move(o));
 }
 
 std::optional<command_result> learner::saved_reply(uint64_t client_id,
                                                    uint64_t sequence) const {
-  auto s = sessions_.find(client_id);
-  if (s == sessions_.end())
-    return std::nullopt;
-  auto r = s->second.replies.find(sequence);
-  if (r == s->second.replies.end())
-    return std::nullopt;
-  return r->second;
+  return sm_->saved_reply(client_id, sequence);
 }
 
 uint64_t learner::applied_upto(uint64_t client_id) const {
-  auto s = sessions_.find(client_id);
-  return s == sessions_.end() ? 0 : s->second.applied_upto;
+  return sm_->applied_upto(client_id);
 }
 
 } // namespace paxoskv

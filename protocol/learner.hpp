@@ -1,19 +1,22 @@
-// The learner role: the key-value state machine.
+// The learner role: the replica around a state machine (state_machine.hpp;
+// paxoskv's is kv_machine, the Redis store with its client sessions). It
+// applies chosen slots in order, fetches what it misses, serves leader and
+// lease reads at a confirmed read index, and hands the machine's durable
+// changes to its shell, which writes them behind the apply path.
 //
 // Invariants kept by this class:
 // - Slots are applied strictly in order, each exactly once: `next_slot` is
 //   the first slot not applied, and nothing at or above it has been applied.
-// - A command `(client_id, sequence)` changes the state at most once: a
-//   duplicate returns the reply saved when it was first applied.
-// - A client's commands take effect in sequence order: sequence n is
-//   applied only right after n - 1 (sequences start at 1). A command chosen
-//   ahead of its predecessor is not applied (outcome `out_of_order`); its
-//   session sends it again once the predecessor was applied. Whatever path
-//   a command took (forwarding, resends, leader changes), a client's
-//   commands never take effect out of order.
+// - Every command reaches the state machine, which decides duplicates and
+//   the per-client order (a command chosen ahead of its predecessor is not
+//   applied, outcome `out_of_order`; its session sends it again once the
+//   predecessor was applied). Whatever path a command took (forwarding,
+//   resends, leader changes), a client's commands never take effect out of
+//   order or twice.
+// - After a restart the learner continues from the state machine's durable
+//   form (its records and the first slot not applied), not from slot 0.
 // - Memory is bounded: chosen values buffered ahead of `next_slot` are
-//   limited to `buffer_slots_max` slots, saved replies to
-//   `replies_per_client_max` per client.
+//   limited to `buffer_slots_max` slots.
 // - A leader or lease read is answered only from a state that applied every
 //   slot below the read index the leader confirmed for it, and changes
 //   nothing (it is not in the log and not in the client's session).
@@ -27,7 +30,9 @@
 #include <set>
 #include <string>
 
-#include "protocol/messages.hpp"
+#include <memory>
+
+#include "protocol/state_machine.hpp"
 
 namespace paxoskv {
 
@@ -90,11 +95,17 @@ struct learner_step {
   std::vector<command_outcome> outcomes;
   /// Messages to send (learn requests).
   std::vector<envelope> send_now;
+  /// The state machine's durable changes (write them behind; see
+  /// learner::on_state_durable).
+  std::optional<state_write> state;
 };
 
 class learner {
 public:
+  /// A learner over a new kv_machine.
   explicit learner(learner_config cfg);
+  /// A learner over `sm`, continuing from the slot it applied.
+  learner(learner_config cfg, std::unique_ptr<state_machine> sm);
 
   /// Chosen values arrive (from the leader or from an acceptor).
   learner_step on_chosen(const chosen& m);
@@ -125,17 +136,10 @@ public:
   /// The highest sequence of `client_id` applied (0: none).
   uint64_t applied_upto(uint64_t client_id) const;
 
-  const std::map<std::string, std::string>& data() const { return data_; }
+  const state_machine& machine() const { return *sm_; }
   size_t buffered() const { return buffer_.size(); }
 
 private:
-  struct session {
-    /// Every sequence at or below this was applied, in order.
-    uint64_t applied_upto = 0;
-    /// Replies of the most recent commands, by sequence.
-    std::map<uint64_t, command_result> replies;
-  };
-
   struct waiting_read {
     command cmd;
     uint64_t deadline = 0;
@@ -161,7 +165,6 @@ private:
   void fail_read(const waiting_read& r, const std::string& why,
                  learner_step& out);
   void apply_command(slot_t slot, const command& c, learner_step& out);
-  command_result execute(const command& c);
 
   learner_config cfg_;
   slot_t next_slot_ = 0;
@@ -173,8 +176,7 @@ private:
   /// Acceptors that said they cannot serve `unserved_slot_`.
   slot_t unserved_slot_ = 0;
   std::set<node_id> unserved_by_;
-  std::map<std::string, std::string> data_;
-  std::map<uint64_t, session> sessions_;
+  std::unique_ptr<state_machine> sm_;
   /// Reads not yet asked for, by level (index: the level's value).
   std::vector<waiting_read> reads_new_[3];
   /// Outstanding read_requests by id.

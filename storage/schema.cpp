@@ -1,66 +1,14 @@
 #include "storage/schema.hpp"
 
+#include "protocol/codec.hpp"
+
 namespace paxoskv::schema {
 
-namespace {
-
-void put_u8(std::string& out, uint8_t x) {
-  out.push_back(static_cast<char>(x));
-}
-
-void put_u32(std::string& out, uint32_t x) {
-  for (int shift = 24; shift >= 0; shift -= 8)
-    out.push_back(static_cast<char>((x >> shift) & 0xff));
-}
-
-void put_u64(std::string& out, uint64_t x) {
-  for (int shift = 56; shift >= 0; shift -= 8)
-    out.push_back(static_cast<char>((x >> shift) & 0xff));
-}
-
-void put_bytes(std::string& out, const std::string& s) {
-  put_u32(out, static_cast<uint32_t>(s.size()));
-  out += s;
-}
-
-/// Reads big-endian fields from a byte range; any overrun fails it.
-class reader {
-public:
-  explicit reader(std::string_view in) : in_(in) {}
-
-  bool ok() const { return ok_; }
-  bool at_end() const { return pos_ == in_.size(); }
-
-  uint64_t uint(size_t width) {
-    if (!ok_ || in_.size() - pos_ < width) {
-      ok_ = false;
-      return 0;
-    }
-    uint64_t x = 0;
-    for (size_t i = 0; i < width; ++i)
-      x = (x << 8) | static_cast<uint8_t>(in_[pos_ + i]);
-    pos_ += width;
-    return x;
-  }
-
-  std::string bytes() {
-    auto n = uint(4);
-    if (!ok_ || in_.size() - pos_ < n) {
-      ok_ = false;
-      return {};
-    }
-    std::string s(in_.substr(pos_, n));
-    pos_ += n;
-    return s;
-  }
-
-private:
-  std::string_view in_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
-
-} // namespace
+using codec::put_bytes;
+using codec::put_u32;
+using codec::put_u64;
+using codec::put_u8;
+using codec::reader;
 
 std::string encode_u32(uint32_t x) {
   std::string out;

@@ -4,6 +4,8 @@
 #include <variant>
 #include <vector>
 
+#include "protocol/kv_machine.hpp"
+#include "protocol/learner.hpp"
 #include "protocol/messages.hpp"
 
 namespace paxoskv::test {
@@ -25,6 +27,11 @@ inline command set_cmd(uint64_t client, uint64_t seq, std::string key,
 }
 
 /// A one-command batch.
+/// The keys and values of a learner's key-value machine.
+inline const std::map<std::string, std::string>& data_of(const learner& l) {
+  return dynamic_cast<const kv_machine&>(l.machine()).data();
+}
+
 inline log_value batch_of(command c) {
   log_value v;
   v.commands.push_back(std::move(c));

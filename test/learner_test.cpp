@@ -27,12 +27,12 @@ TEST_CASE("learner applies slots strictly in order") {
   auto l = make_learner();
   auto early = l.on_chosen(one(1, batch_of(set_cmd(1, 2, "k", "second"))));
   CHECK(early.applied.empty());
-  CHECK(l.data().empty());
+  CHECK(data_of(l).empty());
   auto both = l.on_chosen(one(0, batch_of(set_cmd(1, 1, "k", "first"))));
   REQUIRE(both.applied.size() == 2);
   CHECK(both.applied[0].slot == 0);
   CHECK(both.applied[1].slot == 1);
-  CHECK(l.data().at("k") == "second");
+  CHECK(data_of(l).at("k") == "second");
   CHECK(l.next_slot() == 2);
 }
 
@@ -48,7 +48,7 @@ TEST_CASE("a duplicate client command applies once and gets the saved reply") {
   REQUIRE(again.outcomes.size() == 1);
   CHECK(again.outcomes[0].duplicate);
   CHECK(again.outcomes[0].result == first.outcomes[0].result);
-  CHECK(l.data().at("k") == "b");
+  CHECK(data_of(l).at("k") == "b");
   CHECK(l.saved_reply(5, 1).has_value());
 }
 
@@ -71,7 +71,7 @@ TEST_CASE("the state machine implements GET, SET, DEL and NOP") {
   CHECK(step.outcomes[3].result.number == 1);
   CHECK(step.outcomes[4].result.number == 0);
   CHECK(step.outcomes[5].result.kind == result_kind::ok);
-  CHECK(l.data().empty());
+  CHECK(data_of(l).empty());
   // A NOP slot (empty batch) is applied and changes nothing.
   CHECK(l.on_chosen(one(1, nop_value())).applied.size() == 1);
   CHECK(l.next_slot() == 2);
@@ -90,7 +90,7 @@ TEST_CASE("old retries beyond the saved replies are not applied again") {
   REQUIRE(stale.outcomes.size() == 1);
   CHECK(stale.outcomes[0].duplicate);
   CHECK(stale.outcomes[0].result.kind == result_kind::error);
-  CHECK(l.data().at("k") == "v3");
+  CHECK(data_of(l).at("k") == "v3");
   // Within the window the saved reply comes back.
   auto recent = l.on_chosen(one(4, batch_of(set_cmd(5, 3, "k", "v3"))));
   REQUIRE(recent.outcomes.size() == 1);
@@ -104,13 +104,13 @@ TEST_CASE("a client's command chosen ahead of its predecessor is not applied "
   REQUIRE(ahead.outcomes.size() == 1);
   CHECK(ahead.outcomes[0].out_of_order);
   CHECK(ahead.outcomes[0].result.kind == result_kind::not_applied);
-  CHECK(l.data().empty());
+  CHECK(data_of(l).empty());
   l.on_chosen(one(1, batch_of(set_cmd(5, 1, "k", "first"))));
-  CHECK(l.data().at("k") == "first");
+  CHECK(data_of(l).at("k") == "first");
   auto again = l.on_chosen(one(2, batch_of(set_cmd(5, 2, "k", "second"))));
   REQUIRE(again.outcomes.size() == 1);
   CHECK_FALSE(again.outcomes[0].out_of_order);
-  CHECK(l.data().at("k") == "second");
+  CHECK(data_of(l).at("k") == "second");
   CHECK(l.applied_upto(5) == 2);
 }
 
@@ -161,7 +161,7 @@ TEST_CASE("SET NX and XX apply only when the key is absent or present") {
   CHECK(m.run(op_code::set_nx, {"k", "b"}).kind == result_kind::ok);
   CHECK(m.run(op_code::set_nx, {"k", "c"}).kind == result_kind::nil);
   CHECK(m.run(op_code::set_xx, {"k", "d"}).kind == result_kind::ok);
-  CHECK(m.l.data().at("k") == "d");
+  CHECK(data_of(m.l).at("k") == "d");
 }
 
 TEST_CASE("multi-key commands apply as one: MSET, MGET, DEL, EXISTS") {
@@ -204,7 +204,7 @@ TEST_CASE("a command with the wrong number of arguments fails the same way "
   machine m;
   CHECK(m.run(op_code::get, {}).text == "ERR wrong number of arguments");
   CHECK(m.run(op_code::mset, {"a"}).kind == result_kind::error);
-  CHECK(m.l.data().empty());
+  CHECK(data_of(m.l).empty());
 }
 
 namespace {

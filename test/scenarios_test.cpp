@@ -85,9 +85,9 @@ TEST_CASE("basic agreement: every learner applies the same commands") {
     c.add_client(sets("b", 10));
     finish(c);
     CHECK(c.acks().size() == 20);
-    auto& data = c.learner_of(1).data();
+    auto& data = data_of(c.learner_of(1));
     for (auto n : c.node_ids())
-      CHECK(c.learner_of(n).data() == data);
+      CHECK(data_of(c.learner_of(n)) == data);
   }
 }
 
@@ -106,7 +106,7 @@ TEST_CASE("deaf minority: a node cut off learns nothing, then catches up") {
   CHECK(c.chosen_prefix() > 0);
   c.heal_network();
   finish(c);
-  CHECK(c.learner_of(5).data() == c.learner_of(1).data());
+  CHECK(data_of(c.learner_of(5)) == data_of(c.learner_of(1)));
 }
 
 TEST_CASE("an old proposer adopts the value chosen before it") {

@@ -7,6 +7,7 @@
 
 #include <caf/deep_to_string.hpp>
 
+#include "protocol/codec.hpp"
 #include "test/lin/checker.hpp"
 
 namespace paxoskv::sim {
@@ -15,14 +16,16 @@ namespace paxoskv::sim {
 
 namespace {
 
-/// A deliberately simple state machine, independent of `learner`, that
+/// A deliberately simple state machine, independent of `kv_machine`, that
 /// computes what each command must have returned. It is the specification:
 /// a client's command n takes effect only right after its command n - 1,
-/// once; anything else changes nothing.
-struct reference_machine {
+/// once; anything else changes nothing. It implements the same interface,
+/// so that its durable form can be compared with a replica's.
+struct reference_machine final : state_machine {
+  slot_t next = 0;
   std::map<std::string, std::string> data;
   std::map<std::pair<uint64_t, uint64_t>, command_result> results;
-  std::map<uint64_t, uint64_t> applied_upto;
+  std::map<uint64_t, uint64_t> sessions;
   /// Order in which commands took effect, and for each write the position
   /// it took effect at; per key, the positions of DELs.
   uint64_t position = 0;
@@ -30,20 +33,22 @@ struct reference_machine {
   std::map<std::string, uint64_t> position_of_value;
   std::map<std::string, std::vector<uint64_t>> deletes;
 
-  void apply(const command& c) {
-    auto& last = applied_upto[c.client_id];
-    if (c.sequence != last + 1)
-      return; // A duplicate, or ahead of its predecessor.
+  apply_result apply(slot_t, const command& c) override {
+    auto& last = sessions[c.client_id];
+    if (c.sequence <= last)
+      return {results.at({c.client_id, c.sequence}), true, false};
+    if (c.sequence != last + 1) {
+      if (last == 0)
+        sessions.erase(c.client_id);
+      return {{result_kind::not_applied, {}, 0}, false, true};
+    }
     last = c.sequence;
     auto key = std::make_pair(c.client_id, c.sequence);
     command_result r;
     auto& k = c.args.at(0);
     switch (c.op) {
       case op_code::get:
-        if (data.count(k) > 0)
-          r = {result_kind::value, data[k], 0};
-        else
-          r = {result_kind::nil, {}, 0};
+        r = read(c);
         break;
       case op_code::set:
         data[k] = c.args.at(1);
@@ -58,7 +63,47 @@ struct reference_machine {
     }
     results[key] = r;
     position_of[key] = position++;
+    return {r, false, false};
   }
+  void end_slot(slot_t slot) override { next = slot + 1; }
+  command_result read(const command& c) const override {
+    auto i = data.find(c.args.at(0));
+    if (i == data.end())
+      return {result_kind::nil, {}, 0};
+    return {result_kind::value, i->second, 0};
+  }
+  slot_t applied() const override { return next; }
+  uint64_t applied_upto(uint64_t client) const override {
+    auto i = sessions.find(client);
+    return i == sessions.end() ? 0 : i->second;
+  }
+  std::optional<command_result> saved_reply(uint64_t client,
+                                            uint64_t seq) const override {
+    auto i = results.find({client, seq});
+    if (i == results.end())
+      return std::nullopt;
+    return i->second;
+  }
+  std::optional<state_write> take_changes() override { return std::nullopt; }
+  /// The keys and each client's last applied sequence, in kv_machine's
+  /// record format (not the saved replies, which kv_machine bounds).
+  void save(const std::function<void(std::string_view, std::string_view)>& f)
+    const override {
+    for (auto& [k, v] : data)
+      f("k" + k, v);
+    for (auto& [client, upto] : sessions) {
+      std::string key = "s", value;
+      codec::put_u64(key, client);
+      codec::put_u64(value, upto);
+      f(key, value);
+    }
+  }
+  void begin_load(slot_t) override { assert(!"not loaded in the checks"); }
+  bool load_record(std::string_view, std::string_view) override {
+    return false;
+  }
+  bool end_load() override { return false; }
+  size_t size() const override { return data.size(); }
 
   /// True if a leader or lease read of `key` returning `r` may follow the
   /// write at position `after` (the read's own client's last write).
@@ -98,13 +143,23 @@ void cluster::check_final() {
     }
   }
   reference_machine ref;
-  for (slot_t s = 0; s < prefix; ++s)
+  for (slot_t s = 0; s < prefix; ++s) {
     for (auto& c : truth_.at(s).commands)
-      ref.apply(c);
-  for (auto id : front_ids())
-    if (is_up(id) && learner_of(id).data() != ref.data)
+      ref.apply(s, c);
+    ref.end_slot(s);
+  }
+  auto expected = save_image(ref);
+  for (auto id : front_ids()) {
+    if (!is_up(id))
+      continue;
+    // The keys and sessions; saved replies are bounded and not compared.
+    auto img = save_image(learner_of(id).machine());
+    for (auto i = img.records.begin(); i != img.records.end();)
+      i = i->first[0] == 'r' ? img.records.erase(i) : std::next(i);
+    if (img != expected)
       fail("learner " + std::to_string(id)
            + " state differs from the reference state machine");
+  }
   std::vector<lin::operation> history;
   /// Per session and key, the position of its last write known applied.
   std::map<std::pair<uint64_t, std::string>, uint64_t> last_write;

@@ -1,0 +1,116 @@
+#include <doctest/doctest.h>
+
+#include "protocol/kv_machine.hpp"
+#include "test/helpers.hpp"
+
+using namespace paxoskv;
+using namespace paxoskv::test;
+
+namespace {
+
+/// Applies `commands` as one slot each, writing every change behind into
+/// `disk` as a replica's shell does.
+void run(kv_machine& m, state_image& disk, const std::vector<command>& cmds) {
+  for (auto& c : cmds) {
+    m.apply(m.applied(), c);
+    m.end_slot(m.applied());
+    if (auto w = m.take_changes())
+      disk.apply(*w);
+  }
+}
+
+std::vector<command> workload() {
+  return {set_cmd(1, 1, "a", "1"),
+          set_cmd(2, 1, "b", "2"),
+          command{1, 2, op_code::incrby, {"n", "5"}},
+          command{2, 2, op_code::del, {"a"}},
+          command{1, 3, op_code::append, {"b", "x"}},
+          command{3, 1, op_code::mget, {"a", "b", "n"}},
+          set_cmd(1, 4, "c", "3")};
+}
+
+} // namespace
+
+TEST_CASE("the changes written behind add up to the machine's durable form") {
+  kv_machine m;
+  state_image disk;
+  run(m, disk, workload());
+  CHECK(disk == save_image(m));
+  CHECK(disk.applied == 7);
+  CHECK(m.data().count("a") == 0);
+  CHECK(m.data().at("b") == "2x");
+  // Nothing changed, nothing to write.
+  CHECK_FALSE(m.take_changes());
+}
+
+TEST_CASE("a machine loaded from a durable form equals the one saved") {
+  kv_machine m;
+  state_image disk;
+  run(m, disk, workload());
+  kv_machine copy;
+  REQUIRE(load_image(copy, disk));
+  CHECK(copy.applied() == m.applied());
+  CHECK(copy.data() == m.data());
+  CHECK(save_image(copy) == disk);
+  // Sessions came along: a duplicate gets its saved reply, and the next
+  // command of a client applies in order.
+  auto dup = copy.apply(copy.applied(), command{1, 2, op_code::incrby,
+                                               {"n", "5"}});
+  CHECK(dup.duplicate);
+  CHECK(dup.result.number == 5);
+  CHECK(copy.applied_upto(1) == 4);
+  auto ahead = copy.apply(copy.applied(), set_cmd(2, 4, "z", "z"));
+  CHECK(ahead.out_of_order);
+  // Both machines go on identically.
+  m.apply(m.applied(), set_cmd(2, 3, "d", "4"));
+  copy.apply(copy.applied(), set_cmd(2, 3, "d", "4"));
+  m.end_slot(m.applied());
+  copy.end_slot(copy.applied());
+  CHECK(save_image(copy) == save_image(m));
+}
+
+TEST_CASE("a damaged record fails the load and leaves an empty machine") {
+  kv_machine m;
+  state_image disk;
+  run(m, disk, workload());
+  for (auto& [k, v] : disk.records)
+    if (k[0] == 'r') {
+      v.resize(v.size() - 1); // A truncated saved reply.
+      break;
+    }
+  kv_machine copy;
+  CHECK_FALSE(load_image(copy, disk));
+  CHECK(copy.applied() == 0);
+  CHECK(copy.data().empty());
+  state_image unknown;
+  unknown.records["?what"] = "x";
+  CHECK_FALSE(load_image(copy, unknown));
+}
+
+TEST_CASE("saved replies round-trip, arrays included") {
+  command_result r{result_kind::array, "", 0, {"x", "", "yz"}, {1, 0, 1}};
+  auto back = kv_machine::decode_result(kv_machine::encode_result(r));
+  REQUIRE(back);
+  CHECK(*back == r);
+  CHECK_FALSE(kv_machine::decode_result("\x09"));
+  CHECK_FALSE(kv_machine::decode_result(""));
+}
+
+TEST_CASE("saved replies per client are bounded, in memory and on disk") {
+  kv_machine m(kv_machine_config{3});
+  state_image disk;
+  std::vector<command> cmds;
+  for (uint64_t s = 1; s <= 10; ++s)
+    cmds.push_back(set_cmd(1, s, "k", std::to_string(s)));
+  run(m, disk, cmds);
+  size_t replies = 0;
+  for (auto& [k, v] : disk.records)
+    replies += k[0] == 'r' ? 1 : 0;
+  CHECK(replies == 3);
+  CHECK(m.saved_reply(1, 10));
+  CHECK_FALSE(m.saved_reply(1, 7));
+  auto old = m.apply(m.applied(), set_cmd(1, 2, "k", "again"));
+  CHECK(old.duplicate);
+  CHECK(old.result.kind == result_kind::error);
+  CHECK(m.data().at("k") == "10");
+}
