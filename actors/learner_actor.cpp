@@ -22,6 +22,10 @@ struct learner_shell_state {
   std::unique_ptr<learner_node> core;
   learner_shell_config cfg;
   route_table routes;
+  /// Writes the state machine's changes behind the apply path.
+  state_actor writer;
+  /// The last state write error (empty: writing works).
+  std::string state_error;
   /// Requests waiting for their answer, by (client id, request number).
   std::map<std::pair<uint64_t, uint64_t>,
            caf::typed_response_promise<client_reply>>
@@ -36,8 +40,33 @@ uint32_t ticks_for(const learner_shell_config& cfg,
   return static_cast<uint32_t>(std::max<int64_t>(1, t));
 }
 
+void write_state(learner_pointer self, state_write w) {
+  auto& st = self->state;
+  if (!st.writer) {
+    st.core->on_state_durable(w.applied); // Memory only (tests).
+    return;
+  }
+  self->request(st.writer, caf::infinite, state_write_request{std::move(w)})
+    .then(
+      [self](state_done& d) {
+        auto& st = self->state;
+        if (d.ok) {
+          st.core->on_state_durable(d.applied);
+          st.state_error.clear();
+        } else {
+          st.state_error = d.error;
+        }
+      },
+      [self](caf::error& err) {
+        self->state.state_error = "the state writer stopped: "
+                                  + self->system().render(err);
+      });
+}
+
 void handle(learner_pointer self, learner_node_step step) {
   auto& st = self->state;
+  if (step.state)
+    write_state(self, std::move(*step.state));
   for (auto& a : step.answers) {
     auto i = st.waiting.find({a.client_id, a.request});
     if (i == st.waiting.end())
@@ -49,8 +78,10 @@ void handle(learner_pointer self, learner_node_step step) {
     send_envelope(self, st.routes, std::move(e));
 }
 
-learner_actor::behavior_type learner_shell(learner_pointer self,
-                                           learner_shell_config cfg) {
+learner_actor::behavior_type
+learner_shell(learner_pointer self, learner_shell_config cfg,
+              std::shared_ptr<std::unique_ptr<state_machine>> sm,
+              state_actor writer) {
   learner_node_config core;
   core.learner = cfg.core;
   // Unique per incarnation: answers to an earlier process's requests must
@@ -69,7 +100,9 @@ learner_actor::behavior_type learner_shell(learner_pointer self,
   // 10T: a failover's leaderless moment is waited out.
   core.table.refuse_after_ticks = 5 * cfg.resend_ticks;
   core.proposers = cfg.proposers;
-  self->state.core = std::make_unique<learner_node>(std::move(core));
+  self->state.core = std::make_unique<learner_node>(std::move(core),
+                                                    std::move(*sm));
+  self->state.writer = writer;
   self->state.cfg = cfg;
   self->delayed_send(self, cfg.tick, tick_atom_v);
   return {
@@ -111,19 +144,22 @@ learner_actor::behavior_type learner_shell(learner_pointer self,
     },
     [=](status_atom) {
       auto& st = self->state;
-      auto& sm = st.core->state_machine();
-      return learner_status{st.cfg.core.self, sm.next_slot(),
-                            sm.machine().size(),
-                            st.core->clients().waiting(),
-                            sm.reads_waiting()};
+      auto& r = st.core->replica();
+      return learner_status{st.cfg.core.self,         r.next_slot(),
+                            r.machine().size(),       st.core->clients().waiting(),
+                            r.reads_waiting(),        r.durable(),
+                            st.state_error};
     },
   };
 }
 
 } // namespace
 
-learner_actor spawn_learner(caf::actor_system& sys, learner_shell_config cfg) {
-  return sys.spawn(learner_shell, std::move(cfg));
+learner_actor spawn_learner(caf::actor_system& sys, learner_shell_config cfg,
+                            std::unique_ptr<state_machine> sm,
+                            state_actor writer) {
+  auto holder = std::make_shared<std::unique_ptr<state_machine>>(std::move(sm));
+  return sys.spawn(learner_shell, std::move(cfg), holder, writer);
 }
 
 } // namespace paxoskv

@@ -5,6 +5,10 @@
 
 #include <random>
 
+#include <sys/stat.h>
+
+#include "protocol/kv_machine.hpp"
+#include "storage/lmdb_state_store.hpp"
 #include "storage/lmdb_store.hpp"
 
 namespace paxoskv {
@@ -58,6 +62,23 @@ storage_result<node_runtime> start_node(caf::actor_system& sys,
       = spawn_proposer(sys, cfg, restored.proposer_round, rt.disk, tick);
   }
   if (s.learner) {
+    // The state machine, from its own environment in <data dir>/state.
+    ::mkdir(s.data_dir.c_str(), 0750); // An existing one is fine.
+    lmdb_state_options so;
+    so.dir = s.data_dir + "/state";
+    so.cluster_id = s.cluster_id;
+    so.map_size_bytes = s.map_size_bytes;
+    auto opened = lmdb_state_store::open(so);
+    if (!opened)
+      return opened.error();
+    auto sm = std::make_unique<kv_machine>();
+    if (auto err = opened.value()->load(*sm))
+      return *err;
+    if (sm->applied() > 0)
+      log_line(log_level::info, s.self, "learner",
+               "state loaded: " + std::to_string(sm->size()) + " keys, "
+                 + std::to_string(sm->applied()) + " slots applied");
+    auto writer = spawn_state_writer(sys, std::move(opened.value()), s.self);
     learner_shell_config cfg;
     cfg.core.self = s.self;
     cfg.core.acceptors = s.acceptors;
@@ -65,7 +86,7 @@ storage_result<node_runtime> start_node(caf::actor_system& sys,
     cfg.client_timeout = s.client_timeout;
     cfg.resend_ticks = 2 * ticks_per_heartbeat;
     cfg.proposers = s.proposers;
-    rt.roles.learner = spawn_learner(sys, cfg);
+    rt.roles.learner = spawn_learner(sys, cfg, std::move(sm), writer);
   }
   if (s.elector) {
     elector_config cfg;

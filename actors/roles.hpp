@@ -13,6 +13,7 @@
 
 #include "actors/status.hpp"
 #include "protocol/messages.hpp"
+#include "storage/state_store.hpp"
 #include "storage/store.hpp"
 
 namespace paxoskv {
@@ -94,6 +95,25 @@ using elector_actor = caf::typed_actor<
   caf::reacts_to<heartbeat>, caf::reacts_to<tick_atom>,
   caf::reacts_to<route_table>,
   caf::replies_to<status_atom>::with<elector_status>>;
+
+/// The learner's state changes for the state writer (local only).
+struct state_write_request {
+  state_write write;
+};
+
+/// The state writer's answer: the changes up to `applied` are durable (ok),
+/// or committing failed (they stay pending and are tried again).
+struct state_done {
+  bool ok = true;
+  slot_t applied = 0;
+  std::string error;
+};
+
+/// The detached actor that owns a learner's state store and writes the
+/// state machine's changes behind the apply path, group-committing.
+using state_actor = caf::typed_actor<
+  caf::replies_to<state_write_request>::with<state_done>,
+  caf::reacts_to<commit_atom>>;
 
 /// The detached actor that owns a process's store and group-commits.
 using disk_actor = caf::typed_actor<

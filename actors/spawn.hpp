@@ -30,6 +30,12 @@ using tick_duration = std::chrono::milliseconds;
 disk_actor spawn_disk(caf::actor_system& sys, std::unique_ptr<store> disk,
                       node_id node, bool detached = true);
 
+/// The learner's state writer: detached like the disk actor, with its own
+/// store, so the two fsync in parallel.
+state_actor spawn_state_writer(caf::actor_system& sys,
+                               std::unique_ptr<state_store> st, node_id node,
+                               bool detached = true);
+
 acceptor_actor spawn_acceptor(caf::actor_system& sys, acceptor_config cfg,
                               acceptor_state restored, disk_actor disk);
 
@@ -53,7 +59,11 @@ struct learner_shell_config {
   std::vector<node_id> proposers;
 };
 
-learner_actor spawn_learner(caf::actor_system& sys, learner_shell_config cfg);
+/// A learner over `sm` (loaded from its durable form), writing its changes
+/// through `writer` (an invalid handle: kept in memory only, for tests).
+learner_actor spawn_learner(caf::actor_system& sys, learner_shell_config cfg,
+                            std::unique_ptr<state_machine> sm,
+                            state_actor writer);
 
 elector_actor spawn_elector(caf::actor_system& sys, elector_config cfg,
                             tick_duration tick);

@@ -86,6 +86,10 @@ struct learner_status {
   uint64_t clients_waiting = 0;
   /// Leader and lease reads waiting for a read index or for it to apply.
   uint64_t reads_waiting = 0;
+  /// Slots applied in the state on disk (what a restart continues from).
+  slot_t durable = 0;
+  /// Why writing the state fails, if it does (empty: it works).
+  std::string state_error;
 };
 
 template <class Inspector>
@@ -93,7 +97,8 @@ typename Inspector::result_type inspect(Inspector& f, learner_status& x) {
   return f(caf::meta::type_name("learner_status"), field("node"), x.node,
            field("applied"), x.applied, field("keys"), x.keys,
            field("clients_waiting"), x.clients_waiting,
-           field("reads_waiting"), x.reads_waiting);
+           field("reads_waiting"), x.reads_waiting, field("durable"),
+           x.durable, field("state_error"), x.state_error);
 }
 
 struct elector_status {

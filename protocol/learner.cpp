@@ -16,6 +16,7 @@ learner::learner(learner_config cfg)
 learner::learner(learner_config cfg, std::unique_ptr<state_machine> sm)
   : cfg_(std::move(cfg)),
     next_slot_(sm->applied()),
+    durable_(next_slot_),
     known_end_(next_slot_),
     unserved_slot_(next_slot_),
     sm_(std::move(sm)),

@@ -24,6 +24,7 @@
 //   arrive meanwhile wait for the next one (one round serves many reads).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <map>
 #include <optional>
@@ -123,6 +124,15 @@ public:
   /// Timer: ask an acceptor for what is missing; resend or time out reads.
   learner_step on_tick();
 
+  /// The state machine's changes up to `applied` are durable.
+  void on_state_durable(slot_t applied) {
+    durable_ = std::max(durable_, applied);
+  }
+
+  /// The first slot not applied in the durable state (what a restart
+  /// continues from).
+  slot_t durable() const { return durable_; }
+
   /// Reads waiting (for an index or for it to be applied).
   size_t reads_waiting() const { return reads_count_; }
 
@@ -168,6 +178,7 @@ private:
 
   learner_config cfg_;
   slot_t next_slot_ = 0;
+  slot_t durable_ = 0;
   uint64_t now_ = 0;
   size_t poll_index_ = 0;
   /// One past the highest slot known chosen, or needed by a read index.

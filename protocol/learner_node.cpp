@@ -1,12 +1,21 @@
 #include "protocol/learner_node.hpp"
 
+#include "protocol/kv_machine.hpp"
+
 #include <algorithm>
 #include <cassert>
 
 namespace paxoskv {
 
 learner_node::learner_node(learner_node_config cfg)
-  : cfg_(std::move(cfg)), learner_(cfg_.learner), table_(cfg_.table) {
+  : learner_node(cfg, std::make_unique<kv_machine>(kv_machine_config{
+                        cfg.learner.replies_per_client_max})) {}
+
+learner_node::learner_node(learner_node_config cfg,
+                           std::unique_ptr<state_machine> sm)
+  : cfg_(std::move(cfg)),
+    learner_(cfg_.learner, std::move(sm)),
+    table_(cfg_.table) {
   hosts_proposer_ = std::find(cfg_.proposers.begin(), cfg_.proposers.end(),
                               cfg_.learner.self)
                     != cfg_.proposers.end();
@@ -40,6 +49,12 @@ void learner_node::absorb(client_table_step&& s, learner_node_step& out) {
 void learner_node::absorb(learner_step&& s, learner_node_step& out) {
   for (auto& a : s.applied)
     out.applied.push_back(std::move(a));
+  if (s.state) {
+    if (out.state)
+      out.state->merge(std::move(*s.state));
+    else
+      out.state = std::move(s.state);
+  }
   for (auto& e : s.send_now) {
     if (std::holds_alternative<read_request>(e.msg)) {
       e.to = proposer_for();

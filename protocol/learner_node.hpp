@@ -36,11 +36,15 @@ struct learner_node_step {
   std::vector<client_answer> answers;
   /// Messages to other roles.
   std::vector<envelope> send_now;
+  /// The state machine's changes, to write behind (then on_state_durable).
+  std::optional<state_write> state;
 };
 
 class learner_node {
 public:
   explicit learner_node(learner_node_config cfg);
+  /// Over a state machine loaded from its durable form.
+  learner_node(learner_node_config cfg, std::unique_ptr<state_machine> sm);
 
   learner_node_step on_chosen(const chosen& m);
   learner_node_step on_read_index(const read_index& m);
@@ -49,8 +53,9 @@ public:
   learner_node_step on_request(client_request_in r);
   learner_node_step on_close(uint64_t client_id);
   learner_node_step on_tick();
+  void on_state_durable(slot_t applied) { learner_.on_state_durable(applied); }
 
-  const learner& state_machine() const { return learner_; }
+  const learner& replica() const { return learner_; }
   const client_table& clients() const { return table_; }
 
 private:

@@ -1,190 +1,46 @@
 #include "storage/lmdb_store.hpp"
 
-#include <cerrno>
-#include <cstring>
-#include <fcntl.h>
 #include <new>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "storage/schema.hpp"
 
 namespace paxoskv {
 
-std::string to_string(storage_errc x) {
-  switch (x) {
-    case storage_errc::missing_directory:
-      return "missing_directory";
-    case storage_errc::read_only:
-      return "read_only";
-    case storage_errc::in_use:
-      return "in_use";
-    case storage_errc::map_full:
-      return "map_full";
-    case storage_errc::corrupt:
-      return "corrupt";
-    case storage_errc::foreign:
-      return "foreign";
-    case storage_errc::unsupported_format:
-      return "unsupported_format";
-    case storage_errc::wrong_cluster:
-      return "wrong_cluster";
-    case storage_errc::wrong_node:
-      return "wrong_node";
-    case storage_errc::invalid_argument:
-      return "invalid_argument";
-    case storage_errc::io_error:
-      return "io_error";
-  }
-  return "storage_errc(" + std::to_string(static_cast<int>(x)) + ")";
-}
-
-namespace {
-
-constexpr uint64_t map_size_min = uint64_t{1} << 20;
-
-bool is_permission_error(int err) {
-  return err == EACCES || err == EPERM || err == EROFS;
-}
-
-std::string read_lock_owner(int fd) {
-  char buf[32] = {0};
-  auto n = ::pread(fd, buf, sizeof(buf) - 1, 0);
-  std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
-  while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' '))
-    pid.pop_back();
-  return pid.empty() ? "unknown" : pid;
-}
-
-} // namespace
-
-storage_error lmdb_store::fail(storage_errc code,
-                               const std::string& what) const {
-  return storage_error{code, "data directory " + opts_.dir + ": " + what};
-}
-
-storage_error lmdb_store::fail_lmdb(const std::string& what, int rc) const {
-  switch (rc) {
-    case MDB_MAP_FULL:
-      return fail(storage_errc::map_full,
-                  "full: the map size of " + std::to_string(opts_.map_size_bytes)
-                    + " bytes is reached; restart with a larger map size");
-    case MDB_INVALID:
-    case MDB_CORRUPTED:
-    case MDB_PAGE_NOTFOUND:
-      return fail(storage_errc::corrupt,
-                  what + ": not a valid LMDB environment (damaged, or "
-                         "another program's files): "
-                    + mdb_strerror(rc));
-    case MDB_VERSION_MISMATCH:
-      return fail(storage_errc::unsupported_format,
-                  what + ": written by an incompatible LMDB version");
-    case MDB_INCOMPATIBLE:
-      return fail(storage_errc::foreign,
-                  what + ": holds an LMDB database paxoskv did not write");
-    default:
-      if (is_permission_error(rc))
-        return fail(storage_errc::read_only,
-                    what + ": not writable: " + mdb_strerror(rc));
-      return fail(storage_errc::io_error, what + ": " + mdb_strerror(rc));
-  }
-}
-
 storage_result<std::unique_ptr<lmdb_store>>
 lmdb_store::open(const lmdb_options& opts) {
   std::unique_ptr<lmdb_store> s(new lmdb_store);
   s->opts_ = opts;
-  if (opts.dir.empty())
-    return storage_error{storage_errc::invalid_argument,
-                         "no data directory given"};
   if (opts.cluster_id.empty() || opts.node == 0)
-    return s->fail(storage_errc::invalid_argument,
-                   "a cluster id and a node id (> 0) are required");
-  if (opts.map_size_bytes < map_size_min)
-    return s->fail(storage_errc::invalid_argument,
-                   "the map size must be at least 1 MiB");
-  struct stat st;
-  if (::stat(opts.dir.c_str(), &st) != 0) {
-    int err = errno;
-    if (is_permission_error(err))
-      return s->fail(storage_errc::read_only,
-                     std::string("not accessible: ") + std::strerror(err));
-    if (err != ENOENT)
-      return s->fail(storage_errc::io_error, std::strerror(err));
-    if (!opts.create_dir)
-      return s->fail(storage_errc::missing_directory, "does not exist");
-    if (::mkdir(opts.dir.c_str(), 0750) != 0) {
-      err = errno;
-      return s->fail(err == ENOENT ? storage_errc::missing_directory
-                     : is_permission_error(err) ? storage_errc::read_only
-                                                : storage_errc::io_error,
-                     std::string("cannot create it: ") + std::strerror(err));
-    }
-  } else if (!S_ISDIR(st.st_mode)) {
-    return s->fail(storage_errc::invalid_argument, "is not a directory");
-  }
-  if (auto err = s->lock_directory())
-    return *err;
-  MDB_env* e = nullptr;
-  if (int rc = mdb_env_create(&e); rc != 0)
-    return s->fail_lmdb("cannot create an LMDB environment", rc);
-  s->env_ = lmdb::env(e);
-  // Two named databases; MDB_NOTLS because actors may read from any
-  // thread. The flags deliberately leave LMDB's full sync on.
-  if (int rc = mdb_env_set_maxdbs(e, 4); rc != 0)
-    return s->fail_lmdb("cannot configure LMDB", rc);
-  if (int rc = mdb_env_set_mapsize(e, opts.map_size_bytes); rc != 0)
-    return s->fail_lmdb("cannot set the map size", rc);
-  if (int rc = mdb_env_open(e, opts.dir.c_str(), MDB_NOTLS, 0640); rc != 0)
-    return s->fail_lmdb("cannot open", rc);
+    return storage_error{storage_errc::invalid_argument,
+                         "data directory " + opts.dir
+                           + ": a cluster id and a node id (> 0) are required"};
+  lmdb_dir_options d;
+  d.dir = opts.dir;
+  d.create_dir = opts.create_dir;
+  d.map_size_bytes = opts.map_size_bytes;
+  auto dir = lmdb_dir::open(d);
+  if (!dir)
+    return dir.error();
+  s->dir_ = std::move(dir.value());
   if (auto err = s->check_or_init_meta())
     return *err;
   return s;
 }
 
-storage_status lmdb_store::lock_directory() {
-  auto path = opts_.dir + "/paxoskv.lock";
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-  if (fd < 0) {
-    int err = errno;
-    return fail(is_permission_error(err) ? storage_errc::read_only
-                                         : storage_errc::io_error,
-                std::string("cannot create its lock file: ")
-                  + std::strerror(err));
-  }
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int err = errno;
-    auto owner = read_lock_owner(fd);
-    ::close(fd);
-    if (err == EWOULDBLOCK)
-      return fail(storage_errc::in_use,
-                  "in use by another process (pid " + owner + ")");
-    return fail(storage_errc::io_error,
-                std::string("cannot lock it: ") + std::strerror(err));
-  }
-  lock_fd_ = fd;
-  auto pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) != 0
-      || ::pwrite(fd, pid.data(), pid.size(), 0)
-           != static_cast<ssize_t>(pid.size()))
-    return fail(storage_errc::io_error, std::string("cannot write its lock "
-                                                    "file: ")
-                                          + std::strerror(errno));
-  if (::access(opts_.dir.c_str(), W_OK) != 0)
-    return fail(storage_errc::read_only, "not writable");
-  return std::nullopt;
+storage_error lmdb_store::fail(storage_errc code,
+                               const std::string& what) const {
+  return dir_->fail(code, what);
 }
 
-lmdb_store::~lmdb_store() {
-  env_.reset();
-  if (lock_fd_ >= 0)
-    ::close(lock_fd_); // Releases the flock.
+storage_error lmdb_store::fail_lmdb(const std::string& what, int rc) const {
+  return dir_->fail_lmdb(what, rc);
 }
+
+lmdb_store::~lmdb_store() = default;
 
 storage_status lmdb_store::check_or_init_meta() {
   lmdb::txn t;
-  if (int rc = t.begin(env_.get(), false); rc != 0)
+  if (int rc = t.begin(dir_->env(), false); rc != 0)
     return fail_lmdb("cannot begin a transaction", rc);
   int rc = mdb_dbi_open(t.get(), schema::meta_db, 0, &meta_);
   if (rc == MDB_NOTFOUND) {
@@ -280,7 +136,7 @@ storage_status lmdb_store::check_meta(lmdb::txn& t) {
 
 storage_result<durable_state> lmdb_store::load() const try {
   lmdb::txn t;
-  if (int rc = t.begin(env_.get(), true); rc != 0)
+  if (int rc = t.begin(dir_->env(), true); rc != 0)
     return fail_lmdb("cannot begin a read transaction", rc);
   durable_state state;
   auto k = lmdb::val(schema::key_promised);
@@ -386,7 +242,7 @@ storage_status lmdb_store::commit(const durable_batch& batch) try {
   if (batch.empty())
     return std::nullopt;
   lmdb::txn t;
-  if (int rc = t.begin(env_.get(), false); rc != 0)
+  if (int rc = t.begin(dir_->env(), false); rc != 0)
     return fail_lmdb("cannot begin a write transaction", rc);
   auto put = [&](MDB_dbi dbi, std::string_view key, const std::string& value) {
     auto k = lmdb::val(key);

@@ -16,7 +16,7 @@
 #include <memory>
 #include <string>
 
-#include "storage/lmdb.hpp"
+#include "storage/lmdb_dir.hpp"
 #include "storage/store.hpp"
 
 namespace paxoskv {
@@ -51,7 +51,6 @@ public:
 private:
   lmdb_store() = default;
 
-  storage_status lock_directory();
   storage_status check_or_init_meta();
   storage_status init_meta(lmdb::txn t);
   storage_status check_meta(lmdb::txn& t);
@@ -64,8 +63,7 @@ private:
   storage_error fail_lmdb(const std::string& what, int rc) const;
 
   lmdb_options opts_;
-  int lock_fd_ = -1;
-  lmdb::env env_;
+  std::unique_ptr<lmdb_dir> dir_;
   MDB_dbi meta_ = 0;
   MDB_dbi log_ = 0;
   MDB_dbi marks_ = 0;

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "storage/lmdb_state_store.hpp"
 #include "storage/lmdb_store.hpp"
 #include "storage/schema.hpp"
 #include "test/helpers.hpp"
@@ -321,9 +322,9 @@ TEST_CASE("bad settings are refused") {
 }
 
 TEST_CASE("the cluster simulator keeps every invariant over LMDB stores") {
-  // Every node commits to a real LMDB environment in a temp dir and reopens
-  // it at every restart; the simulator checks each reload returns exactly
-  // what was committed.
+  // Every node commits to real LMDB environments in a temp dir (the
+  // acceptor's and the learner's state) and reopens them at every restart;
+  // the simulator checks each reload returns exactly what was committed.
   uint64_t first = 0, count = 12;
   if (auto* s = std::getenv("PAXOSKV_LMDB_SEEDS"))
     count = std::strtoull(s, nullptr, 10);
@@ -336,7 +337,17 @@ TEST_CASE("the cluster simulator keeps every invariant over LMDB stores") {
         return nullptr;
       return std::move(s.value());
     };
-    auto r = sim::run_seed(seed, nullptr, make);
+    auto make_state = [&](node_id n) -> std::unique_ptr<state_store> {
+      lmdb_state_options o;
+      o.dir = tmp.sub("node" + std::to_string(n)) + "-state";
+      o.cluster_id = "test-cluster";
+      o.map_size_bytes = uint64_t{64} << 20;
+      auto s = lmdb_state_store::open(o);
+      if (!s)
+        return nullptr;
+      return std::move(s.value());
+    };
+    auto r = sim::run_seed(seed, nullptr, make, make_state);
     INFO("seed " << seed << ": " << r.violation);
     CHECK(r.ok);
   }

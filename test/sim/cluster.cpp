@@ -1,5 +1,8 @@
 #include "test/sim/cluster_parts.hpp"
 
+#include "protocol/codec.hpp"
+#include "protocol/kv_machine.hpp"
+
 #include <algorithm>
 #include <cassert>
 #include <type_traits>
@@ -99,6 +102,29 @@ durable_state cluster::restore(node& nd) {
   return committed;
 }
 
+std::unique_ptr<state_machine> cluster::restore_state(node& nd) {
+  auto machine = [&] {
+    return std::make_unique<kv_machine>(
+      kv_machine_config{opts_.client_window_max});
+  };
+  auto sm = machine();
+  auto who = "state store of node " + std::to_string(nd.id);
+  if (auto err = nd.state_disk.load(*sm))
+    fail(who + ": " + err->message);
+  if (opts_.make_state_store) {
+    nd.state_backend.reset();
+    nd.state_backend = opts_.make_state_store(nd.id);
+    auto real = machine();
+    if (!nd.state_backend)
+      fail(who + " failed to open");
+    else if (auto err = nd.state_backend->load(*real))
+      fail(who + " failed to load: " + err->message);
+    else if (save_image(*real) != nd.state_disk.image())
+      fail(who + " reloaded a state other than the one committed");
+  }
+  return sm;
+}
+
 void cluster::boot(node_id n) {
   auto& nd = at(n);
   auto acceptors = acceptor_ids();
@@ -130,7 +156,7 @@ void cluster::boot(node_id n) {
     lcfg.table.timeout_ticks = opts_.client_timeout_ticks;
     lcfg.table.window_max = opts_.client_window_max;
     lcfg.proposers = fronts;
-    nd.learn = std::make_unique<learner_node>(lcfg);
+    nd.learn = std::make_unique<learner_node>(lcfg, restore_state(nd));
     auto ecfg = opts_.elector;
     ecfg.self = n;
     ecfg.nodes = fronts;
@@ -141,9 +167,18 @@ void cluster::boot(node_id n) {
   nd.pending = {};
   nd.held.clear();
   nd.inbox.clear();
-  nd.learner_next = 0;
+  nd.state_pending.reset();
+  // The oracle continues from the restored state: the next slot, and each
+  // client's last applied sequence (its session records).
+  auto& img = nd.state_disk.image();
+  nd.learner_next = img.applied;
   nd.applied_commands.clear();
   nd.client_applied.clear();
+  for (auto& [k, v] : img.records)
+    if (k[0] == 's') {
+      codec::reader key(std::string_view(k).substr(1)), value(v);
+      nd.client_applied[key.uint(8)] = value.uint(8);
+    }
   ++nd.incarnation;
   nd.up = true;
 }
@@ -473,6 +508,12 @@ void cluster::handle(node& nd, const elector_step& step) {
 
 void cluster::handle(node& nd, learner_node_step step) {
   auto who = "learner " + std::to_string(nd.id);
+  if (step.state) {
+    if (nd.state_pending)
+      nd.state_pending->merge(std::move(*step.state));
+    else
+      nd.state_pending = std::move(step.state);
+  }
   for (auto& a : step.applied) {
     if (a.slot != nd.learner_next)
       fail(who + " applied slot " + std::to_string(a.slot) + " out of order");
@@ -517,6 +558,17 @@ void cluster::maybe_commit(node& nd) {
 }
 
 void cluster::commit(node& nd) {
+  if (nd.state_pending) {
+    // The learner's state store: its own environment, its own commit.
+    auto w = std::move(*nd.state_pending);
+    nd.state_pending.reset();
+    if (nd.state_backend)
+      if (auto err = nd.state_backend->commit(w))
+        fail("state store of node " + std::to_string(nd.id)
+             + " failed to commit: " + err->message);
+    nd.state_disk.commit(w);
+    nd.learn->on_state_durable(w.applied);
+  }
   if (nd.pending.empty() && nd.held.empty())
     return;
   if (!nd.pending.empty() && chance(faults_.commit_fail)) {
@@ -645,7 +697,7 @@ const acceptor& cluster::acceptor_of(node_id n) const {
 }
 const learner& cluster::learner_of(node_id n) const {
   assert(at(n).up && at(n).learn);
-  return at(n).learn->state_machine();
+  return at(n).learn->replica();
 }
 const learner_node& cluster::learner_node_of(node_id n) const {
   assert(at(n).up && at(n).learn);

@@ -39,6 +39,7 @@
 #include "protocol/elector.hpp"
 #include "protocol/learner_node.hpp"
 #include "protocol/proposer.hpp"
+#include "storage/state_store.hpp"
 #include "storage/store.hpp"
 
 namespace paxoskv::sim {
@@ -96,6 +97,8 @@ struct options {
   /// only. Either way an in-memory copy of what was committed is kept, and
   /// every reload must return exactly that.
   std::function<std::unique_ptr<store>(node_id)> make_store;
+  /// The same for node n's learner state store.
+  std::function<std::unique_ptr<state_store>(node_id)> make_state_store;
 };
 
 /// One command a client issues; the simulator adds (client_id, sequence).
@@ -267,6 +270,9 @@ private:
   /// The durable state a booting node starts from; reopens its real store
   /// and checks it returns exactly what was committed.
   durable_state restore(node& nd);
+  /// The learner's state machine a booting node starts from; reopens its
+  /// real state store and checks it loads exactly what was committed.
+  std::unique_ptr<state_machine> restore_state(node& nd);
   void send(uint64_t from, envelope env);
   void deliver(const packet& p);
   /// A packet reached its relay: on to its destination if the relay
@@ -399,7 +405,8 @@ struct run_result {
 /// requires liveness within `heal_ticks_max`.
 run_result run_seed(
   uint64_t seed, std::ostream* trace = nullptr,
-  std::function<std::unique_ptr<store>(node_id)> make_store = {});
+  std::function<std::unique_ptr<store>(node_id)> make_store = {},
+  std::function<std::unique_ptr<state_store>(node_id)> make_state_store = {});
 
 /// Random client operations over a small key space (so keys collide).
 std::vector<client_op> random_ops(std::mt19937_64& rng, size_t count,

@@ -26,6 +26,12 @@ struct cluster::node {
   memory_store disk;
   /// The real store under test, if any.
   std::unique_ptr<store> backend;
+  /// The learner's state machine as committed (written behind the apply
+  /// path), the real state store under test if any, and the changes not
+  /// yet committed (a crash loses them).
+  memory_state_store state_disk;
+  std::unique_ptr<state_store> state_backend;
+  std::optional<state_write> state_pending;
   std::unique_ptr<acceptor> acc;
   std::unique_ptr<proposer> prop;
   std::unique_ptr<learner_node> learn;

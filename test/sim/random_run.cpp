@@ -345,8 +345,10 @@ void enable_leases(options& o, uint32_t lease_ms, uint32_t margin_ms) {
   o.proposer.lease_renew_ms = 80;
 }
 
-run_result run_seed(uint64_t seed, std::ostream* trace,
-                    std::function<std::unique_ptr<store>(node_id)> make_store) {
+run_result run_seed(
+  uint64_t seed, std::ostream* trace,
+  std::function<std::unique_ptr<store>(node_id)> make_store,
+  std::function<std::unique_ptr<state_store>(node_id)> make_state_store) {
   auto r = random_run::from_seed(seed);
   options opts;
   opts.seed = seed;
@@ -354,6 +356,7 @@ run_result run_seed(uint64_t seed, std::ostream* trace,
   opts.fronts = r.fronts;
   opts.trace = trace;
   opts.make_store = std::move(make_store);
+  opts.make_state_store = std::move(make_state_store);
   opts.proposer.window_slots_max = r.window_slots_max;
   opts.proposer.batch_commands_max = r.batch_commands_max;
   opts.proposer.success_entries_max = r.success_entries_max;
