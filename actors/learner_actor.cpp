@@ -12,6 +12,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "protocol/kv_machine.hpp"
 #include "protocol/learner_node.hpp"
 
 namespace paxoskv {
@@ -63,10 +64,48 @@ void write_state(learner_pointer self, state_write w) {
       });
 }
 
+void handle(learner_pointer self, learner_node_step step);
+
+/// The snapshot work a step asks for, done by the state writer.
+void snapshot_work(learner_pointer self, learner_node_step& step) {
+  auto& st = self->state;
+  auto node = st.cfg.core.self;
+  for (auto& n : step.notices)
+    log_line(log_level::info, node, "learner", n);
+  if (!st.writer)
+    return;
+  for (auto& r : step.serve)
+    self->request(st.writer, caf::infinite, serve_snapshot{r})
+      .then([self, to = r.learner](snapshot_chunk& c) {
+        send_envelope(self, self->state.routes, envelope{to, std::move(c)});
+      });
+  for (auto& c : step.store_chunks) {
+    auto snap = c.snapshot;
+    auto end = c.offset + c.data.size();
+    self->request(st.writer, caf::infinite, store_snapshot_chunk{std::move(c)})
+      .then([self, snap, end](chunk_stored& d) {
+        handle(self, self->state.core->on_chunk_stored(snap, end, d.ok));
+      });
+  }
+  if (step.install_snapshot)
+    self->request(st.writer, caf::infinite, install_snapshot{})
+      .then([self](snapshot_installed& r) {
+        std::unique_ptr<state_machine> sm;
+        if (r.machine) {
+          // The writer made it for this learner alone: take it over.
+          auto* kv = dynamic_cast<kv_machine*>(r.machine.get());
+          sm = std::make_unique<kv_machine>(std::move(*kv));
+        }
+        handle(self, self->state.core->on_snapshot_installed(std::move(sm),
+                                                             r.error));
+      });
+}
+
 void handle(learner_pointer self, learner_node_step step) {
   auto& st = self->state;
   if (step.state)
     write_state(self, std::move(*step.state));
+  snapshot_work(self, step);
   for (auto& a : step.answers) {
     auto i = st.waiting.find({a.client_id, a.request});
     if (i == st.waiting.end())
@@ -103,10 +142,18 @@ learner_shell(learner_pointer self, learner_shell_config cfg,
   self->state.core = std::make_unique<learner_node>(std::move(core),
                                                     std::move(*sm));
   self->state.writer = writer;
+  if (cfg.resume)
+    handle(self, self->state.core->resume_snapshot(*cfg.resume));
   self->state.cfg = cfg;
   self->delayed_send(self, cfg.tick, tick_atom_v);
   return {
     [=](chosen& m) { handle(self, self->state.core->on_chosen(m)); },
+    [=](snapshot_request& m) {
+      handle(self, self->state.core->on_snapshot_request(m));
+    },
+    [=](snapshot_chunk& m) {
+      handle(self, self->state.core->on_snapshot_chunk(m));
+    },
     [=](read_index& m) { handle(self, self->state.core->on_read_index(m)); },
     [=](command_refused& m) {
       handle(self, self->state.core->on_refused(m));
@@ -145,10 +192,17 @@ learner_shell(learner_pointer self, learner_shell_config cfg,
     [=](status_atom) {
       auto& st = self->state;
       auto& r = st.core->replica();
-      return learner_status{st.cfg.core.self,         r.next_slot(),
-                            r.machine().size(),       st.core->clients().waiting(),
-                            r.reads_waiting(),        r.durable(),
-                            st.state_error};
+      learner_status s{st.cfg.core.self,   r.next_slot(),
+                       r.machine().size(), st.core->clients().waiting(),
+                       r.reads_waiting(),  r.durable(),
+                       st.state_error};
+      if (auto& t = r.transfer()) {
+        s.snapshot_source = t->source;
+        s.snapshot_slot = t->snapshot;
+        s.snapshot_total = t->total;
+        s.snapshot_received = t->received;
+      }
+      return s;
     },
   };
 }

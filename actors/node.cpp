@@ -44,6 +44,9 @@ storage_result<node_runtime> start_node(caf::actor_system& sys,
     cfg.self = s.self;
     cfg.lease_ms = static_cast<uint32_t>(s.lease.count());
     cfg.started_ms = monotonic_ms();
+    cfg.learners = s.learners;
+    cfg.tail_slots = s.log_tail_slots;
+    cfg.tail_bytes = s.log_tail_bytes;
     rt.roles.acceptor
       = spawn_acceptor(sys, cfg, std::move(restored.acceptor), rt.disk);
   }
@@ -78,8 +81,12 @@ storage_result<node_runtime> start_node(caf::actor_system& sys,
       log_line(log_level::info, s.self, "learner",
                "state loaded: " + std::to_string(sm->size()) + " keys, "
                  + std::to_string(sm->applied()) + " slots applied");
+    auto resume = opened.value()->partial_snapshot();
     auto writer = spawn_state_writer(sys, std::move(opened.value()), s.self);
     learner_shell_config cfg;
+    cfg.resume = resume;
+    cfg.core.snapshot_bytes_per_tick = std::max<uint64_t>(
+      1, s.snapshot_rate_bytes * static_cast<uint64_t>(tick_ms) / 1000);
     cfg.core.self = s.self;
     cfg.core.acceptors = s.acceptors;
     cfg.tick = tick;

@@ -23,6 +23,10 @@ struct node_settings {
   std::vector<node_id> acceptors, proposers, learners, electors;
   std::string data_dir;
   uint64_t map_size_bytes = uint64_t{4} << 30;
+  /// Compaction tail (slots, bytes) and snapshot transfer pace (bytes/s).
+  uint64_t log_tail_slots = 10000;
+  uint64_t log_tail_bytes = uint64_t{64} << 20;
+  uint64_t snapshot_rate_bytes = uint64_t{32} << 20;
   /// Heartbeat interval T and election timeout (2T by default).
   std::chrono::milliseconds heartbeat{100};
   std::chrono::milliseconds election_timeout{200};

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 
 #include <caf/atom.hpp>
@@ -85,6 +86,7 @@ using proposer_actor = caf::typed_actor<
 
 using learner_actor = caf::typed_actor<
   caf::reacts_to<chosen>, caf::reacts_to<read_index>,
+  caf::reacts_to<snapshot_request>, caf::reacts_to<snapshot_chunk>,
   caf::reacts_to<command_refused>, caf::reacts_to<read_refused>,
   caf::reacts_to<tick_atom>,
   caf::reacts_to<route_table>, caf::reacts_to<client_closed>,
@@ -109,10 +111,39 @@ struct state_done {
   std::string error;
 };
 
-/// The detached actor that owns a learner's state store and writes the
-/// state machine's changes behind the apply path, group-committing.
+/// Snapshot work for the state writer (local only): serve a chunk of this
+/// learner's snapshot, store a received chunk, install the received
+/// snapshot.
+struct serve_snapshot {
+  snapshot_request request;
+};
+
+struct store_snapshot_chunk {
+  snapshot_chunk chunk;
+};
+
+struct chunk_stored {
+  bool ok = true;
+  std::string error;
+};
+
+struct install_snapshot {};
+
+/// The machine loaded from an installed snapshot (empty: failed, `error`
+/// says why).
+struct snapshot_installed {
+  std::shared_ptr<state_machine> machine;
+  std::string error;
+};
+
+/// The detached actor that owns a learner's state store: writes the state
+/// machine's changes behind the apply path, group-committing, and does the
+/// snapshot I/O. One actor, so installs and writes are ordered.
 using state_actor = caf::typed_actor<
   caf::replies_to<state_write_request>::with<state_done>,
+  caf::replies_to<serve_snapshot>::with<snapshot_chunk>,
+  caf::replies_to<store_snapshot_chunk>::with<chunk_stored>,
+  caf::replies_to<install_snapshot>::with<snapshot_installed>,
   caf::reacts_to<commit_atom>>;
 
 /// The detached actor that owns a process's store and group-commits.

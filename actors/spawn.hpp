@@ -57,6 +57,8 @@ struct learner_shell_config {
   uint32_t resend_ticks = 10;
   /// Nodes hosting a proposer (where client commands can go).
   std::vector<node_id> proposers;
+  /// A snapshot transfer found interrupted on disk, to resume.
+  std::optional<snapshot_transfer> resume;
 };
 
 /// A learner over `sm` (loaded from its durable form), writing its changes

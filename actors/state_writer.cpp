@@ -15,6 +15,9 @@
 #include <caf/actor_system.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include "protocol/kv_machine.hpp"
+#include "protocol/snapshot_format.hpp"
+
 namespace paxoskv {
 
 namespace {
@@ -80,6 +83,51 @@ state_writer_impl(state_actor::stateful_pointer<state_writer_state> self,
       for (auto& rp : s.waiting)
         rp.deliver(state_done{true, applied, {}});
       s.waiting.clear();
+    },
+    [=](serve_snapshot& m) {
+      auto& s = self->state;
+      auto& r = m.request;
+      snapshot_chunk c;
+      c.source = s.node;
+      auto info = s.store->prepare_snapshot(r.snapshot);
+      if (!info) {
+        c.error = info.error().message;
+        return c;
+      }
+      auto& i = info.value();
+      auto offset = i.snapshot == r.snapshot ? r.offset : 0;
+      auto bytes = s.store->read_snapshot(i.snapshot, offset, r.max_bytes);
+      if (!bytes) {
+        c.error = bytes.error().message;
+        return c;
+      }
+      c.snapshot = i.snapshot;
+      c.total = i.total;
+      c.checksum = i.checksum;
+      c.offset = offset;
+      c.data = std::move(bytes.value());
+      c.data_checksum = snapshot::fnv1a(c.data);
+      return c;
+    },
+    [=](store_snapshot_chunk& m) {
+      auto err = self->state.store->store_chunk(m.chunk);
+      if (err)
+        log_line(log_level::error, self->state.node, "state",
+                 "storing a snapshot chunk failed: " + err->message);
+      return err ? chunk_stored{false, err->message} : chunk_stored{};
+    },
+    [=](install_snapshot) {
+      // The snapshot replaces the whole state: changes still queued are
+      // older than it and are dropped with it.
+      auto& s = self->state;
+      auto sm = std::make_shared<kv_machine>();
+      if (auto err = s.store->install_snapshot(*sm))
+        return snapshot_installed{nullptr, err->message};
+      s.pending.reset();
+      for (auto& rp : s.waiting)
+        rp.deliver(state_done{true, sm->applied(), {}});
+      s.waiting.clear();
+      return snapshot_installed{sm, {}};
     },
   };
 }

@@ -90,6 +90,12 @@ struct learner_status {
   slot_t durable = 0;
   /// Why writing the state fails, if it does (empty: it works).
   std::string state_error;
+  /// A snapshot transfer under way (source 0: none): from which learner,
+  /// the slot it covers up to, bytes in all and bytes received.
+  node_id snapshot_source = 0;
+  slot_t snapshot_slot = 0;
+  uint64_t snapshot_total = 0;
+  uint64_t snapshot_received = 0;
 };
 
 template <class Inspector>
@@ -98,7 +104,10 @@ typename Inspector::result_type inspect(Inspector& f, learner_status& x) {
            field("applied"), x.applied, field("keys"), x.keys,
            field("clients_waiting"), x.clients_waiting,
            field("reads_waiting"), x.reads_waiting, field("durable"),
-           x.durable, field("state_error"), x.state_error);
+           x.durable, field("state_error"), x.state_error,
+           field("snapshot_source"), x.snapshot_source,
+           field("snapshot_slot"), x.snapshot_slot, field("snapshot_total"),
+           x.snapshot_total, field("snapshot_received"), x.snapshot_received);
 }
 
 struct elector_status {

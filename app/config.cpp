@@ -54,6 +54,15 @@ node_config::node_config() {
          "password clients must AUTH with (empty: none)")
     .add(map_size_mb, "map-size-mb",
          "largest size of the data file in MiB (4096)")
+    .add(log_tail_slots, "log-tail-slots",
+         "chosen slots each acceptor keeps below what a majority of learners "
+         "hold on disk, for learners that lag a little (10000); the log "
+         "before them is compacted away")
+    .add(log_tail_mb, "log-tail-mb",
+         "largest size of that tail in MiB (64)")
+    .add(snapshot_rate_mb, "snapshot-rate-mb",
+         "pace of a snapshot transfer to a learner that lags past the "
+         "compacted log, in MiB/s (32)")
     .add(log_level, "log-level", "error, warning, info or debug (info)")
     .add(peer_timeout_ms, "peer-timeout-ms",
          "a peer connection on which nothing arrived for this long is "
@@ -310,6 +319,17 @@ std::optional<validated_config> validate(const node_config& cfg,
     return std::nullopt;
   }
   s.map_size_bytes = cfg.map_size_mb << 20;
+  if (cfg.log_tail_mb < 1 || cfg.log_tail_mb > (uint64_t{1} << 20)) {
+    error = "log-tail-mb: must be between 1 and 1048576";
+    return std::nullopt;
+  }
+  if (cfg.snapshot_rate_mb < 1 || cfg.snapshot_rate_mb > (uint64_t{1} << 20)) {
+    error = "snapshot-rate-mb: must be between 1 and 1048576";
+    return std::nullopt;
+  }
+  s.log_tail_slots = cfg.log_tail_slots;
+  s.log_tail_bytes = cfg.log_tail_mb << 20;
+  s.snapshot_rate_bytes = cfg.snapshot_rate_mb << 20;
   if (cfg.client_port != 0 && !s.learner) {
     error = "client-port: the client service needs a learner in this process";
     return std::nullopt;

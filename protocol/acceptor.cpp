@@ -213,9 +213,6 @@ void acceptor::mark_chosen_below(slot_t leader_first_unchosen, const ballot& b,
 acceptor_step acceptor::on_success(const success& m) {
   acceptor_step out;
   auto& w = out.mutable_write();
-  // Everything below chosen_below is chosen, and the learners' state covers
-  // it: nothing there is needed from this log any more.
-  truncate_below(m.chosen_below, w);
   for (auto& c : m.entries) {
     if (c.slot < state_.log_start)
       continue;
@@ -262,24 +259,64 @@ acceptor_step acceptor::on_success_relay(const success_relay& m) const {
     return out;
   }
   // The lagging acceptor answers the leader, as for the leader's own.
-  out.send_now.push_back({m.to, success{std::move(run), m.proposer, 0}});
+  out.send_now.push_back({m.to, success{std::move(run), m.proposer}});
   return out;
 }
 
-acceptor_step acceptor::on_learn_request(const learn_request& m) const {
+slot_t acceptor::compaction_point() const {
+  if (!cfg_.compaction || cfg_.learners.empty())
+    return 0;
+  // What a majority of the learners hold durably: every slot below it is
+  // chosen (learners apply nothing else) and on the disks of a majority.
+  std::vector<slot_t> durable;
+  for (auto l : cfg_.learners) {
+    auto i = learner_durable_.find(l);
+    durable.push_back(i == learner_durable_.end() ? 0 : i->second);
+  }
+  std::sort(durable.begin(), durable.end(), std::greater<slot_t>());
+  slot_t covered = durable[majority_of(durable.size()) - 1];
+  slot_t point = covered > cfg_.tail_slots ? covered - cfg_.tail_slots : 0;
+  // A tail holding more than tail_bytes is cut shorter.
+  uint64_t bytes = 0;
+  for (auto i = state_.entries.lower_bound(covered);
+       i != state_.entries.begin();) {
+    --i;
+    if (i->first < point)
+      break;
+    bytes += i->second.value.size_bytes();
+    if (bytes > cfg_.tail_bytes) {
+      point = i->first + 1;
+      break;
+    }
+  }
+  return std::max(point, state_.log_start);
+}
+
+acceptor_step acceptor::on_learn_request(const learn_request& m) {
   acceptor_step out;
+  auto& d = learner_durable_[m.learner];
+  if (m.durable > d
+      && std::find(cfg_.learners.begin(), cfg_.learners.end(), m.learner)
+           != cfg_.learners.end()) {
+    d = m.durable;
+    auto point = compaction_point();
+    if (point > state_.log_start) {
+      truncate_below(point, out.mutable_write());
+      out.log.push_back("compacted the log below slot "
+                        + std::to_string(point));
+    }
+  }
   chosen reply;
   reply.entries = chosen_run(m.from_slot, cfg_.learn_entries_max);
-  if (reply.entries.empty() && m.from_slot < first_unchosen_) {
-    // Chosen, but not held here (below the log start, or in a range a
-    // leader declared chosen without values): the learner is told where
-    // this acceptor can serve from, and looks elsewhere meanwhile.
-    reply.serves_from = first_unchosen_;
-    for (auto i = state_.entries.upper_bound(m.from_slot);
-         i != state_.entries.end() && i->first < first_unchosen_; ++i)
-      if (i->second.chosen) {
-        reply.serves_from = i->first;
-        break;
+  if (reply.entries.empty() && m.from_slot < state_.log_start) {
+    // Compacted away: the learner is told where this log starts, and which
+    // learner's durable state reaches that far (a snapshot source).
+    reply.serves_from = state_.log_start;
+    for (auto& [l, d] : learner_durable_)
+      if (l != m.learner && d >= state_.log_start
+          && d > reply.snapshot_durable) {
+        reply.snapshot_source = l;
+        reply.snapshot_durable = d;
       }
   }
   if (!reply.entries.empty() || reply.serves_from > 0) {

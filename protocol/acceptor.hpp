@@ -7,8 +7,12 @@
 //   it *and* the slot's accepted ballot equals that leader's ballot, or (b) a
 //   leader sent its chosen value in a `success` message.
 // - `first_unchosen` is the lowest slot not marked chosen. Every slot below
-//   `log_start` is chosen and forgotten (its value lives in the learners'
-//   state, which covers it), so first_unchosen >= log_start.
+//   `log_start` is chosen and forgotten, so first_unchosen >= log_start.
+// - Compaction: the log start only moves below what a majority of the
+//   learners reported durably applied (their state on disk covers it, so
+//   a learner that needs an older slot takes a snapshot from one of them),
+//   and it keeps a tail of at least `tail_slots` chosen slots below that
+//   point, unless the tail holds more than `tail_bytes`.
 // - A chosen mark on a slot whose value is already stored writes only the
 //   mark, never the value again.
 // - Every reply that reports state (promise, accepted, success_ack) is put in
@@ -74,6 +78,15 @@ struct acceptor_config {
   /// The clock when this acceptor started: a lease granted before a restart
   /// is honoured until started_ms + lease_ms.
   clock_ms started_ms = 0;
+  /// Every learner of the cluster (compaction waits for a majority).
+  std::vector<node_id> learners;
+  /// Chosen slots kept below the compaction point for learners that lag a
+  /// little (they catch up from the log rather than by snapshot), unless
+  /// they hold more than tail_bytes.
+  uint64_t tail_slots = 10000;
+  uint64_t tail_bytes = uint64_t{64} << 20;
+  /// Compaction off: the log is never truncated.
+  bool compaction = true;
 };
 
 using acceptor_step = durable_step<acceptor_write>;
@@ -95,16 +108,19 @@ public:
   acceptor_step on_accept(const accept& m);
 
   /// A leader (or, at its request, another acceptor) tells chosen values
-  /// this acceptor was missing; with `chosen_below`, that every slot below
-  /// it is chosen and covered by the learners' state.
+  /// this acceptor was missing.
   acceptor_step on_success(const success& m);
 
   /// A leader asks this acceptor to send the chosen values it holds to a
   /// lagging acceptor (values the leader does not keep).
   acceptor_step on_success_relay(const success_relay& m) const;
 
-  /// A learner asks for chosen values.
-  acceptor_step on_learn_request(const learn_request& m) const;
+  /// A learner asks for chosen values and reports how far its state is
+  /// durable; the log may be compacted.
+  acceptor_step on_learn_request(const learn_request& m);
+
+  /// The slot below which the log may be truncated now (see compaction).
+  slot_t compaction_point() const;
 
   const ballot& promised() const { return state_.promised; }
   slot_t first_unchosen() const { return first_unchosen_; }
@@ -138,6 +154,9 @@ private:
   /// learners' state); records it in `w`.
   void truncate_below(slot_t start, acceptor_write& w);
 
+  /// What the learners reported durable (in memory; reported again after
+  /// a restart), and the bytes of the entries held.
+
   /// Why a prepare must wait for a lease to run out, or empty.
   std::string lease_refusal(const prepare& m, clock_ms now) const;
 
@@ -146,6 +165,7 @@ private:
   ballot lease_ballot_;
   clock_ms lease_until_ = 0;
   slot_t first_unchosen_ = 0;
+  std::map<node_id, slot_t> learner_durable_;
 };
 
 } // namespace paxoskv

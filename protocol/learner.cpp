@@ -1,6 +1,7 @@
 #include "protocol/learner.hpp"
 
 #include "protocol/kv_machine.hpp"
+#include "protocol/snapshot_format.hpp"
 
 #include <algorithm>
 #include <cassert>
@@ -42,28 +43,163 @@ learner_step learner::on_chosen(const chosen& m) {
   if (next_slot_ > before && next_slot_ < known_end_)
     catch_up(out);
   else if (m.acceptor != 0 && m.serves_from > next_slot_)
-    ask_elsewhere(m.acceptor, m.serves_from, out);
+    ask_elsewhere(m, out);
   return out;
 }
 
-void learner::ask_elsewhere(node_id acceptor, slot_t serves_from,
-                            learner_step& out) {
-  // That acceptor does not hold the next slot (it forgot it, or never had
-  // its value): the next one is asked at once, each at most once per slot,
-  // so acceptors that all lack it cannot keep the learner asking in a loop.
-  known_end_ = std::max(known_end_, serves_from);
+void learner::ask_elsewhere(const chosen& m, learner_step& out) {
+  // That acceptor does not hold the next slot: the next one is asked at
+  // once, each at most once per slot, so acceptors that all lack it cannot
+  // keep the learner asking in a loop.
+  known_end_ = std::max(known_end_, m.serves_from);
   if (unserved_slot_ != next_slot_) {
     unserved_slot_ = next_slot_;
     unserved_by_.clear();
   }
-  unserved_by_.insert(acceptor);
+  unserved_by_.insert(m.acceptor);
+  if (!transfer_ && m.snapshot_source != 0
+      && unserved_by_.size() >= majority_of(cfg_.acceptors.size())) {
+    // A majority compacted past what this learner applied: the log alone
+    // can no longer bring it up to date. A learner whose durable state
+    // reaches the log start gives it a snapshot.
+    transfer_ = snapshot_transfer{m.snapshot_source, 0, 0, 0, 0};
+    out.notices.push_back(
+      "snapshot needed: slot " + std::to_string(next_slot_)
+      + " was compacted away (logs start at "
+      + std::to_string(m.serves_from) + "); taking one from learner "
+      + std::to_string(m.snapshot_source));
+    request_chunk(out);
+    return;
+  }
   for (size_t n = 0; n < cfg_.acceptors.size(); ++n) {
     auto target = cfg_.acceptors[poll_index_++ % cfg_.acceptors.size()];
     if (unserved_by_.count(target) == 0) {
-      out.send_now.push_back({target, learn_request{cfg_.self, next_slot_}});
+      out.send_now.push_back(
+        {target, learn_request{cfg_.self, next_slot_, durable_}});
       return;
     }
   }
+}
+
+void learner::request_chunk(learner_step& out) {
+  auto& t = *transfer_;
+  if (!chunk_requested_)
+    chunk_resends_ = 0;
+  chunk_requested_ = true;
+  chunk_tick_ = now_;
+  out.send_now.push_back(
+    {t.source, snapshot_request{cfg_.self, t.snapshot, t.received,
+                                cfg_.snapshot_chunk_bytes}});
+}
+
+learner_step learner::resume_snapshot(const snapshot_transfer& t) {
+  learner_step out;
+  if (t.snapshot <= next_slot_)
+    return out; // Installed already, or of no use.
+  transfer_ = t;
+  chunk_requested_ = chunk_storing_ = installing_ = false;
+  next_chunk_tick_ = 0;
+  out.notices.push_back("resuming the snapshot transfer from learner "
+                        + std::to_string(t.source) + " at byte "
+                        + std::to_string(t.received) + " of "
+                        + std::to_string(t.total));
+  if (t.total > 0 && t.received == t.total) {
+    installing_ = true;
+    out.install_snapshot = true;
+  } else {
+    request_chunk(out);
+  }
+  return out;
+}
+
+learner_step learner::on_snapshot_chunk(const snapshot_chunk& m) {
+  learner_step out;
+  if (!transfer_ || m.source != transfer_->source || chunk_storing_
+      || installing_)
+    return out; // Not asked for, or a duplicate.
+  auto& t = *transfer_;
+  if (!m.error.empty()) {
+    out.notices.push_back("snapshot from learner "
+                          + std::to_string(m.source)
+                          + " not available: " + m.error);
+    transfer_.reset();
+    chunk_requested_ = false;
+    return out; // The next compacted answer names a source again.
+  }
+  if (m.snapshot != t.snapshot) {
+    // The source serves another snapshot than the one asked for (it had
+    // none yet, or restarted and made a newer one): start that one over.
+    if (m.offset != 0)
+      return out;
+    t = snapshot_transfer{t.source, m.snapshot, m.total, m.checksum, 0};
+  }
+  if (m.offset != t.received || m.total != t.total || m.checksum != t.checksum
+      || m.data.empty() || m.offset + m.data.size() > t.total
+      || snapshot::fnv1a(m.data) != m.data_checksum)
+    return out; // Stale, duplicated or damaged: asked for again.
+  if (t.snapshot <= next_slot_) {
+    out.notices.push_back("snapshot at slot " + std::to_string(t.snapshot)
+                          + " is not ahead of this learner; dropped");
+    transfer_.reset();
+    chunk_requested_ = false;
+    return out;
+  }
+  chunk_requested_ = false;
+  chunk_storing_ = true;
+  out.store_chunks.push_back(m);
+  return out;
+}
+
+learner_step learner::on_chunk_stored(slot_t snapshot, uint64_t end,
+                                      bool ok) {
+  learner_step out;
+  if (!transfer_ || !chunk_storing_ || transfer_->snapshot != snapshot)
+    return out;
+  chunk_storing_ = false;
+  auto& t = *transfer_;
+  if (!ok)
+    return out; // Asked for again at the next tick.
+  auto len = end - t.received;
+  t.received = end;
+  if (t.received == t.total) {
+    installing_ = true;
+    out.install_snapshot = true;
+    return out;
+  }
+  // Pace: the next chunk once this one's share of the rate has passed.
+  next_chunk_tick_
+    = now_ + len / std::max<uint64_t>(1, cfg_.snapshot_bytes_per_tick);
+  if (now_ >= next_chunk_tick_)
+    request_chunk(out);
+  return out;
+}
+
+learner_step learner::on_snapshot_installed(std::unique_ptr<state_machine> sm,
+                                            const std::string& error) {
+  learner_step out;
+  if (!transfer_ || !installing_)
+    return out;
+  installing_ = false;
+  auto t = *transfer_;
+  transfer_.reset();
+  if (!sm) {
+    out.notices.push_back("snapshot at slot " + std::to_string(t.snapshot)
+                          + " not installed: " + error
+                          + "; a new transfer follows");
+    return out;
+  }
+  out.notices.push_back("snapshot installed: slots below "
+                        + std::to_string(sm->applied()) + ", "
+                        + std::to_string(t.total) + " bytes from learner "
+                        + std::to_string(t.source));
+  sm_ = std::move(sm);
+  next_slot_ = sm_->applied();
+  durable_ = std::max(durable_, next_slot_);
+  known_end_ = std::max(known_end_, next_slot_);
+  buffer_.erase(buffer_.begin(), buffer_.lower_bound(next_slot_));
+  apply_ready(out);
+  catch_up(out);
+  return out;
 }
 
 void learner::catch_up(learner_step& out) {
@@ -71,7 +207,7 @@ void learner::catch_up(learner_step& out) {
     return;
   auto target = cfg_.acceptors[(poll_index_ + cfg_.acceptors.size() - 1)
                                % cfg_.acceptors.size()];
-  out.send_now.push_back({target, learn_request{cfg_.self, next_slot_}});
+  out.send_now.push_back({target, learn_request{cfg_.self, next_slot_, durable_}});
 }
 
 learner_step learner::on_read(const command& c, read_level level) {
@@ -164,9 +300,35 @@ void learner::fail_read(const waiting_read& r, const std::string& why,
   --reads_count_;
 }
 
+learner_step learner::on_snapshot_request(const snapshot_request& m) {
+  learner_step out;
+  out.serve.push_back(m);
+  return out;
+}
+
 learner_step learner::on_tick() {
   learner_step out;
   ++now_;
+  if (transfer_ && !chunk_storing_ && !installing_) {
+    if (!chunk_requested_) {
+      if (now_ >= next_chunk_tick_)
+        request_chunk(out);
+    } else if (now_ - chunk_tick_ >= cfg_.read_resend_ticks) {
+      if (++chunk_resends_ > snapshot_resends_max) {
+        // The source is gone for long: another one is named by the next
+        // acceptor that says the log was compacted (what was stored stays
+        // and is resumed if that source serves the same snapshot).
+        out.notices.push_back("snapshot source learner "
+                              + std::to_string(transfer_->source)
+                              + " does not answer; looking for another");
+        transfer_.reset();
+        chunk_requested_ = false;
+        unserved_by_.clear();
+      } else {
+        request_chunk(out);
+      }
+    }
+  }
   // Reads: time out, and ask again where the leader did not answer.
   const std::string late = "read not confirmed by a leader in time";
   auto expire = [&](std::vector<waiting_read>& v) {
@@ -211,11 +373,13 @@ learner_step learner::on_tick() {
   if (now_ % cfg_.poll_ticks != 0 || cfg_.acceptors.empty())
     return out;
   auto target = cfg_.acceptors[poll_index_++ % cfg_.acceptors.size()];
-  out.send_now.push_back({target, learn_request{cfg_.self, next_slot_}});
+  out.send_now.push_back({target, learn_request{cfg_.self, next_slot_, durable_}});
   return out;
 }
 
 void learner::apply_ready(learner_step& out) {
+  if (installing_)
+    return; // The state is about to be replaced.
   for (auto i = buffer_.begin();
        i != buffer_.end() && i->first == next_slot_;
        i = buffer_.erase(i)) {

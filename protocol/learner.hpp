@@ -68,6 +68,24 @@ struct learner_config {
   /// incarnations of this learner: a late answer to a request of an
   /// earlier incarnation carries an old index and must not match.
   uint64_t read_id_base = 0;
+  /// Snapshot transfers: bytes asked for per chunk, and the pace (bytes per
+  /// tick on average; the next chunk is asked for only once the previous
+  /// one is stored and the pace allows). An unanswered request is sent
+  /// again after read_resend_ticks.
+  uint32_t snapshot_chunk_bytes = 1 << 20;
+  uint64_t snapshot_bytes_per_tick = 256 * 1024;
+};
+
+/// A snapshot transfer under way (or interrupted, found on disk at start).
+struct snapshot_transfer {
+  /// The learner it comes from, and which snapshot (the slot it covers up
+  /// to; 0: not known yet, the source's latest is asked for).
+  node_id source = 0;
+  slot_t snapshot = 0;
+  uint64_t total = 0;
+  uint64_t checksum = 0;
+  /// Bytes received and stored.
+  uint64_t received = 0;
 };
 
 /// What applying one command produced.
@@ -99,6 +117,17 @@ struct learner_step {
   /// The state machine's durable changes (write them behind; see
   /// learner::on_state_durable).
   std::optional<state_write> state;
+  /// Snapshot chunks received, to store in order (then on_chunk_stored; a
+  /// chunk at offset 0 starts a new transfer and discards an older one).
+  std::vector<snapshot_chunk> store_chunks;
+  /// Every chunk is stored: verify the whole snapshot and install it (then
+  /// on_snapshot_installed).
+  bool install_snapshot = false;
+  /// Requests of other learners for chunks of this one's snapshot (the
+  /// shell reads them from its snapshot store and answers).
+  std::vector<snapshot_request> serve;
+  /// Events for the operator's log.
+  std::vector<std::string> notices;
 };
 
 class learner {
@@ -123,6 +152,29 @@ public:
 
   /// Timer: ask an acceptor for what is missing; resend or time out reads.
   learner_step on_tick();
+
+  /// Another learner asks for a chunk of this one's snapshot.
+  learner_step on_snapshot_request(const snapshot_request& m);
+
+  /// A snapshot chunk arrives from another learner.
+  learner_step on_snapshot_chunk(const snapshot_chunk& m);
+
+  /// The shell stored (or failed to store) the chunk that ends at `end`.
+  learner_step on_chunk_stored(slot_t snapshot, uint64_t end, bool ok);
+
+  /// The shell installed the snapshot (`sm` loaded from it), or failed to
+  /// (`sm` empty: the transfer starts over).
+  learner_step on_snapshot_installed(std::unique_ptr<state_machine> sm,
+                                     const std::string& error);
+
+  /// An interrupted transfer found on disk at start: continue it (or
+  /// install it, when every chunk was stored).
+  learner_step resume_snapshot(const snapshot_transfer& t);
+
+  /// The transfer under way, if any.
+  const std::optional<snapshot_transfer>& transfer() const {
+    return transfer_;
+  }
 
   /// The state machine's changes up to `applied` are durable.
   void on_state_durable(slot_t applied) {
@@ -166,8 +218,11 @@ private:
   void apply_ready(learner_step& out);
   /// Asks the acceptor asked last for the chosen values from next_slot_.
   void catch_up(learner_step& out);
-  /// `acceptor` cannot serve next_slot_: asks one not yet asked for it.
-  void ask_elsewhere(node_id acceptor, slot_t serves_from, learner_step& out);
+  /// `acceptor` cannot serve next_slot_: asks one not yet asked for it;
+  /// once a majority of acceptors compacted past it, takes a snapshot.
+  void ask_elsewhere(const chosen& m, learner_step& out);
+  /// Asks the transfer's source for the next chunk.
+  void request_chunk(learner_step& out);
   /// Sends one read_request for the reads of `level` not yet asked for.
   void request_index(read_level level, learner_step& out);
   /// Answers the reads whose index was applied.
@@ -187,6 +242,18 @@ private:
   /// Acceptors that said they cannot serve `unserved_slot_`.
   slot_t unserved_slot_ = 0;
   std::set<node_id> unserved_by_;
+  /// The snapshot transfer, and its pacing: a request is out (since
+  /// `chunk_tick`), a chunk waits to be stored, the whole waits to be
+  /// installed; the next request not before `next_chunk_tick`.
+  std::optional<snapshot_transfer> transfer_;
+  bool chunk_requested_ = false;
+  uint32_t chunk_resends_ = 0;
+  /// Resends of one chunk request before the source is given up.
+  static constexpr uint32_t snapshot_resends_max = 30;
+  bool chunk_storing_ = false;
+  bool installing_ = false;
+  uint64_t chunk_tick_ = 0;
+  uint64_t next_chunk_tick_ = 0;
   std::unique_ptr<state_machine> sm_;
   /// Reads not yet asked for, by level (index: the level's value).
   std::vector<waiting_read> reads_new_[3];

@@ -55,6 +55,13 @@ void learner_node::absorb(learner_step&& s, learner_node_step& out) {
     else
       out.state = std::move(s.state);
   }
+  for (auto& c : s.store_chunks)
+    out.store_chunks.push_back(std::move(c));
+  out.install_snapshot = out.install_snapshot || s.install_snapshot;
+  for (auto& r : s.serve)
+    out.serve.push_back(r);
+  for (auto& n : s.notices)
+    out.notices.push_back(std::move(n));
   for (auto& e : s.send_now) {
     if (std::holds_alternative<read_request>(e.msg)) {
       e.to = proposer_for();
@@ -107,6 +114,39 @@ learner_node_step learner_node::on_request(client_request_in r) {
 learner_node_step learner_node::on_close(uint64_t client_id) {
   table_.on_close(client_id);
   return {};
+}
+
+learner_node_step learner_node::on_snapshot_request(const snapshot_request& m) {
+  learner_node_step out;
+  absorb(learner_.on_snapshot_request(m), out);
+  return out;
+}
+
+learner_node_step learner_node::on_snapshot_chunk(const snapshot_chunk& m) {
+  learner_node_step out;
+  absorb(learner_.on_snapshot_chunk(m), out);
+  return out;
+}
+
+learner_node_step learner_node::on_chunk_stored(slot_t snapshot, uint64_t end,
+                                                bool ok) {
+  learner_node_step out;
+  absorb(learner_.on_chunk_stored(snapshot, end, ok), out);
+  return out;
+}
+
+learner_node_step
+learner_node::on_snapshot_installed(std::unique_ptr<state_machine> sm,
+                                    const std::string& error) {
+  learner_node_step out;
+  absorb(learner_.on_snapshot_installed(std::move(sm), error), out);
+  return out;
+}
+
+learner_node_step learner_node::resume_snapshot(const snapshot_transfer& t) {
+  learner_node_step out;
+  absorb(learner_.resume_snapshot(t), out);
+  return out;
 }
 
 learner_node_step learner_node::on_tick() {

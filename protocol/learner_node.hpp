@@ -38,6 +38,11 @@ struct learner_node_step {
   std::vector<envelope> send_now;
   /// The state machine's changes, to write behind (then on_state_durable).
   std::optional<state_write> state;
+  /// Snapshot work for the shell (see learner_step).
+  std::vector<snapshot_chunk> store_chunks;
+  bool install_snapshot = false;
+  std::vector<snapshot_request> serve;
+  std::vector<std::string> notices;
 };
 
 class learner_node {
@@ -54,6 +59,12 @@ public:
   learner_node_step on_close(uint64_t client_id);
   learner_node_step on_tick();
   void on_state_durable(slot_t applied) { learner_.on_state_durable(applied); }
+  learner_node_step on_snapshot_request(const snapshot_request& m);
+  learner_node_step on_snapshot_chunk(const snapshot_chunk& m);
+  learner_node_step on_chunk_stored(slot_t snapshot, uint64_t end, bool ok);
+  learner_node_step on_snapshot_installed(std::unique_ptr<state_machine> sm,
+                                          const std::string& error);
+  learner_node_step resume_snapshot(const snapshot_transfer& t);
 
   const learner& replica() const { return learner_; }
   const client_table& clients() const { return table_; }

@@ -150,20 +150,15 @@ PAXOSKV_HANDLED_BY(nack, proposer)
 /// still holds the newest ballot.
 struct success {
   /// Chosen slots with their values, ascending, starting at the acceptor's
-  /// reported first_unchosen (or at chosen_below); may be empty.
+  /// reported first_unchosen; may be empty.
   std::vector<chosen_entry> entries;
   /// The sending proposer's node.
   node_id proposer = 0;
-  /// Every slot below this is chosen and covered by the learners' state
-  /// (the log is compacted there): the acceptor forgets what it holds below
-  /// it (0: nothing).
-  slot_t chosen_below = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, success& x) {
-  return f(caf::meta::type_name("success"), x.entries, x.proposer,
-           x.chosen_below);
+  return f(caf::meta::type_name("success"), x.entries, x.proposer);
 }
 
 PAXOSKV_HANDLED_BY(success, acceptor)
@@ -220,12 +215,16 @@ struct chosen {
   slot_t serves_from = 0;
   /// The acceptor that answered (0: the leader's notification).
   node_id acceptor = 0;
+  /// With serves_from: a learner whose durable state reaches serves_from
+  /// (a snapshot source), and how far (0: none known).
+  node_id snapshot_source = 0;
+  slot_t snapshot_durable = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, chosen& x) {
   return f(caf::meta::type_name("chosen"), x.entries, x.serves_from,
-           x.acceptor);
+           x.acceptor, x.snapshot_source, x.snapshot_durable);
 }
 
 PAXOSKV_HANDLED_BY(chosen, learner)
@@ -246,20 +245,73 @@ typename Inspector::result_type inspect(Inspector& f, read_refused& x) {
 
 PAXOSKV_HANDLED_BY(read_refused, learner)
 
-/// A learner asks an acceptor for chosen values from `from_slot` on.
+/// A learner asks an acceptor for chosen values from `from_slot` on, and
+/// says how far its state is durable (acceptors compact their logs below
+/// what a majority of learners hold durably).
 struct learn_request {
   /// The asking learner's node.
   node_id learner = 0;
   /// The first slot the learner has not applied.
   slot_t from_slot = 0;
+  /// The first slot not applied in the learner's state on disk.
+  slot_t durable = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, learn_request& x) {
-  return f(caf::meta::type_name("learn_request"), x.learner, x.from_slot);
+  return f(caf::meta::type_name("learn_request"), x.learner, x.from_slot,
+           x.durable);
 }
 
 PAXOSKV_HANDLED_BY(learn_request, acceptor)
+
+/// A learner that needs slots every acceptor has compacted away asks
+/// another learner for a snapshot of its state, one chunk at a time (the
+/// next request goes once the previous chunk is stored: the transfer is
+/// throttled by the receiver and never floods the source).
+struct snapshot_request {
+  /// The asking learner's node.
+  node_id learner = 0;
+  /// The snapshot wanted, by the slot it covers up to (0: the source's
+  /// latest); an interrupted transfer names the one it was taking.
+  slot_t snapshot = 0;
+  /// The first byte wanted, and at most how many.
+  uint64_t offset = 0;
+  uint32_t max_bytes = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, snapshot_request& x) {
+  return f(caf::meta::type_name("snapshot_request"), x.learner, x.snapshot,
+           x.offset, x.max_bytes);
+}
+
+PAXOSKV_HANDLED_BY(snapshot_request, learner)
+
+/// One chunk of a snapshot stream (protocol/snapshot_format.hpp).
+struct snapshot_chunk {
+  /// The answering learner's node.
+  node_id source = 0;
+  /// The snapshot: the slot it covers up to, its size and checksum.
+  slot_t snapshot = 0;
+  uint64_t total = 0;
+  uint64_t checksum = 0;
+  /// Where this chunk starts, its bytes and their checksum.
+  uint64_t offset = 0;
+  std::string data;
+  uint64_t data_checksum = 0;
+  /// Set when the source cannot serve the request (no snapshot, or a
+  /// storage error); the other fields are then unset.
+  std::string error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, snapshot_chunk& x) {
+  return f(caf::meta::type_name("snapshot_chunk"), x.source, x.snapshot,
+           x.total, x.checksum, x.offset, x.data, x.data_checksum, x.error);
+}
+
+PAXOSKV_HANDLED_BY(snapshot_chunk, learner)
 
 /// Elector heartbeat, sent to every other elector every T.
 struct heartbeat {
@@ -523,7 +575,8 @@ using message = std::variant<prepare, promise, accept, accepted, nack, success,
                              leader_change, client_command, client_batch,
                              command_refused, client_reply, read_request,
                              read_index, read_refused, read_probe,
-                             read_probe_ack>;
+                             read_probe_ack, snapshot_request,
+                             snapshot_chunk>;
 
 
 /// A message addressed to a node (the role follows from the message type).

@@ -470,37 +470,50 @@ proposer_step proposer::on_read_probe_ack(const read_probe_ack& m,
 }
 
 void proposer::retransmit(proposer_step& out) {
-  // Who gets retransmissions this tick: an acceptor that stays silent gets
-  // them ever less often (a dead one costs little), and one that answers
-  // at the normal rate.
-  std::set<node_id> due;
-  auto is_due = [&](node_id id, peer& p) {
-    if (due.count(id) > 0)
-      return true;
-    if (!may_retransmit(p))
-      return false;
-    due.insert(id);
-    return true;
+  // What each acceptor is owed: accepts it has not acknowledged for a
+  // while, and (when its first_unchosen is behind and has not moved for a
+  // while) the chosen values it misses, or a keepalive. Under steady load
+  // accepts carry first_unchosen and no success is needed.
+  auto stale = [&](const proposal& prop) {
+    return now_ - prop.sent_tick >= cfg_.retransmit_ticks;
   };
-  for (auto& [slot, prop] : in_flight_) {
-    if (now_ - prop.sent_tick < cfg_.retransmit_ticks)
-      continue;
-    prop.sent_tick = now_;
-    for (auto& [id, p] : peers_)
-      if (prop.acks.count(id) == 0 && is_due(id, p))
-        send_accept(id, slot, prop.value, out);
-  }
-  // An acceptor whose first_unchosen is behind and has not moved for a
-  // while gets the chosen values it misses. Under steady load accepts carry
-  // first_unchosen and no success is needed.
-  for (auto& [id, p] : peers_) {
+  auto wants_success = [&](const peer& p) {
     bool lagging = p.first_unchosen < first_unchosen_
                    && now_ - p.progress_tick >= cfg_.retransmit_ticks
                    && now_ - p.success_tick >= cfg_.retransmit_ticks;
-    if ((lagging || now_ - p.sent_tick >= cfg_.keepalive_ticks)
-        && is_due(id, p))
-      send_success(id, out);
+    return lagging || now_ - p.sent_tick >= cfg_.keepalive_ticks;
+  };
+  // Who gets them this tick, decided once per acceptor: one that stays
+  // silent ever less often (a dead one costs little), one that answers at
+  // the normal rate. Everything it is owed goes together, so that one kind
+  // of retransmission never starves another.
+  std::set<node_id> due;
+  for (auto& [id, p] : peers_) {
+    bool owed = wants_success(p);
+    for (auto i = in_flight_.begin(); !owed && i != in_flight_.end(); ++i)
+      owed = stale(i->second) && i->second.acks.count(id) == 0;
+    if (owed && may_retransmit(p))
+      due.insert(id);
   }
+  for (auto& [slot, prop] : in_flight_) {
+    if (!stale(prop))
+      continue;
+    bool all = true;
+    for (auto& [id, p] : peers_) {
+      if (prop.acks.count(id) > 0)
+        continue;
+      if (due.count(id) > 0)
+        send_accept(id, slot, prop.value, out);
+      else
+        all = false;
+    }
+    // Stale until every acceptor that did not acknowledge it got it again.
+    if (all)
+      prop.sent_tick = now_;
+  }
+  for (auto& [id, p] : peers_)
+    if (due.count(id) > 0 && wants_success(p))
+      send_success(id, out);
 }
 
 void proposer::propose(slot_t slot, log_value value, proposer_step& out) {

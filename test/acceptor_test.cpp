@@ -210,45 +210,111 @@ TEST_CASE("a promise reports nothing below the acceptor's first_unchosen") {
   CHECK(p[0].second.no_more_accepted);
 }
 
-TEST_CASE("chosen_below truncates the log; the learner is told where it "
-          "can be served") {
-  auto a = make_acceptor();
-  a.on_success(success{{{0, val("a")}}, 3});
-  a.on_accept(acc(ballot{1, 2}, 1, "maybe-lost"));
-  a.on_accept(acc(ballot{1, 2}, 5, "above"));
-  auto step = a.on_success(success{{{3, val("d")}}, 3, 3});
+namespace {
+
+/// An acceptor of a cluster with learners 1, 2, 3 holding slots 0..9 chosen.
+acceptor compacting_acceptor(uint64_t tail_slots, uint64_t tail_bytes) {
+  acceptor_config cfg;
+  cfg.self = 1;
+  cfg.learners = {1, 2, 3};
+  cfg.tail_slots = tail_slots;
+  cfg.tail_bytes = tail_bytes;
+  acceptor a(cfg, {});
+  std::vector<chosen_entry> all;
+  for (slot_t s = 0; s < 10; ++s)
+    all.push_back({s, val("v" + std::to_string(s))});
+  a.on_success(success{all, 3});
+  a.on_accept(acc(ballot{1, 2}, 11, "unchosen"));
+  return a;
+}
+
+} // namespace
+
+TEST_CASE("the log is compacted below what a majority of learners hold "
+          "durably, keeping a tail") {
+  auto a = compacting_acceptor(2, 1 << 20);
+  // One learner is not a majority.
+  CHECK_FALSE(a.on_learn_request(learn_request{2, 8, 8}).has_write());
+  CHECK(a.log_start() == 0);
+  auto step = a.on_learn_request(learn_request{3, 7, 7});
   REQUIRE(step.has_write());
-  CHECK(step.write->log_start == slot_t{3});
-  CHECK(a.log_start() == 3);
-  CHECK(a.entries().count(0) == 0);
-  CHECK(a.entries().count(1) == 0);
-  CHECK(a.entries().at(3).chosen);
+  // A majority holds 0..6: the log starts 2 slots below that.
+  CHECK(step.write->log_start == slot_t{5});
+  CHECK(a.log_start() == 5);
+  CHECK(a.entries().count(4) == 0);
   CHECK(a.entries().count(5) == 1);
-  CHECK(a.first_unchosen() == 4);
-  auto c = of_type<chosen>(a.on_learn_request(learn_request{2, 1}).send_now);
+  CHECK(a.entries().count(11) == 1);
+  // A learner asking below the log start is told where it starts and who
+  // can give it a snapshot (the learner furthest ahead).
+  auto c = of_type<chosen>(a.on_learn_request(learn_request{1, 3, 0}).send_now);
   REQUIRE(c.size() == 1);
   CHECK(c[0].second.entries.empty());
-  CHECK(c[0].second.serves_from == 3);
-  CHECK(c[0].second.acceptor == 1);
+  CHECK(c[0].second.serves_from == 5);
+  CHECK(c[0].second.snapshot_source == 2);
+  CHECK(c[0].second.snapshot_durable == 8);
   // An accept below the log start stores nothing and says how far the log
   // is chosen.
   auto ac = a.on_accept(acc(ballot{1, 2}, 2, "late"));
   CHECK_FALSE(ac.has_write());
   auto acks = of_type<success_ack>(ac.send_now);
   REQUIRE(acks.size() == 1);
-  CHECK(acks[0].second.first_unchosen == 4);
+  CHECK(acks[0].second.first_unchosen == 10);
   // After a restart the log start holds.
   acceptor_state disk;
   disk.apply(*step.write);
-  auto b = make_acceptor(disk);
-  CHECK(b.log_start() == 3);
-  CHECK(b.first_unchosen() == 4);
+  acceptor_config cfg;
+  cfg.self = 1;
+  acceptor b(cfg, disk);
+  CHECK(b.log_start() == 5);
+  CHECK(b.first_unchosen() == 5);
+}
+
+TEST_CASE("a tail holding more than tail_bytes is cut shorter") {
+  // Each value takes 8 + 24 + 4 + 1 + 4 + 2 = 43 bytes: two fit in 100.
+  auto a = compacting_acceptor(8, 100);
+  a.on_learn_request(learn_request{2, 10, 10});
+  a.on_learn_request(learn_request{3, 10, 10});
+  CHECK(a.log_start() == 8);
+}
+
+TEST_CASE("a lagging acceptor compacts too: what learners applied is chosen") {
+  acceptor_config cfg;
+  cfg.self = 1;
+  cfg.learners = {1, 2, 3};
+  cfg.tail_slots = 0;
+  acceptor a(cfg, {});
+  a.on_accept(acc(ballot{1, 2}, 3, "maybe-lost"));
+  a.on_learn_request(learn_request{2, 6, 6});
+  a.on_learn_request(learn_request{3, 6, 6});
+  CHECK(a.log_start() == 6);
+  CHECK(a.first_unchosen() == 6);
+  CHECK(a.entries().empty());
+}
+
+TEST_CASE("unknown learners and compaction off never truncate") {
+  auto a = compacting_acceptor(0, 1 << 20);
+  a.on_learn_request(learn_request{7, 9, 9});
+  a.on_learn_request(learn_request{8, 9, 9});
+  CHECK(a.log_start() == 0);
+  acceptor_config cfg;
+  cfg.self = 1;
+  cfg.learners = {1, 2, 3};
+  cfg.compaction = false;
+  acceptor off(cfg, {});
+  off.on_learn_request(learn_request{2, 9, 9});
+  off.on_learn_request(learn_request{3, 9, 9});
+  CHECK(off.log_start() == 0);
 }
 
 TEST_CASE("a truncation merged after a write of a slot below it wins") {
-  auto a = make_acceptor();
+  acceptor_config cfg;
+  cfg.self = 1;
+  cfg.learners = {2, 3};
+  cfg.tail_slots = 0;
+  acceptor a(cfg, {});
   auto w = *a.on_accept(acc(ballot{1, 2}, 1, "x")).write;
-  w.merge(std::move(*a.on_success(success{{}, 3, 2}).write));
+  a.on_learn_request(learn_request{2, 2, 2});
+  w.merge(std::move(*a.on_learn_request(learn_request{3, 2, 2}).write));
   acceptor_state disk;
   disk.apply(w);
   CHECK(disk.entries.count(1) == 0);

@@ -18,11 +18,11 @@ inline std::vector<message> sample_messages() {
     accept{ballot{3, 2}, 9, batch_of(set_cmd(1, 2, "a", "b")), 8, 2},
     accepted{ballot{3, 2}, 9, ballot{4, 1}, 8, 3},
     nack{ballot{3, 2}, ballot{4, 1}, 3},
-    success{{chosen_entry{2, batch_of(set_cmd(1, 1, "x", "y"))}}, 2, 1},
+    success{{chosen_entry{2, batch_of(set_cmd(1, 1, "x", "y"))}}, 2},
     success_ack{3, 10, ballot{3, 2}},
     success_relay{3, 17, 32, 2},
-    chosen{{chosen_entry{2, nop_value()}}, 9, 2},
-    learn_request{3, 12},
+    chosen{{chosen_entry{2, nop_value()}}, 9, 2, 3, 40},
+    learn_request{3, 12, 11},
     heartbeat{2, 3, {1, 3}, {3}},
     leader_change{3},
     client_command{command{5, 6, op_code::del, {"k", "j"}}, 2, 1, 3},
@@ -35,6 +35,8 @@ inline std::vector<message> sample_messages() {
     read_refused{7, "no leader known"},
     read_probe{ballot{3, 1}, 9, 1, 200},
     read_probe_ack{ballot{3, 1}, 9, ballot{3, 1}, 2, true},
+    snapshot_request{2, 40, 4096, 1 << 20},
+    snapshot_chunk{3, 40, 9000, 77, 4096, "bytes", 12, ""},
   };
 }
 

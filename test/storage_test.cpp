@@ -340,7 +340,9 @@ TEST_CASE("the cluster simulator keeps every invariant over LMDB stores") {
     auto make_state = [&](node_id n) -> std::unique_ptr<state_store> {
       lmdb_state_options o;
       o.dir = tmp.sub("node" + std::to_string(n)) + "-state";
-      o.cluster_id = "test-cluster";
+      // The simulator's in-memory stores name their snapshots "sim"; the
+      // real ones must produce the very same bytes.
+      o.cluster_id = "sim";
       o.map_size_bytes = uint64_t{64} << 20;
       auto s = lmdb_state_store::open(o);
       if (!s)

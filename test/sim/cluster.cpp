@@ -2,6 +2,7 @@
 
 #include "protocol/codec.hpp"
 #include "protocol/kv_machine.hpp"
+#include "protocol/snapshot_format.hpp"
 
 #include <algorithm>
 #include <cassert>
@@ -134,6 +135,7 @@ void cluster::boot(node_id n) {
     auto acfg = opts_.acceptor;
     acfg.self = n;
     acfg.started_ms = clock_of(nd);
+    acfg.learners = fronts;
     nd.acc = std::make_unique<acceptor>(acfg, std::move(disk.acceptor));
   }
   if (nd.hosts_front) {
@@ -168,19 +170,43 @@ void cluster::boot(node_id n) {
   nd.held.clear();
   nd.inbox.clear();
   nd.state_pending.reset();
-  // The oracle continues from the restored state: the next slot, and each
-  // client's last applied sequence (its session records).
+  nd.chunks_pending.clear();
+  nd.install_pending = false;
+  nd.applied_commands.clear();
+  follow_state(nd, false);
+  ++nd.incarnation;
+  nd.up = true;
+  if (nd.learn)
+    if (auto t = nd.state_disk.partial_snapshot())
+      handle(nd, nd.learn->resume_snapshot(*t));
+}
+
+void cluster::follow_state(node& nd, bool installed) {
+  // The oracle continues from the restored or installed state: the next
+  // slot, and each client's last applied sequence (its session records).
   auto& img = nd.state_disk.image();
   nd.learner_next = img.applied;
-  nd.applied_commands.clear();
   nd.client_applied.clear();
   for (auto& [k, v] : img.records)
     if (k[0] == 's') {
       codec::reader key(std::string_view(k).substr(1)), value(v);
       nd.client_applied[key.uint(8)] = value.uint(8);
     }
-  ++nd.incarnation;
-  nd.up = true;
+  if (!installed)
+    return;
+  // A snapshot is the state at its slot: every slot below it chosen, and
+  // the keys and sessions those slots produce.
+  for (slot_t s = 0; s < img.applied; ++s)
+    if (truth_.count(s) == 0) {
+      fail("node " + std::to_string(nd.id) + " installed a snapshot at slot "
+           + std::to_string(img.applied) + " but slot " + std::to_string(s)
+           + " is not chosen");
+      return;
+    }
+  if (reference_image(img.applied) != without_replies(img))
+    fail("node " + std::to_string(nd.id) + " installed a snapshot at slot "
+         + std::to_string(img.applied)
+         + " that differs from the reference machine there");
 }
 
 clock_ms cluster::clock_of(const node& nd) const {
@@ -439,6 +465,12 @@ void cluster::deliver_to_node(node& nd, uint64_t from, const message& m) {
       [&](const read_refused& x) {
         handle(nd, nd.learn->on_read_refused(x));
       },
+      [&](const snapshot_request& x) {
+        handle(nd, nd.learn->on_snapshot_request(x));
+      },
+      [&](const snapshot_chunk& x) {
+        handle(nd, nd.learn->on_snapshot_chunk(x));
+      },
       [&](const read_probe& x) {
         handle(nd, nd.acc->on_read_probe(x, clock_of(nd)));
       },
@@ -514,6 +546,14 @@ void cluster::handle(node& nd, learner_node_step step) {
     else
       nd.state_pending = std::move(step.state);
   }
+  for (auto& n : step.notices)
+    trace("node " + std::to_string(nd.id) + " learner: " + n);
+  for (auto& c : step.store_chunks)
+    nd.chunks_pending.push_back(std::move(c));
+  if (step.install_snapshot)
+    nd.install_pending = true;
+  for (auto& r : step.serve)
+    serve_snapshot(nd, r);
   for (auto& a : step.applied) {
     if (a.slot != nd.learner_next)
       fail(who + " applied slot " + std::to_string(a.slot) + " out of order");
@@ -557,18 +597,96 @@ void cluster::maybe_commit(node& nd) {
     commit(nd);
 }
 
-void cluster::commit(node& nd) {
+void cluster::commit_state(node& nd) {
+  auto who = "state store of node " + std::to_string(nd.id);
   if (nd.state_pending) {
     // The learner's state store: its own environment, its own commit.
     auto w = std::move(*nd.state_pending);
     nd.state_pending.reset();
     if (nd.state_backend)
       if (auto err = nd.state_backend->commit(w))
-        fail("state store of node " + std::to_string(nd.id)
-             + " failed to commit: " + err->message);
+        fail(who + " failed to commit: " + err->message);
     nd.state_disk.commit(w);
     nd.learn->on_state_durable(w.applied);
   }
+  auto chunks = std::move(nd.chunks_pending);
+  nd.chunks_pending.clear();
+  for (auto& c : chunks) {
+    auto err = nd.state_disk.store_chunk(c);
+    if (nd.state_backend) {
+      auto real = nd.state_backend->store_chunk(c);
+      if (static_cast<bool>(real) != static_cast<bool>(err))
+        fail(who + " stored a snapshot chunk differently: "
+             + (real ? real->message : err->message));
+    }
+    handle(nd, nd.learn->on_chunk_stored(c.snapshot,
+                                         c.offset + c.data.size(), !err));
+  }
+  if (nd.install_pending) {
+    nd.install_pending = false;
+    auto sm = std::make_unique<kv_machine>(
+      kv_machine_config{opts_.client_window_max});
+    auto err = nd.state_disk.install_snapshot(*sm);
+    if (nd.state_backend) {
+      kv_machine real(kv_machine_config{opts_.client_window_max});
+      auto real_err = nd.state_backend->install_snapshot(real);
+      if (static_cast<bool>(real_err) != static_cast<bool>(err)
+          || (!err && save_image(real) != nd.state_disk.image()))
+        fail(who + " installed a snapshot differently");
+    }
+    if (err) {
+      trace("node " + std::to_string(nd.id) + " snapshot install failed: "
+            + err->message);
+      handle(nd, nd.learn->on_snapshot_installed(nullptr, err->message));
+      return;
+    }
+    auto step = nd.learn->on_snapshot_installed(std::move(sm), {});
+    follow_state(nd, true);
+    handle(nd, std::move(step));
+  }
+}
+
+void cluster::serve_snapshot(node& nd, const snapshot_request& r) {
+  snapshot_chunk c;
+  c.source = nd.id;
+  auto info = nd.state_disk.prepare_snapshot(r.snapshot);
+  if (!info) {
+    c.error = info.error().message;
+    send(nd.id, {r.learner, std::move(c)});
+    return;
+  }
+  auto& i = info.value();
+  auto offset = i.snapshot == r.snapshot ? r.offset : 0;
+  auto bytes = nd.state_disk.read_snapshot(i.snapshot, offset, r.max_bytes);
+  if (nd.state_backend) {
+    // The real store serves the same bytes: the snapshot at a slot is the
+    // same everywhere.
+    auto real = nd.state_backend->prepare_snapshot(r.snapshot);
+    auto real_bytes
+      = real ? nd.state_backend->read_snapshot(real.value().snapshot, offset,
+                                               r.max_bytes)
+             : storage_result<std::string>(real.error());
+    if (!real || real.value().snapshot != i.snapshot
+        || real.value().checksum != i.checksum || !real_bytes || !bytes
+        || real_bytes.value() != bytes.value())
+      fail("state store of node " + std::to_string(nd.id)
+           + " serves a snapshot other than the in-memory one");
+  }
+  if (!bytes) {
+    c.error = bytes.error().message;
+  } else {
+    c.snapshot = i.snapshot;
+    c.total = i.total;
+    c.checksum = i.checksum;
+    c.offset = offset;
+    c.data = std::move(bytes.value());
+    c.data_checksum = snapshot::fnv1a(c.data);
+  }
+  send(nd.id, {r.learner, std::move(c)});
+}
+
+void cluster::commit(node& nd) {
+  commit_state(nd);
   if (nd.pending.empty() && nd.held.empty())
     return;
   if (!nd.pending.empty() && chance(faults_.commit_fail)) {

@@ -292,6 +292,16 @@ private:
   void handle(node& nd, proposer_step step);
   void handle(node& nd, const elector_step& step);
   void handle(node& nd, learner_node_step step);
+  /// The learner state store's commit: state changes, snapshot chunks and
+  /// installs that were pending.
+  void commit_state(node& nd);
+  /// Answers a learner's request for a snapshot chunk.
+  void serve_snapshot(node& nd, const snapshot_request& r);
+  /// The oracle follows a learner to the state it restored or installed;
+  /// an installed one must equal the reference machine at its slot.
+  void follow_state(node& nd, bool installed);
+  /// The reference machine's durable form after slots [0, upto).
+  state_image reference_image(slot_t upto) const;
   client* client_of_session(uint64_t session);
   void maybe_commit(node& nd);
   void commit(node& nd);
@@ -335,6 +345,10 @@ private:
   std::optional<std::string> violation_;
 };
 
+/// A durable form without its saved replies (kv_machine bounds them; the
+/// reference machine keeps all).
+state_image without_replies(state_image img);
+
 /// Turns leases on: `lease_ms` granted and asked for, `margin_ms` (a tenth
 /// of it when 0) taken off for drift, renewed every 8 ticks (80 ms).
 void enable_leases(options& o, uint32_t lease_ms, uint32_t margin_ms = 0);
@@ -370,6 +384,11 @@ struct random_run {
   size_t success_entries_max = 32;
   /// Chosen values a leader keeps for lagging acceptors.
   size_t chosen_kept_max = 1024;
+  /// Compaction tails, and snapshot chunk size and pace.
+  uint64_t tail_slots = 10000;
+  uint64_t tail_bytes = uint64_t{64} << 20;
+  uint32_t snapshot_chunk_bytes = 1 << 20;
+  uint64_t snapshot_bytes_per_tick = 1 << 20;
   /// Leases on (lease reads answered without a round), the margin taken
   /// off them, and clock drift.
   bool leases = false;

@@ -32,6 +32,10 @@ struct cluster::node {
   memory_state_store state_disk;
   std::unique_ptr<state_store> state_backend;
   std::optional<state_write> state_pending;
+  /// Snapshot chunks received and an install asked for, done at the next
+  /// commit (a crash before it loses them).
+  std::vector<snapshot_chunk> chunks_pending;
+  bool install_pending = false;
   std::unique_ptr<acceptor> acc;
   std::unique_ptr<proposer> prop;
   std::unique_ptr<learner_node> learn;

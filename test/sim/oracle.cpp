@@ -46,7 +46,12 @@ void cluster::check_outgoing(uint64_t from, const message& m) {
     if (a->promised == a->b) {
       // The entry may since have been superseded by a newer ballot in the
       // same group commit; that is as if the reply had left in between.
+      // Or the log was compacted past the slot in the same group commit:
+      // the slot was chosen by then (learners applied it), and an answer
+      // for it cannot make another value chosen (see README).
       auto e = disk.acceptor.entries.find(a->slot);
+      if (a->slot < disk.acceptor.log_start)
+        return;
       if (disk.acceptor.promised < a->b || e == disk.acceptor.entries.end()
           || (!e->second.chosen && e->second.accepted_ballot < a->b))
         fail(who + " acknowledged an accept at slot " + std::to_string(a->slot)

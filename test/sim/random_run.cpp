@@ -91,6 +91,15 @@ random_run random_run::from_seed(uint64_t seed) {
   // Few chosen values kept: lagging acceptors are told chosen floors.
   static const size_t kept[] = {1, 8, 1024};
   r.chosen_kept_max = kept[rng() % 3];
+  // Compaction in most runs, with tails short enough that nodes down for
+  // a while (or cut off) come back behind every log and need a snapshot;
+  // chunks small enough that a transfer takes many, throttled.
+  static const uint64_t tails[] = {2, 20, 10000};
+  r.tail_slots = tails[rng() % 3];
+  r.tail_bytes = rng() % 4 == 0 ? 400 : uint64_t{64} << 20;
+  static const uint32_t chunk_sizes[] = {40, 700, 1 << 20};
+  r.snapshot_chunk_bytes = chunk_sizes[rng() % 3];
+  r.snapshot_bytes_per_tick = rng() % 2 == 0 ? 50 : 1 << 20;
   return r;
 }
 
@@ -112,7 +121,9 @@ std::string random_run::describe() const {
      << " fronts=" << fronts << " lease_margin=" << lease_margin_ms
      << " spike=" << fault.spike << " mute_leader=" << mute_leader
      << " think_max=" << think_max << " edge=" << edge_rate
-     << " chosen_kept=" << chosen_kept_max;
+     << " chosen_kept=" << chosen_kept_max << " tail=" << tail_slots << "/"
+     << tail_bytes << "B snapshot_chunk=" << snapshot_chunk_bytes
+     << " snapshot_rate=" << snapshot_bytes_per_tick;
   return os.str();
 }
 
@@ -361,6 +372,10 @@ run_result run_seed(
   opts.proposer.batch_commands_max = r.batch_commands_max;
   opts.proposer.success_entries_max = r.success_entries_max;
   opts.proposer.chosen_kept_max = r.chosen_kept_max;
+  opts.acceptor.tail_slots = r.tail_slots;
+  opts.acceptor.tail_bytes = r.tail_bytes;
+  opts.learner.snapshot_chunk_bytes = r.snapshot_chunk_bytes;
+  opts.learner.snapshot_bytes_per_tick = r.snapshot_bytes_per_tick;
   opts.acceptor.promise_entries_max = r.promise_entries_max;
   opts.acceptor.learn_entries_max = r.learn_entries_max;
   opts.clock_drift = r.clock_drift;
