@@ -142,9 +142,9 @@ learner_shell(learner_pointer self, learner_shell_config cfg,
   self->state.core = std::make_unique<learner_node>(std::move(core),
                                                     std::move(*sm));
   self->state.writer = writer;
+  self->state.cfg = cfg;
   if (cfg.resume)
     handle(self, self->state.core->resume_snapshot(*cfg.resume));
-  self->state.cfg = cfg;
   self->delayed_send(self, cfg.tick, tick_atom_v);
   return {
     [=](chosen& m) { handle(self, self->state.core->on_chosen(m)); },

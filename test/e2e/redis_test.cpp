@@ -1,6 +1,8 @@
 // The client service with real Redis clients from Debian's redis-tools.
 #include <doctest/doctest.h>
 
+#include <fstream>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -427,4 +429,93 @@ TEST_CASE("pipelined batches take effect in order through a follower and the "
   }
   MESSAGE("fully acknowledged batches: " << acknowledged);
   CHECK(acknowledged > 0);
+}
+
+namespace {
+
+/// A field of a node's `status --json` (the first occurrence), or -1.
+int64_t status_field(const cluster& c, uint32_t node, const std::string& key) {
+  auto r = c.cli({"status", "--json", c.address(node)}, ms{5000});
+  auto at = r.out.find("\"" + key + "\":");
+  if (r.exit_code != 0 || at == std::string::npos)
+    return -1;
+  return std::strtoll(r.out.c_str() + at + key.size() + 3, nullptr, 10);
+}
+
+std::string log_text(const cluster& c, uint32_t node) {
+  std::ifstream in(c.log_path(node));
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+} // namespace
+
+TEST_CASE("a follower down during 100,000 writes catches up by snapshot, "
+          "also when killed in the middle of the transfer") {
+  // A short log tail so that the logs are compacted far past the node that
+  // is down, and a slow transfer so that it can be interrupted.
+  cluster c({{1}, {2}, {3}}, 50,
+            {"--log-tail-slots=20", "--snapshot-rate-mb=2"}, 5000);
+  REQUIRE(ready_cluster(c) != 0);
+  auto leader = c.leader();
+  auto down = leader == 3 ? 2u : 3u;
+  auto up = 6 - leader - down;
+  c.kill(down);
+  paxoskv::test::temp_dir dir;
+  auto file = dir.path() + "/sets.txt";
+  {
+    // 20,000 keys of 400 bytes: an 8 MB state, a few seconds to move.
+    std::string pad(390, 'x'), cmds;
+    for (int i = 1; i <= 100000; ++i)
+      cmds += "SET k" + std::to_string(i % 20000) + " " + pad
+              + std::to_string(i) + "\r\n";
+    FILE* f = std::fopen(file.c_str(), "w");
+    REQUIRE(f != nullptr);
+    std::fwrite(cmds.data(), 1, cmds.size(), f);
+    std::fclose(f);
+  }
+  auto r = run_program("/bin/sh",
+                       {"-c", std::string(redis_cli) + " -p "
+                                + std::to_string(c.client_port(up))
+                                + " --pipe < " + file},
+                       ms{240000});
+  INFO(r.out << r.err);
+  REQUIRE(r.out.find("errors: 0, replies: 100000") != std::string::npos);
+  auto expect = std::string(390, 'x') + "100000\n";
+  REQUIRE(redis(c, leader, {"get", "k0"}).out == expect);
+
+  // Back, it finds the log compacted past it and takes a snapshot; killed
+  // in the middle of it, it resumes where it was.
+  c.start(down);
+  bool mid = wait_for(
+    [&] {
+      auto got = status_field(c, down, "snapshot_received");
+      auto total = status_field(c, down, "snapshot_total");
+      return got > 0 && total > 0 && got < total;
+    },
+    ms{60000}, ms{20});
+  CHECK(mid);
+  auto before = status_field(c, down, "snapshot_received");
+  c.kill(down);
+  auto restarted = std::chrono::steady_clock::now();
+  c.start(down);
+  CHECK(wait_for([&] { return redis(c, down, {"get", "k0"}).out == expect; },
+                 ms{60000}, ms{50}));
+  auto took = std::chrono::duration_cast<ms>(std::chrono::steady_clock::now()
+                                             - restarted);
+  MESSAGE("snapshot catch-up after the second start: " << took.count()
+                                                       << " ms; "
+                                                       << before
+                                                       << " bytes were "
+                                                          "received before "
+                                                          "the kill");
+  auto log = log_text(c, down);
+  CHECK(log.find("snapshot needed") != std::string::npos);
+  CHECK(log.find("resuming the snapshot transfer") != std::string::npos);
+  CHECK(log.find("snapshot installed") != std::string::npos);
+  // Every node agrees on every key.
+  for (auto n : c.nodes()) {
+    CHECK(redis(c, n, {"dbsize"}).out == "20000\n");
+    CHECK(redis(c, n, {"get", "k19999"}).out
+          == std::string(390, 'x') + "99999\n");
+  }
 }
