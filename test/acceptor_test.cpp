@@ -235,6 +235,9 @@ TEST_CASE("the log is compacted below what a majority of learners hold "
   auto a = compacting_acceptor(2, 1 << 20);
   // One learner is not a majority.
   CHECK_FALSE(a.on_learn_request(learn_request{2, 8, 8}).has_write());
+  // What a learner applied but has not on disk does not count: a crash
+  // would lose it.
+  CHECK_FALSE(a.on_learn_request(learn_request{1, 100, 0}).has_write());
   CHECK(a.log_start() == 0);
   auto step = a.on_learn_request(learn_request{3, 7, 7});
   REQUIRE(step.has_write());
