@@ -54,6 +54,7 @@ bool parse_int64(const std::string& s, int64_t& out) {
 constexpr char data_prefix = 'k';
 constexpr char session_prefix = 's';
 constexpr char reply_prefix = 'r';
+constexpr char tombstone_prefix = 't';
 
 std::string data_record(const std::string& key) {
   std::string r(1, data_prefix);
@@ -67,6 +68,19 @@ std::string session_record(uint64_t client) {
   return r;
 }
 
+std::string tombstone_record(uint64_t client) {
+  std::string r(1, tombstone_prefix);
+  codec::put_u64(r, client);
+  return r;
+}
+
+std::string session_value(uint64_t applied_upto, slot_t last_slot) {
+  std::string v;
+  codec::put_u64(v, applied_upto);
+  codec::put_u64(v, last_slot);
+  return v;
+}
+
 std::string reply_record(uint64_t client, uint64_t sequence) {
   std::string r(1, reply_prefix);
   codec::put_u64(r, client);
@@ -76,8 +90,53 @@ std::string reply_record(uint64_t client, uint64_t sequence) {
 
 } // namespace
 
+const char* const session_expired_error
+  = "ERR client session expired (idle too long, or too many sessions); "
+    "this command was not applied: reconnect to start a new session";
+
+const char* const reply_not_kept_error
+  = "ERR command applied earlier; its reply is no longer kept";
+
 kv_machine::kv_machine(kv_machine_config cfg) : cfg_(cfg) {
-  assert(cfg_.replies_per_client_max > 0);
+  assert(cfg_.replies_per_client_max > 0 && cfg_.sessions_max > 0);
+}
+
+void kv_machine::touch(uint64_t client, session& s, slot_t slot) {
+  by_activity_.erase({s.last_slot, client});
+  s.last_slot = slot;
+  by_activity_.insert({slot, client});
+  note(session_record(client), session_value(s.applied_upto, slot));
+}
+
+void kv_machine::expire_session(uint64_t client, slot_t slot) {
+  auto i = sessions_.find(client);
+  if (i == sessions_.end())
+    return;
+  for (auto& [seq, r] : i->second.replies)
+    note(reply_record(client, seq), std::nullopt);
+  note(session_record(client), std::nullopt);
+  by_activity_.erase({i->second.last_slot, client});
+  auto upto = i->second.applied_upto;
+  sessions_.erase(i);
+  note(tombstone_record(client), session_value(upto, slot));
+  tombstones_[client] = tombstone{slot, upto};
+  tombstone_order_.insert({slot, client});
+}
+
+void kv_machine::expire(slot_t slot) {
+  auto idle = cfg_.session_idle_slots;
+  while (!by_activity_.empty()
+         && (sessions_.size() > cfg_.sessions_max
+             || by_activity_.begin()->first + idle <= slot))
+    expire_session(by_activity_.begin()->second, slot);
+  // Tombstones go only beyond their bound, oldest first: a copy of an
+  // expired session's command may still be on its way long after.
+  while (!tombstone_order_.empty() && tombstones_.size() > cfg_.tombstones_max) {
+    auto client = tombstone_order_.begin()->second;
+    tombstone_order_.erase(tombstone_order_.begin());
+    tombstones_.erase(client);
+    note(tombstone_record(client), std::nullopt);
+  }
 }
 
 void kv_machine::note(std::string record, std::optional<std::string> value) {
@@ -99,17 +158,19 @@ bool kv_machine::erase(const std::string& key) {
 
 apply_result kv_machine::apply(slot_t slot, const command& c) {
   assert(slot == applied_);
-  (void) slot;
+  if (auto t = tombstones_.find(c.client_id); t != tombstones_.end()) {
+    // An expired session: what it applied stays applied, nothing more is.
+    if (c.sequence <= t->second.applied_upto)
+      return {{result_kind::error, reply_not_kept_error, 0}, true, false};
+    return {{result_kind::error, session_expired_error, 0}, false, false};
+  }
   auto& s = sessions_[c.client_id];
   if (c.sequence <= s.applied_upto) {
     // A duplicate: applied before, its state change is not repeated.
     auto r = s.replies.find(c.sequence);
     return {r != s.replies.end()
               ? r->second
-              : command_result{result_kind::error,
-                               "ERR command applied earlier; its reply is no "
-                               "longer kept",
-                               0},
+              : command_result{result_kind::error, reply_not_kept_error, 0},
             true, false};
   }
   if (c.sequence != s.applied_upto + 1) {
@@ -123,9 +184,7 @@ apply_result kv_machine::apply(slot_t slot, const command& c) {
   }
   auto result = execute(c);
   s.applied_upto = c.sequence;
-  std::string applied;
-  codec::put_u64(applied, s.applied_upto);
-  note(session_record(c.client_id), std::move(applied));
+  touch(c.client_id, s, slot);
   s.replies.emplace(c.sequence, result);
   note(reply_record(c.client_id, c.sequence), encode_result(result));
   while (s.replies.size() > cfg_.replies_per_client_max) {
@@ -137,6 +196,7 @@ apply_result kv_machine::apply(slot_t slot, const command& c) {
 
 void kv_machine::end_slot(slot_t slot) {
   assert(slot == applied_);
+  expire(slot);
   applied_ = slot + 1;
   changes_.applied = applied_;
   dirty_ = true;
@@ -171,23 +231,25 @@ std::optional<state_write> kv_machine::take_changes() {
 
 void kv_machine::save(
   const std::function<void(std::string_view, std::string_view)>& f) const {
-  // In key order: 'k' < 'r' < 's'.
+  // In key order: 'k' < 'r' < 's' < 't'.
   for (auto& [k, v] : data_)
     f(data_record(k), v);
   for (auto& [client, s] : sessions_)
     for (auto& [seq, r] : s.replies)
       f(reply_record(client, seq), encode_result(r));
-  for (auto& [client, s] : sessions_) {
-    std::string applied;
-    codec::put_u64(applied, s.applied_upto);
-    f(session_record(client), applied);
-  }
+  for (auto& [client, s] : sessions_)
+    f(session_record(client), session_value(s.applied_upto, s.last_slot));
+  for (auto& [client, t] : tombstones_)
+    f(tombstone_record(client), session_value(t.applied_upto, t.at));
 }
 
 void kv_machine::begin_load(slot_t applied) {
   applied_ = applied;
   data_.clear();
   sessions_.clear();
+  by_activity_.clear();
+  tombstones_.clear();
+  tombstone_order_.clear();
   changes_ = {};
   changes_.applied = applied;
   dirty_ = false;
@@ -205,9 +267,24 @@ bool kv_machine::load_record(std::string_view key, std::string_view value) {
       codec::reader k(rest), v(value);
       auto client = k.uint(8);
       auto upto = v.uint(8);
+      auto last = v.uint(8);
       if (!k.ok() || !k.at_end() || !v.ok() || !v.at_end())
         return false;
-      sessions_[client].applied_upto = upto;
+      auto& s = sessions_[client];
+      s.applied_upto = upto;
+      s.last_slot = last;
+      by_activity_.insert({last, client});
+      return true;
+    }
+    case tombstone_prefix: {
+      codec::reader k(rest), v(value);
+      auto client = k.uint(8);
+      auto upto = v.uint(8);
+      auto at = v.uint(8);
+      if (!k.ok() || !k.at_end() || !v.ok() || !v.at_end())
+        return false;
+      tombstones_[client] = tombstone{at, upto};
+      tombstone_order_.insert({at, client});
       return true;
     }
     case reply_prefix: {
@@ -227,7 +304,8 @@ bool kv_machine::load_record(std::string_view key, std::string_view value) {
 
 bool kv_machine::end_load() {
   for (auto& [client, s] : sessions_)
-    if (s.replies.size() > cfg_.replies_per_client_max
+    if (s.applied_upto == 0 || tombstones_.count(client) > 0
+        || s.replies.size() > cfg_.replies_per_client_max
         || (!s.replies.empty() && s.replies.rbegin()->first > s.applied_upto))
       return false;
   return true;

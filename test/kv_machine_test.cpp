@@ -114,3 +114,61 @@ TEST_CASE("saved replies per client are bounded, in memory and on disk") {
   CHECK(old.result.kind == result_kind::error);
   CHECK(m.data().at("k") == "10");
 }
+
+TEST_CASE("an idle session expires at the same slot on every replica; its "
+          "client then hears 'session expired', never a second apply") {
+  kv_machine_config cfg;
+  cfg.session_idle_slots = 5;
+  kv_machine m(cfg);
+  state_image disk;
+  run(m, disk, {set_cmd(1, 1, "a", "1"), set_cmd(1, 2, "a", "2")});
+  // Client 2 keeps the log moving; client 1 stays idle.
+  std::vector<command> others;
+  for (uint64_t s = 1; s <= 5; ++s)
+    others.push_back(set_cmd(2, s, "b", std::to_string(s)));
+  run(m, disk, others);
+  CHECK(m.sessions() == 1);
+  CHECK(m.tombstones() == 1);
+  // A retry of an applied command: applied once, its reply gone.
+  auto again = m.apply(m.applied(), set_cmd(1, 2, "a", "2"));
+  CHECK(again.duplicate);
+  CHECK(again.result.text == reply_not_kept_error);
+  // A new command of the expired session: not applied, and said so.
+  auto next = m.apply(m.applied(), set_cmd(1, 3, "a", "3"));
+  CHECK_FALSE(next.duplicate);
+  CHECK(next.result.text == session_expired_error);
+  // Not even as a new session's first command.
+  auto first = m.apply(m.applied(), set_cmd(1, 1, "a", "x"));
+  CHECK(first.duplicate);
+  CHECK(m.data().at("a") == "2");
+  m.end_slot(m.applied());
+  // A replica loaded from the durable form decides the same.
+  if (auto w = m.take_changes())
+    disk.apply(*w);
+  kv_machine copy(cfg);
+  REQUIRE(load_image(copy, disk));
+  CHECK(save_image(copy) == save_image(m));
+  CHECK(copy.apply(copy.applied(), set_cmd(1, 4, "a", "4")).result.text
+        == session_expired_error);
+}
+
+TEST_CASE("sessions are bounded: beyond sessions_max the least recently "
+          "active expires, and tombstones are bounded too") {
+  kv_machine_config cfg;
+  cfg.sessions_max = 3;
+  cfg.tombstones_max = 2;
+  kv_machine m(cfg);
+  state_image disk;
+  std::vector<command> cmds;
+  for (uint64_t c = 1; c <= 8; ++c)
+    cmds.push_back(set_cmd(c, 1, "k" + std::to_string(c), "v"));
+  run(m, disk, cmds);
+  CHECK(m.sessions() == 3);
+  CHECK(m.tombstones() == 2);
+  // Clients 6, 7, 8 are the most recent; 4 and 5 have tombstones.
+  CHECK(m.applied_upto(8) == 1);
+  CHECK(m.applied_upto(5) == 0);
+  CHECK(m.apply(m.applied(), set_cmd(5, 2, "x", "y")).result.text
+        == session_expired_error);
+  CHECK(disk == save_image(m));
+}

@@ -86,6 +86,8 @@ void cluster::on_answer(client& c, const client_answer& a) {
   }
   auto sent = c.in_flight.front();
   c.in_flight.pop_front();
+  if (a.result.kind == result_kind::error)
+    trace("client " + std::to_string(c.index) + " told: " + a.result.text);
   record_ack(c, sent.op, sent.invoked, a);
 }
 

@@ -103,11 +103,14 @@ durable_state cluster::restore(node& nd) {
   return committed;
 }
 
+kv_machine_config cluster::machine_config() const {
+  auto c = opts_.sessions;
+  c.replies_per_client_max = opts_.client_window_max;
+  return c;
+}
+
 std::unique_ptr<state_machine> cluster::restore_state(node& nd) {
-  auto machine = [&] {
-    return std::make_unique<kv_machine>(
-      kv_machine_config{opts_.client_window_max});
-  };
+  auto machine = [&] { return std::make_unique<kv_machine>(machine_config()); };
   auto sm = machine();
   auto who = "state store of node " + std::to_string(nd.id);
   if (auto err = nd.state_disk.load(*sm))
@@ -567,8 +570,10 @@ void cluster::handle(node& nd, learner_node_step step) {
            + " other than the chosen one");
   }
   for (auto& o : step.outcomes) {
-    if (o.read || o.duplicate || o.out_of_order)
-      continue;
+    if (o.read || o.duplicate || o.out_of_order
+        || (o.result.kind == result_kind::error
+            && o.result.text == session_expired_error))
+      continue; // Nothing took effect.
     auto key = std::make_pair(o.client_id, o.sequence);
     if (!nd.applied_commands.insert(key).second)
       fail(who + " applied command " + std::to_string(o.client_id) + "/"
@@ -624,11 +629,10 @@ void cluster::commit_state(node& nd) {
   }
   if (nd.install_pending) {
     nd.install_pending = false;
-    auto sm = std::make_unique<kv_machine>(
-      kv_machine_config{opts_.client_window_max});
+    auto sm = std::make_unique<kv_machine>(machine_config());
     auto err = nd.state_disk.install_snapshot(*sm);
     if (nd.state_backend) {
-      kv_machine real(kv_machine_config{opts_.client_window_max});
+      kv_machine real(machine_config());
       auto real_err = nd.state_backend->install_snapshot(real);
       if (static_cast<bool>(real_err) != static_cast<bool>(err)
           || (!err && save_image(real) != nd.state_disk.image()))

@@ -37,6 +37,7 @@
 
 #include "protocol/acceptor.hpp"
 #include "protocol/elector.hpp"
+#include "protocol/kv_machine.hpp"
 #include "protocol/learner_node.hpp"
 #include "protocol/proposer.hpp"
 #include "storage/state_store.hpp"
@@ -97,6 +98,9 @@ struct options {
   /// only. Either way an in-memory copy of what was committed is kept, and
   /// every reload must return exactly that.
   std::function<std::unique_ptr<store>(node_id)> make_store;
+  /// The state machine's session bounds (every replica, and the reference
+  /// machine of the final checks).
+  kv_machine_config sessions;
   /// The same for node n's learner state store.
   std::function<std::unique_ptr<state_store>(node_id)> make_state_store;
 };
@@ -273,6 +277,8 @@ private:
   /// The learner's state machine a booting node starts from; reopens its
   /// real state store and checks it loads exactly what was committed.
   std::unique_ptr<state_machine> restore_state(node& nd);
+  /// Every replica's state machine settings.
+  kv_machine_config machine_config() const;
   void send(uint64_t from, envelope env);
   void deliver(const packet& p);
   /// A packet reached its relay: on to its destination if the relay
@@ -389,6 +395,9 @@ struct random_run {
   uint64_t tail_bytes = uint64_t{64} << 20;
   uint32_t snapshot_chunk_bytes = 1 << 20;
   uint64_t snapshot_bytes_per_tick = 1 << 20;
+  /// Session bounds: expiry after this many idle slots, at most so many.
+  uint64_t session_idle_slots = 1000000;
+  size_t sessions_max = 100000;
   /// Leases on (lease reads answered without a round), the margin taken
   /// off them, and clock drift.
   bool leases = false;

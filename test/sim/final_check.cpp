@@ -8,6 +8,7 @@
 #include <caf/deep_to_string.hpp>
 
 #include "protocol/codec.hpp"
+#include "protocol/kv_machine.hpp"
 #include "test/lin/checker.hpp"
 
 namespace paxoskv::sim {
@@ -22,10 +23,17 @@ namespace {
 /// once; anything else changes nothing. It implements the same interface,
 /// so that its durable form can be compared with a replica's.
 struct reference_machine final : state_machine {
+  explicit reference_machine(const kv_machine_config& c) : cfg(c) {}
+  kv_machine_config cfg;
   slot_t next = 0;
   std::map<std::string, std::string> data;
   std::map<std::pair<uint64_t, uint64_t>, command_result> results;
   std::map<uint64_t, uint64_t> sessions;
+  /// Per session the slot of its last applied command; expired sessions
+  /// and the slot they expired at.
+  std::map<uint64_t, slot_t> active;
+  std::map<uint64_t, slot_t> expired;
+  std::map<uint64_t, uint64_t> expired_upto;
   /// Order in which commands took effect, and for each write the position
   /// it took effect at; per key, the positions of DELs.
   uint64_t position = 0;
@@ -33,7 +41,15 @@ struct reference_machine final : state_machine {
   std::map<std::string, uint64_t> position_of_value;
   std::map<std::string, std::vector<uint64_t>> deletes;
 
-  apply_result apply(slot_t, const command& c) override {
+  apply_result apply(slot_t slot, const command& c) override {
+    auto key = std::make_pair(c.client_id, c.sequence);
+    if (expired.count(c.client_id) > 0) {
+      if (c.sequence <= expired_upto.at(c.client_id))
+        return {{result_kind::error, reply_not_kept_error, 0}, true, false};
+      command_result r{result_kind::error, session_expired_error, 0};
+      results.emplace(key, r);
+      return {r, false, false};
+    }
     auto& last = sessions[c.client_id];
     if (c.sequence <= last)
       return {results.at({c.client_id, c.sequence}), true, false};
@@ -43,7 +59,7 @@ struct reference_machine final : state_machine {
       return {{result_kind::not_applied, {}, 0}, false, true};
     }
     last = c.sequence;
-    auto key = std::make_pair(c.client_id, c.sequence);
+    active[c.client_id] = slot;
     command_result r;
     auto& k = c.args.at(0);
     switch (c.op) {
@@ -65,7 +81,32 @@ struct reference_machine final : state_machine {
     position_of[key] = position++;
     return {r, false, false};
   }
-  void end_slot(slot_t slot) override { next = slot + 1; }
+  /// The (slot, client) smallest in `m`, the next to go.
+  static std::pair<slot_t, uint64_t> oldest(const std::map<uint64_t, slot_t>& m) {
+    std::pair<slot_t, uint64_t> o{UINT64_MAX, UINT64_MAX};
+    for (auto& [client, at] : m)
+      o = std::min(o, std::make_pair(at, client));
+    return o;
+  }
+  void end_slot(slot_t slot) override {
+    // Sessions idle for session_idle_slots, or the least recently active
+    // beyond sessions_max, expire; tombstones likewise.
+    while (!active.empty()) {
+      auto [at, client] = oldest(active);
+      if (active.size() <= cfg.sessions_max && at + cfg.session_idle_slots > slot)
+        break;
+      active.erase(client);
+      expired_upto[client] = sessions.at(client);
+      sessions.erase(client);
+      expired[client] = slot;
+    }
+    while (expired.size() > cfg.tombstones_max) {
+      auto client = oldest(expired).second;
+      expired.erase(client);
+      expired_upto.erase(client);
+    }
+    next = slot + 1;
+  }
   command_result read(const command& c) const override {
     auto i = data.find(c.args.at(0));
     if (i == data.end())
@@ -95,6 +136,14 @@ struct reference_machine final : state_machine {
       std::string key = "s", value;
       codec::put_u64(key, client);
       codec::put_u64(value, upto);
+      codec::put_u64(value, active.at(client));
+      f(key, value);
+    }
+    for (auto& [client, at] : expired) {
+      std::string key = "t", value;
+      codec::put_u64(key, client);
+      codec::put_u64(value, expired_upto.at(client));
+      codec::put_u64(value, at);
       f(key, value);
     }
   }
@@ -124,7 +173,7 @@ struct reference_machine final : state_machine {
 } // namespace
 
 state_image cluster::reference_image(slot_t upto) const {
-  reference_machine ref;
+  reference_machine ref(opts_.sessions);
   for (slot_t s = 0; s < upto; ++s) {
     for (auto& c : truth_.at(s).commands)
       ref.apply(s, c);
@@ -159,7 +208,7 @@ void cluster::check_final() {
       return;
     }
   }
-  reference_machine ref;
+  reference_machine ref(opts_.sessions);
   for (slot_t s = 0; s < prefix; ++s) {
     for (auto& c : truth_.at(s).commands)
       ref.apply(s, c);
@@ -186,10 +235,17 @@ void cluster::check_final() {
     // Acks of a session are recorded in request order.
     op.session = a.cmd.client_id;
     op.order = session_order[a.cmd.client_id]++;
+    bool expired_session = a.result.kind == result_kind::error
+                           && a.result.text == session_expired_error;
+    // Applied once, long ago; what it returned is no longer known.
+    bool reply_gone = a.result.kind == result_kind::error
+                      && a.result.text == reply_not_kept_error;
     if (a.result.kind == result_kind::unknown)
       op.result = lin::outcome::unknown;
-    else if (a.result.kind == result_kind::not_applied)
+    else if (a.result.kind == result_kind::not_applied || expired_session)
       op.result = lin::outcome::failed;
+    else if (reply_gone && a.cmd.op == op_code::get)
+      op.result = lin::outcome::unknown;
     if (a.cmd.op == op_code::set) {
       op.write = true;
       op.value = a.cmd.args.at(1);
@@ -223,9 +279,9 @@ void cluster::check_final() {
     auto r = ref.results.find({a.cmd.client_id, a.cmd.sequence});
     if (r == ref.results.end())
       fail("acknowledged command " + who + " is not in the chosen log");
-    else if (r->second != a.result)
+    else if (r->second != a.result && !reply_gone)
       fail("client " + who + " was told a result the log does not produce");
-    else if (a.cmd.op != op_code::get)
+    else if (a.cmd.op != op_code::get && !expired_session)
       last_write[{a.cmd.client_id, a.cmd.args.at(0)}]
         = ref.position_of.at({a.cmd.client_id, a.cmd.sequence});
   }

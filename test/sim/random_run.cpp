@@ -100,6 +100,12 @@ random_run random_run::from_seed(uint64_t seed) {
   static const uint32_t chunk_sizes[] = {40, 700, 1 << 20};
   r.snapshot_chunk_bytes = chunk_sizes[rng() % 3];
   r.snapshot_bytes_per_tick = rng() % 2 == 0 ? 50 : 1 << 20;
+  // Sessions that expire within the run (clients that think, or wait out
+  // a fault, come back to "session expired"), and few of them.
+  if (rng() % 4 == 0) {
+    r.session_idle_slots = 20 + rng() % 200;
+    r.sessions_max = 1 + rng() % 4;
+  }
   return r;
 }
 
@@ -123,7 +129,9 @@ std::string random_run::describe() const {
      << " think_max=" << think_max << " edge=" << edge_rate
      << " chosen_kept=" << chosen_kept_max << " tail=" << tail_slots << "/"
      << tail_bytes << "B snapshot_chunk=" << snapshot_chunk_bytes
-     << " snapshot_rate=" << snapshot_bytes_per_tick;
+     << " snapshot_rate=" << snapshot_bytes_per_tick
+     << " session_idle=" << session_idle_slots << " sessions_max="
+     << sessions_max;
   return os.str();
 }
 
@@ -376,6 +384,8 @@ run_result run_seed(
   opts.acceptor.tail_bytes = r.tail_bytes;
   opts.learner.snapshot_chunk_bytes = r.snapshot_chunk_bytes;
   opts.learner.snapshot_bytes_per_tick = r.snapshot_bytes_per_tick;
+  opts.sessions.session_idle_slots = r.session_idle_slots;
+  opts.sessions.sessions_max = r.sessions_max;
   opts.acceptor.promise_entries_max = r.promise_entries_max;
   opts.acceptor.learn_entries_max = r.learn_entries_max;
   opts.clock_drift = r.clock_drift;
