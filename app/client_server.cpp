@@ -111,7 +111,28 @@ caf::behavior gateway_impl(caf::event_based_actor* self, role_handles roles) {
         .then(
           [self, roles, st](learner_status& l) {
             st->text += "applied_index:" + std::to_string(l.applied)
+                        + "\r\ndurable_index:" + std::to_string(l.durable)
                         + "\r\nkeys:" + std::to_string(l.keys) + "\r\n";
+            if (!l.state_error.empty())
+              st->text += "state_error:" + l.state_error + "\r\n";
+            // A snapshot transfer under way: where from, how far.
+            auto pct = l.snapshot_total > 0
+                         ? 100 * l.snapshot_received / l.snapshot_total
+                         : 0;
+            st->text += "snapshot_in_progress:"
+                        + std::string(l.snapshot_source != 0 ? "1" : "0")
+                        + "\r\n";
+            if (l.snapshot_source != 0)
+              st->text += "snapshot_source:"
+                          + std::to_string(l.snapshot_source)
+                          + "\r\nsnapshot_slot:"
+                          + std::to_string(l.snapshot_slot)
+                          + "\r\nsnapshot_bytes_total:"
+                          + std::to_string(l.snapshot_total)
+                          + "\r\nsnapshot_bytes_done:"
+                          + std::to_string(l.snapshot_received)
+                          + "\r\nsnapshot_percent:" + std::to_string(pct)
+                          + "\r\n";
             info_proposer(self, roles, st);
           },
           [self, roles, st](caf::error&) { info_proposer(self, roles, st); });

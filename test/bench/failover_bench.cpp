@@ -1,11 +1,14 @@
 // failover-bench: time from SIGKILL of the leader to the first command
 // completed after it, on a 3-process loopback cluster.
 //
-//   failover-bench [--heartbeat-ms T]... [--runs N] [--out FILE]
+//   failover-bench [--heartbeat-ms T]... [--runs N] [--history SETS]
+//                  [--out FILE]
 //
 // For each T (default 50 and 200) it runs N times (default 5): start three
-// nodes, wait for a leader, complete one SET through a follower, SIGKILL the
-// leader, then send SETs through that follower until one completes. A client
+// nodes, wait for a leader, write a history of SETS SETs (default 0, over
+// 10,000 keys, through redis-cli --pipe to a follower), complete one SET
+// through a follower, SIGKILL the leader, then send SETs through that
+// follower until one completes. A client
 // inside this process talks to the follower's learner over the middleman,
 // so no process start-up is counted. Prints a Markdown table (median, min,
 // max); --out appends it to FILE.
@@ -52,13 +55,35 @@ bool set_once(caf::scoped_actor& self, const learner_actor& learner,
 }
 
 /// One run; milliseconds from the kill to the first completed SET, or -1.
-double one_run(caf::actor_system& sys, uint32_t heartbeat_ms) {
+double one_run(caf::actor_system& sys, uint32_t heartbeat_ms,
+               uint64_t history) {
   cluster c({{1}, {2}, {3}}, heartbeat_ms, {}, 10 * heartbeat_ms);
   c.start_all();
   uint32_t leader = 0;
   if (!wait_for([&] { return (leader = c.leader()) != 0; }, ms{20000}, ms{20}))
     return -1;
   auto follower = leader == 1 ? 2u : 1u;
+  if (history > 0) {
+    test::temp_dir tmp;
+    auto file = tmp.path() + "/history.txt";
+    {
+      std::ofstream f(file);
+      for (uint64_t i = 0; i < history; ++i)
+        f << "SET key:" << i % 10000 << " value-" << i << "\r\n";
+    }
+    auto r = run_program(
+      "/bin/sh",
+      {"-c", "redis-cli -p " + std::to_string(c.client_port(follower))
+               + " --pipe < " + file},
+      ms{3600000});
+    if (r.out.find("errors: 0") == std::string::npos) {
+      std::cerr << "history failed: " << r.out << r.err << "\n";
+      return -1;
+    }
+    if ((leader = c.leader()) == 0)
+      return -1;
+    follower = leader == 1 ? 2u : 1u;
+  }
   auto addr = c.address(follower);
   auto colon = addr.rfind(':');
   auto dir = sys.middleman().remote_actor(
@@ -90,6 +115,7 @@ double one_run(caf::actor_system& sys, uint32_t heartbeat_ms) {
 int main(int argc, char** argv) {
   std::vector<uint32_t> heartbeats;
   int runs = 5;
+  uint64_t history = 0;
   std::string out;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -97,11 +123,13 @@ int main(int argc, char** argv) {
       heartbeats.push_back(static_cast<uint32_t>(std::stoul(argv[++i])));
     else if (a == "--runs" && i + 1 < argc)
       runs = std::max(1, std::stoi(argv[++i]));
+    else if (a == "--history" && i + 1 < argc)
+      history = std::stoull(argv[++i]);
     else if (a == "--out" && i + 1 < argc)
       out = argv[++i];
     else {
       std::cerr << "usage: failover-bench [--heartbeat-ms T]... [--runs N] "
-                   "[--out FILE]\n";
+                   "[--history SETS] [--out FILE]\n";
       return 2;
     }
   }
@@ -118,6 +146,7 @@ int main(int argc, char** argv) {
      << std::thread::hardware_concurrency()
      << " cores, LMDB with fsync, election timeout 2T; time from SIGKILL of "
         "the leader to the first SET completed through a follower; "
+     << history << " SETs written before the kill; "
      << runs << " runs per T.\n\n"
      << "| T (ms) | median (ms) | min (ms) | max (ms) | runs (ms) |\n"
      << "|---:|---:|---:|---:|---|\n";
@@ -125,7 +154,7 @@ int main(int argc, char** argv) {
     std::vector<double> times;
     std::string all;
     for (int r = 0; r < runs; ++r) {
-      auto x = one_run(sys, t);
+      auto x = one_run(sys, t, history);
       all += (all.empty() ? "" : ", ") + std::to_string(static_cast<int>(x));
       if (x >= 0)
         times.push_back(x);
