@@ -59,7 +59,8 @@ node_config::node_config() {
          "hold on disk, for learners that lag a little (10000); the log "
          "before them is compacted away")
     .add(log_tail_mb, "log-tail-mb",
-         "largest size of that tail in MiB (64)")
+         "largest size of that tail in MiB; at most a quarter of map-size-mb "
+         "(default: 64, or a quarter of map-size-mb if that is less)")
     .add(snapshot_rate_mb, "snapshot-rate-mb",
          "pace of a snapshot transfer to a learner that lags past the "
          "compacted log, in MiB/s (32)")
@@ -319,8 +320,14 @@ std::optional<validated_config> validate(const node_config& cfg,
     return std::nullopt;
   }
   s.map_size_bytes = cfg.map_size_mb << 20;
-  if (cfg.log_tail_mb < 1 || cfg.log_tail_mb > (uint64_t{1} << 20)) {
-    error = "log-tail-mb: must be between 1 and 1048576";
+  // The tail must fit in the map with room to spare: compaction keeps the
+  // used size near the tail plus what is not yet chosen.
+  auto tail_max = std::max<int64_t>(1, static_cast<int64_t>(cfg.map_size_mb / 4));
+  auto tail_mb = cfg.log_tail_mb < 0 ? std::min<int64_t>(64, tail_max)
+                                     : cfg.log_tail_mb;
+  if (tail_mb < 1 || tail_mb > tail_max) {
+    error = "log-tail-mb: must be between 1 and a quarter of map-size-mb ("
+            + std::to_string(tail_max) + ")";
     return std::nullopt;
   }
   if (cfg.snapshot_rate_mb < 1 || cfg.snapshot_rate_mb > (uint64_t{1} << 20)) {
@@ -328,7 +335,7 @@ std::optional<validated_config> validate(const node_config& cfg,
     return std::nullopt;
   }
   s.log_tail_slots = cfg.log_tail_slots;
-  s.log_tail_bytes = cfg.log_tail_mb << 20;
+  s.log_tail_bytes = static_cast<uint64_t>(tail_mb) << 20;
   s.snapshot_rate_bytes = cfg.snapshot_rate_mb << 20;
   if (cfg.client_port != 0 && !s.learner) {
     error = "client-port: the client service needs a learner in this process";

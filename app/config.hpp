@@ -38,7 +38,7 @@ public:
   int64_t lease_margin_ms = -1;
   uint64_t map_size_mb = 4096;
   uint64_t log_tail_slots = 10000;
-  uint64_t log_tail_mb = 64;
+  int64_t log_tail_mb = -1;
   uint64_t snapshot_rate_mb = 32;
   std::string log_level = "info";
   uint32_t worker_threads = 1;
