@@ -162,6 +162,14 @@ learner_step learner::on_chunk_stored(slot_t snapshot, uint64_t end,
   auto len = end - t.received;
   t.received = end;
   if (t.received == t.total) {
+    if (t.snapshot <= next_slot_) {
+      // The log brought this learner that far meanwhile: installing would
+      // take its state back in time.
+      out.notices.push_back("snapshot at slot " + std::to_string(t.snapshot)
+                            + " is no longer ahead of this learner; dropped");
+      transfer_.reset();
+      return out;
+    }
     installing_ = true;
     out.install_snapshot = true;
     return out;

@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
 #include "protocol/kv_machine.hpp"
+#include "protocol/snapshot_format.hpp"
+#include "storage/state_store.hpp"
 #include "test/helpers.hpp"
 
 using namespace paxoskv;
@@ -171,4 +173,76 @@ TEST_CASE("sessions are bounded: beyond sessions_max the least recently "
   CHECK(m.apply(m.applied(), set_cmd(5, 2, "x", "y")).result.text
         == session_expired_error);
   CHECK(disk == save_image(m));
+}
+
+TEST_CASE("a snapshot stream round-trips; damage, truncation and another "
+          "cluster's snapshot are refused") {
+  kv_machine m;
+  state_image disk;
+  run(m, disk, workload());
+  auto bytes = snapshot::encode("c1", disk);
+  uint64_t sum = 0;
+  REQUIRE(snapshot::trailer_checksum(bytes, sum));
+  kv_machine copy;
+  CHECK(snapshot::decode_into(bytes, "c1", copy).empty());
+  CHECK(save_image(copy) == disk);
+  // Another cluster's.
+  kv_machine other;
+  auto err = snapshot::decode_into(bytes, "c2", other);
+  CHECK(err.find("belongs to cluster 'c1'") != std::string::npos);
+  CHECK(other.applied() == 0);
+  // One flipped bit anywhere.
+  for (size_t at : {size_t{3}, bytes.size() / 2, bytes.size() - 9}) {
+    auto bad = bytes;
+    bad[at] ^= 0x10;
+    kv_machine k;
+    CHECK_FALSE(snapshot::decode_into(bad, "c1", k).empty());
+    CHECK(k.data().empty());
+  }
+  // Cut short.
+  kv_machine k;
+  CHECK_FALSE(
+    snapshot::decode_into(bytes.substr(0, bytes.size() - 20), "c1", k).empty());
+  // A chunk's own checksum tells a damaged chunk from a good one.
+  auto chunk = bytes.substr(10, 30);
+  auto damaged = chunk;
+  damaged[0] ^= 1;
+  CHECK(snapshot::fnv1a(chunk) != snapshot::fnv1a(damaged));
+}
+
+TEST_CASE("the in-memory store serves its snapshot, stores chunks, and "
+          "installs only a complete, matching stream") {
+  memory_state_store src, dst;
+  kv_machine m;
+  state_image img;
+  run(m, img, workload());
+  for (auto w = save_image(m); auto& [k, v] : w.records) {
+    state_write sw;
+    sw.applied = w.applied;
+    sw.records[k] = v;
+    src.commit(sw);
+  }
+  auto info = src.prepare_snapshot(0);
+  REQUIRE(info);
+  CHECK(info.value().snapshot == 7);
+  uint64_t off = 0;
+  kv_machine early;
+  while (off < info.value().total) {
+    auto data = src.read_snapshot(7, off, 25).value();
+    snapshot_chunk c{1, 7, info.value().total, info.value().checksum, off,
+                     data, snapshot::fnv1a(data), ""};
+    // Installing before the last chunk is refused.
+    CHECK(dst.install_snapshot(early));
+    REQUIRE_FALSE(dst.store_chunk(c));
+    off += data.size();
+  }
+  // A chunk out of place is refused.
+  snapshot_chunk stray{1, 7, info.value().total, info.value().checksum, 3,
+                       "xx", 0, ""};
+  CHECK(dst.store_chunk(stray));
+  kv_machine installed;
+  REQUIRE_FALSE(dst.install_snapshot(installed));
+  CHECK(save_image(installed) == save_image(m));
+  CHECK(dst.image() == save_image(m));
+  CHECK_FALSE(dst.partial_snapshot());
 }

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "protocol/learner.hpp"
+#include "protocol/snapshot_format.hpp"
 #include "test/helpers.hpp"
 
 using namespace paxoskv;
@@ -352,4 +353,112 @@ TEST_CASE("a learner that is behind fetches chunk after chunk without "
                                         .send_now);
   REQUIRE(fetch.size() == 1);
   CHECK(fetch[0].second.from_slot == 100);
+}
+
+namespace {
+
+/// An acceptor's answer that its log starts at `start`, naming learner 3
+/// as a snapshot source.
+chosen compacted(node_id acceptor, slot_t start) {
+  chosen c;
+  c.serves_from = start;
+  c.acceptor = acceptor;
+  c.snapshot_source = 3;
+  c.snapshot_durable = start + 10;
+  return c;
+}
+
+/// A snapshot of a machine that applied `slots` NOPs, as chunks of `size`.
+std::vector<snapshot_chunk> chunks_of(slot_t slots, size_t size) {
+  state_image img;
+  img.applied = slots;
+  img.records["kx"] = "snapshotted";
+  auto bytes = snapshot::encode("sim", img);
+  uint64_t sum = 0;
+  snapshot::trailer_checksum(bytes, sum);
+  std::vector<snapshot_chunk> out;
+  for (size_t off = 0; off < bytes.size(); off += size) {
+    auto data = bytes.substr(off, size);
+    out.push_back(snapshot_chunk{3, slots, bytes.size(), sum, off, data,
+                                 snapshot::fnv1a(data), ""});
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("a learner behind every compacted log takes a snapshot chunk by "
+          "chunk, verifies each, and installs it once all are stored") {
+  auto l = make_learner();
+  // One acceptor is not a majority: it asks another.
+  auto s1 = l.on_chosen(compacted(1, 50));
+  CHECK(of_type<snapshot_request>(s1.send_now).empty());
+  CHECK(of_type<learn_request>(s1.send_now).size() == 1);
+  auto s2 = l.on_chosen(compacted(2, 50));
+  auto req = of_type<snapshot_request>(s2.send_now);
+  REQUIRE(req.size() == 1);
+  CHECK(req[0].first == 3);
+  CHECK(req[0].second.offset == 0);
+  REQUIRE(l.transfer());
+  auto chunks = chunks_of(60, 16);
+  REQUIRE(chunks.size() > 2);
+  // A damaged chunk is not stored.
+  auto bad = chunks[0];
+  bad.data[3] ^= 1;
+  CHECK(l.on_snapshot_chunk(bad).store_chunks.empty());
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    auto st = l.on_snapshot_chunk(chunks[i]);
+    REQUIRE(st.store_chunks.size() == 1);
+    // A duplicate while it is being stored is ignored.
+    CHECK(l.on_snapshot_chunk(chunks[i]).store_chunks.empty());
+    auto end = chunks[i].offset + chunks[i].data.size();
+    auto stored = l.on_chunk_stored(60, end, true);
+    if (i + 1 < chunks.size()) {
+      CHECK_FALSE(stored.install_snapshot);
+      // The next chunk is asked for once the pace allows.
+      for (int t = 0; t < 5 && of_type<snapshot_request>(stored.send_now).empty();
+           ++t)
+        stored = l.on_tick();
+      auto next = of_type<snapshot_request>(stored.send_now);
+      REQUIRE(next.size() == 1);
+      CHECK(next[0].second.offset == end);
+      CHECK(next[0].second.snapshot == 60);
+    } else {
+      CHECK(stored.install_snapshot);
+    }
+  }
+  auto sm = std::make_unique<kv_machine>();
+  state_image img;
+  img.applied = 60;
+  img.records["kx"] = "snapshotted";
+  REQUIRE(load_image(*sm, img));
+  auto done = l.on_snapshot_installed(std::move(sm), {});
+  CHECK(l.next_slot() == 60);
+  CHECK(l.durable() == 60);
+  CHECK_FALSE(l.transfer());
+  CHECK(data_of(l).at("x") == "snapshotted");
+  // It takes the log after the snapshot.
+  auto fetch = of_type<learn_request>(done.send_now);
+  REQUIRE_FALSE(fetch.empty());
+  CHECK(fetch[0].second.from_slot == 60);
+}
+
+TEST_CASE("a snapshot the log overtook during the transfer is not installed") {
+  auto l = make_learner();
+  l.on_chosen(compacted(1, 2));
+  l.on_chosen(compacted(2, 2));
+  REQUIRE(l.transfer());
+  auto chunks = chunks_of(3, 1 << 20);
+  REQUIRE(chunks.size() == 1);
+  REQUIRE(l.on_snapshot_chunk(chunks[0]).store_chunks.size() == 1);
+  // Meanwhile the log (from an acceptor that still had it) applies 0..4.
+  chosen log;
+  for (slot_t s = 0; s < 5; ++s)
+    log.entries.push_back({s, nop_value()});
+  l.on_chosen(log);
+  REQUIRE(l.next_slot() == 5);
+  auto stored = l.on_chunk_stored(3, chunks[0].data.size(), true);
+  CHECK_FALSE(stored.install_snapshot);
+  CHECK_FALSE(l.transfer());
+  CHECK(l.next_slot() == 5);
 }
