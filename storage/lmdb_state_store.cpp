@@ -93,10 +93,7 @@ storage_status lmdb_state_store::check_or_init(const std::string& cluster_id) {
   return std::nullopt;
 }
 
-storage_result<slot_t> lmdb_state_store::applied() const {
-  lmdb::txn t;
-  if (int rc = t.begin(dir_->env(), true); rc != 0)
-    return dir_->fail_lmdb("cannot begin a read transaction", rc);
+storage_result<slot_t> lmdb_state_store::read_applied(lmdb::txn& t) const {
   auto k = lmdb::val(key_applied);
   MDB_val v;
   if (int rc = mdb_get(t.get(), meta_, &k, &v); rc != 0)
@@ -105,6 +102,13 @@ storage_result<slot_t> lmdb_state_store::applied() const {
   if (!slot)
     return dir_->fail(storage_errc::corrupt, "the applied slot is damaged");
   return *slot;
+}
+
+storage_result<slot_t> lmdb_state_store::applied() const {
+  lmdb::txn t;
+  if (int rc = t.begin(dir_->env(), true); rc != 0)
+    return dir_->fail_lmdb("cannot begin a read transaction", rc);
+  return read_applied(t);
 }
 
 storage_status lmdb_state_store::load(state_machine& sm) const try {
@@ -278,16 +282,12 @@ storage_status lmdb_state_store::write_snapshot(slot_t& out) try {
   lmdb::txn t;
   if (int rc = t.begin(dir_->env(), true); rc != 0)
     return dir_->fail_lmdb("cannot begin a read transaction", rc);
-  auto k = lmdb::val(key_applied);
-  MDB_val v;
-  if (int rc = mdb_get(t.get(), meta_, &k, &v); rc != 0)
-    return dir_->fail_lmdb("cannot read the applied slot", rc);
-  auto applied = schema::decode_u64(lmdb::view(v));
+  auto applied = read_applied(t);
+  if (!applied)
+    return applied.error();
   MDB_stat ms;
   if (int rc = mdb_stat(t.get(), records_, &ms); rc != 0)
     return dir_->fail_lmdb("cannot read the state", rc);
-  if (!applied)
-    return dir_->fail(storage_errc::corrupt, "the applied slot is damaged");
   auto& dir = dir_->options().dir;
   auto tmp = dir + "/snapshot.tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -301,7 +301,7 @@ storage_status lmdb_state_store::write_snapshot(slot_t& out) try {
     written += buf.size();
     buf.clear();
   };
-  snapshot::encoder enc(cluster_, *applied, ms.ms_entries,
+  snapshot::encoder enc(cluster_, applied.value(), ms.ms_entries,
                         [&](std::string_view b) {
                           buf.append(b.data(), b.size());
                           if (buf.size() >= (1 << 20))
@@ -326,11 +326,11 @@ storage_status lmdb_state_store::write_snapshot(slot_t& out) try {
     return err;
   }
   ::close(fd);
-  auto path = dir + "/snapshot-" + std::to_string(*applied) + ".pkvs";
+  auto path = dir + "/snapshot-" + std::to_string(applied.value()) + ".pkvs";
   if (::rename(tmp.c_str(), path.c_str()) != 0)
     return io_fail("cannot rename " + tmp);
   sync_dir(dir);
-  out = *applied;
+  out = applied.value();
   return std::nullopt;
 } catch (const std::bad_alloc&) {
   return dir_->fail(storage_errc::io_error, "out of memory taking a snapshot");

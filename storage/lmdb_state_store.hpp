@@ -55,6 +55,7 @@ public:
 private:
   lmdb_state_store() = default;
   storage_status check_or_init(const std::string& cluster_id);
+  storage_result<slot_t> read_applied(lmdb::txn& t) const;
   /// Snapshots kept, by slot, from the file names.
   std::map<slot_t, std::string> kept() const;
   storage_result<snapshot_info> info_of(slot_t snapshot,

@@ -31,6 +31,23 @@ cli_result redis(const cluster& c, uint32_t node,
   return run_program(redis_cli, args, ms{10000});
 }
 
+/// Writes `cmds` (RESP inline commands) to a file and pipes it into
+/// `node` with redis-cli --pipe.
+cli_result pipe_into(const cluster& c, uint32_t node, const std::string& cmds,
+                     ms deadline) {
+  paxoskv::test::temp_dir dir;
+  auto file = dir.path() + "/commands.txt";
+  if (FILE* f = std::fopen(file.c_str(), "w")) {
+    std::fwrite(cmds.data(), 1, cmds.size(), f);
+    std::fclose(f);
+  }
+  return run_program("/bin/sh",
+                     {"-c", std::string(redis_cli) + " -p "
+                              + std::to_string(c.client_port(node))
+                              + " --pipe < " + file},
+                     deadline);
+}
+
 uint32_t ready_cluster(cluster& c) {
   c.start_all();
   uint32_t leader = 0;
@@ -252,25 +269,13 @@ TEST_CASE("values above the limit are refused and change nothing") {
 TEST_CASE("redis-cli --pipe with 100,000 SETs applies every one") {
   cluster c({{1}, {2}, {3}}, 50, {}, 5000);
   REQUIRE(ready_cluster(c) != 0);
-  paxoskv::test::temp_dir dir;
-  auto file = dir.path() + "/sets.txt";
-  {
-    std::string cmds;
-    for (int i = 1; i <= 100000; ++i)
-      cmds += "SET k" + std::to_string(i % 1000) + " v" + std::to_string(i)
-              + "\r\n";
-    FILE* f = std::fopen(file.c_str(), "w");
-    REQUIRE(f != nullptr);
-    std::fwrite(cmds.data(), 1, cmds.size(), f);
-    std::fclose(f);
-  }
+  std::string cmds;
+  for (int i = 1; i <= 100000; ++i)
+    cmds += "SET k" + std::to_string(i % 1000) + " v" + std::to_string(i)
+            + "\r\n";
   // Through a follower: forwarding included.
   auto follower = c.leader() == 1 ? 2u : 1u;
-  auto r = run_program("/bin/sh",
-                       {"-c", std::string(redis_cli) + " -p "
-                                + std::to_string(c.client_port(follower))
-                                + " --pipe < " + file},
-                       ms{180000});
+  auto r = pipe_into(c, follower, cmds, ms{180000});
   INFO(r.out << r.err);
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("errors: 0, replies: 100000") != std::string::npos);
@@ -460,24 +465,12 @@ TEST_CASE("a follower down during 100,000 writes catches up by snapshot, "
   auto down = leader == 3 ? 2u : 3u;
   auto up = 6 - leader - down;
   c.kill(down);
-  paxoskv::test::temp_dir dir;
-  auto file = dir.path() + "/sets.txt";
-  {
-    // 20,000 keys of 400 bytes: an 8 MB state, a few seconds to move.
-    std::string pad(390, 'x'), cmds;
-    for (int i = 1; i <= 100000; ++i)
-      cmds += "SET k" + std::to_string(i % 20000) + " " + pad
-              + std::to_string(i) + "\r\n";
-    FILE* f = std::fopen(file.c_str(), "w");
-    REQUIRE(f != nullptr);
-    std::fwrite(cmds.data(), 1, cmds.size(), f);
-    std::fclose(f);
-  }
-  auto r = run_program("/bin/sh",
-                       {"-c", std::string(redis_cli) + " -p "
-                                + std::to_string(c.client_port(up))
-                                + " --pipe < " + file},
-                       ms{240000});
+  // 20,000 keys of 400 bytes: an 8 MB state, a few seconds to move.
+  std::string pad(390, 'x'), cmds;
+  for (int i = 1; i <= 100000; ++i)
+    cmds += "SET k" + std::to_string(i % 20000) + " " + pad
+            + std::to_string(i) + "\r\n";
+  auto r = pipe_into(c, up, cmds, ms{240000});
   INFO(r.out << r.err);
   REQUIRE(r.out.find("errors: 0, replies: 100000") != std::string::npos);
   auto expect = std::string(390, 'x') + "100000\n";
@@ -527,23 +520,11 @@ TEST_CASE("a cluster with a 4 MiB map takes 200,000 SETs over 1,000 keys: "
   cluster c({{1}, {2}, {3}}, 50, {"--map-size-mb=4", "--log-tail-slots=200"},
             5000);
   REQUIRE(ready_cluster(c) != 0);
-  paxoskv::test::temp_dir dir;
-  auto file = dir.path() + "/sets.txt";
-  {
-    std::string cmds;
-    for (int i = 1; i <= 200000; ++i)
-      cmds += "SET k" + std::to_string(i % 1000) + " value-"
-              + std::to_string(i) + "\r\n";
-    FILE* f = std::fopen(file.c_str(), "w");
-    REQUIRE(f != nullptr);
-    std::fwrite(cmds.data(), 1, cmds.size(), f);
-    std::fclose(f);
-  }
-  auto r = run_program("/bin/sh",
-                       {"-c", std::string(redis_cli) + " -p "
-                                + std::to_string(c.client_port(1))
-                                + " --pipe < " + file},
-                       ms{240000});
+  std::string cmds;
+  for (int i = 1; i <= 200000; ++i)
+    cmds += "SET k" + std::to_string(i % 1000) + " value-"
+            + std::to_string(i) + "\r\n";
+  auto r = pipe_into(c, 1, cmds, ms{240000});
   INFO(r.out << r.err);
   CHECK(r.out.find("errors: 0, replies: 200000") != std::string::npos);
   for (auto n : c.nodes()) {
