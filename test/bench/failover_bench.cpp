@@ -8,7 +8,9 @@
 // nodes, wait for a leader, write a history of SETS SETs (default 0, over
 // 10,000 keys, through redis-cli --pipe to a follower), complete one SET
 // through a follower, SIGKILL the leader, then send SETs through that
-// follower until one completes. A client
+// follower until one completes; then restart the killed node and time how
+// long until it answers GET with the latest value (process start, state
+// load and catch-up included). A client
 // inside this process talks to the follower's learner over the middleman,
 // so no process start-up is counted. Prints a Markdown table (median, min,
 // max); --out appends it to FILE.
@@ -54,14 +56,17 @@ bool set_once(caf::scoped_actor& self, const learner_actor& learner,
   return ok;
 }
 
-/// One run; milliseconds from the kill to the first completed SET, or -1.
-double one_run(caf::actor_system& sys, uint32_t heartbeat_ms,
-               uint64_t history) {
+/// One run: milliseconds from the kill to the first completed SET, and
+/// from the killed node's restart to its first answer with the latest
+/// value (-1: did not happen).
+std::pair<double, double> one_run(caf::actor_system& sys,
+                                  uint32_t heartbeat_ms, uint64_t history) {
+  const std::pair<double, double> failed{-1, -1};
   cluster c({{1}, {2}, {3}}, heartbeat_ms, {}, 10 * heartbeat_ms);
   c.start_all();
   uint32_t leader = 0;
   if (!wait_for([&] { return (leader = c.leader()) != 0; }, ms{20000}, ms{20}))
-    return -1;
+    return failed;
   auto follower = leader == 1 ? 2u : 1u;
   if (history > 0) {
     test::temp_dir tmp;
@@ -78,10 +83,10 @@ double one_run(caf::actor_system& sys, uint32_t heartbeat_ms,
       ms{3600000});
     if (r.out.find("errors: 0") == std::string::npos) {
       std::cerr << "history failed: " << r.out << r.err << "\n";
-      return -1;
+      return failed;
     }
     if ((leader = c.leader()) == 0)
-      return -1;
+      return failed;
     follower = leader == 1 ? 2u : 1u;
   }
   auto addr = c.address(follower);
@@ -89,25 +94,47 @@ double one_run(caf::actor_system& sys, uint32_t heartbeat_ms,
   auto dir = sys.middleman().remote_actor(
     addr.substr(0, colon), static_cast<uint16_t>(std::stoi(addr.substr(colon + 1))));
   if (!dir)
-    return -1;
+    return failed;
   caf::scoped_actor self{sys};
   learner_actor learner;
   self->request(*dir, std::chrono::seconds(5), lookup_atom_v, node_id{0})
     .receive([&](role_handles& h) { learner = h.learner; },
              [&](caf::error&) {});
   if (!learner)
-    return -1;
+    return failed;
   uint64_t client = 1000 + heartbeat_ms, seq = 1;
   if (!set_once(self, learner, client, seq++))
-    return -1;
+    return failed;
   c.kill(leader);
   auto t0 = clock_type::now();
   auto deadline = t0 + std::chrono::seconds(30);
-  while (clock_type::now() < deadline)
+  double failover = -1;
+  while (failover < 0 && clock_type::now() < deadline)
     if (set_once(self, learner, client, seq++))
-      return std::chrono::duration<double, std::milli>(clock_type::now() - t0)
-        .count();
-  return -1;
+      failover = std::chrono::duration<double, std::milli>(clock_type::now()
+                                                           - t0)
+                   .count();
+  if (failover < 0)
+    return failed;
+  // The killed node restarts: how long until it answers with the latest
+  // value (a leader read, so it must have caught up).
+  auto latest = std::to_string(seq - 1) + "\n";
+  auto t1 = clock_type::now();
+  c.start(leader);
+  auto port = std::to_string(c.client_port(leader));
+  bool back = wait_for(
+    [&] {
+      return run_program("redis-cli", {"-p", port, "get", "failover"},
+                         ms{5000})
+               .out
+             == latest;
+    },
+    ms{120000}, ms{10});
+  double restart
+    = back ? std::chrono::duration<double, std::milli>(clock_type::now() - t1)
+               .count()
+           : -1;
+  return {failover, restart};
 }
 
 } // namespace
@@ -148,27 +175,31 @@ int main(int argc, char** argv) {
         "the leader to the first SET completed through a follower; "
      << history << " SETs written before the kill; "
      << runs << " runs per T.\n\n"
-     << "| T (ms) | median (ms) | min (ms) | max (ms) | runs (ms) |\n"
-     << "|---:|---:|---:|---:|---|\n";
+     << "| T (ms) | failover median (ms) | min (ms) | max (ms) | runs (ms) "
+        "| restart to latest value, runs (ms) |\n"
+     << "|---:|---:|---:|---:|---|---|\n";
   for (auto t : heartbeats) {
     std::vector<double> times;
-    std::string all;
+    std::string all, restarts;
     for (int r = 0; r < runs; ++r) {
-      auto x = one_run(sys, t, history);
+      auto [x, back] = one_run(sys, t, history);
       all += (all.empty() ? "" : ", ") + std::to_string(static_cast<int>(x));
+      restarts += (restarts.empty() ? "" : ", ")
+                  + std::to_string(static_cast<int>(back));
       if (x >= 0)
         times.push_back(x);
-      std::cerr << "T=" << t << " run " << r + 1 << ": " << x << " ms\n";
+      std::cerr << "T=" << t << " run " << r + 1 << ": failover " << x
+                << " ms, restart " << back << " ms\n";
     }
     std::sort(times.begin(), times.end());
-    char row[256];
+    char row[512];
     if (times.empty())
-      std::snprintf(row, sizeof(row), "| %u | failed | | | %s |\n", t,
-                    all.c_str());
+      std::snprintf(row, sizeof(row), "| %u | failed | | | %s | %s |\n", t,
+                    all.c_str(), restarts.c_str());
     else
-      std::snprintf(row, sizeof(row), "| %u | %.0f | %.0f | %.0f | %s |\n", t,
-                    times[times.size() / 2], times.front(), times.back(),
-                    all.c_str());
+      std::snprintf(row, sizeof(row), "| %u | %.0f | %.0f | %.0f | %s | %s |\n",
+                    t, times[times.size() / 2], times.front(), times.back(),
+                    all.c_str(), restarts.c_str());
     md << row;
   }
   md << "\n";
