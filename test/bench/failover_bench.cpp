@@ -124,7 +124,7 @@ std::pair<double, double> one_run(caf::actor_system& sys,
   auto port = std::to_string(c.client_port(leader));
   bool back = wait_for(
     [&] {
-      return run_program("redis-cli", {"-p", port, "get", "failover"},
+      return run_program("/usr/bin/redis-cli", {"-p", port, "get", "failover"},
                          ms{5000})
                .out
              == latest;
