@@ -16,7 +16,6 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "protocol/kv_machine.hpp"
-#include "protocol/snapshot_format.hpp"
 
 namespace paxoskv {
 
@@ -85,29 +84,7 @@ state_writer_impl(state_actor::stateful_pointer<state_writer_state> self,
       s.waiting.clear();
     },
     [=](serve_snapshot& m) {
-      auto& s = self->state;
-      auto& r = m.request;
-      snapshot_chunk c;
-      c.source = s.node;
-      auto info = s.store->prepare_snapshot(r.snapshot);
-      if (!info) {
-        c.error = info.error().message;
-        return c;
-      }
-      auto& i = info.value();
-      auto offset = i.snapshot == r.snapshot ? r.offset : 0;
-      auto bytes = s.store->read_snapshot(i.snapshot, offset, r.max_bytes);
-      if (!bytes) {
-        c.error = bytes.error().message;
-        return c;
-      }
-      c.snapshot = i.snapshot;
-      c.total = i.total;
-      c.checksum = i.checksum;
-      c.offset = offset;
-      c.data = std::move(bytes.value());
-      c.data_checksum = snapshot::fnv1a(c.data);
-      return c;
+      return serve_chunk(*self->state.store, self->state.node, m.request);
     },
     [=](store_snapshot_chunk& m) {
       auto err = self->state.store->store_chunk(m.chunk);

@@ -4,6 +4,31 @@
 
 namespace paxoskv {
 
+snapshot_chunk serve_chunk(state_store& store, node_id self,
+                           const snapshot_request& r) {
+  snapshot_chunk c;
+  c.source = self;
+  auto info = store.prepare_snapshot(r.snapshot);
+  if (!info) {
+    c.error = info.error().message;
+    return c;
+  }
+  auto& i = info.value();
+  auto offset = i.snapshot == r.snapshot ? r.offset : 0;
+  auto bytes = store.read_snapshot(i.snapshot, offset, r.max_bytes);
+  if (!bytes) {
+    c.error = bytes.error().message;
+    return c;
+  }
+  c.snapshot = i.snapshot;
+  c.total = i.total;
+  c.checksum = i.checksum;
+  c.offset = offset;
+  c.data = std::move(bytes.value());
+  c.data_checksum = snapshot::fnv1a(c.data);
+  return c;
+}
+
 storage_status memory_state_store::load(state_machine& sm) const {
   if (!load_image(sm, image_))
     return storage_error{storage_errc::corrupt,

@@ -60,6 +60,12 @@ public:
   virtual storage_status install_snapshot(state_machine& sm) = 0;
 };
 
+/// The answer to a learner's request for a chunk of this node's snapshot
+/// (`self`: this node): the chunk, or the reason it cannot be served. A
+/// request naming a snapshot no longer kept gets the newest from byte 0.
+snapshot_chunk serve_chunk(state_store& store, node_id self,
+                           const snapshot_request& r);
+
 class memory_state_store final : public state_store {
 public:
   explicit memory_state_store(std::string cluster_id = "sim")

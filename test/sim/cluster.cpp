@@ -651,40 +651,16 @@ void cluster::commit_state(node& nd) {
 }
 
 void cluster::serve_snapshot(node& nd, const snapshot_request& r) {
-  snapshot_chunk c;
-  c.source = nd.id;
-  auto info = nd.state_disk.prepare_snapshot(r.snapshot);
-  if (!info) {
-    c.error = info.error().message;
-    send(nd.id, {r.learner, std::move(c)});
-    return;
-  }
-  auto& i = info.value();
-  auto offset = i.snapshot == r.snapshot ? r.offset : 0;
-  auto bytes = nd.state_disk.read_snapshot(i.snapshot, offset, r.max_bytes);
+  auto c = serve_chunk(nd.state_disk, nd.id, r);
   if (nd.state_backend) {
     // The real store serves the same bytes: the snapshot at a slot is the
     // same everywhere.
-    auto real = nd.state_backend->prepare_snapshot(r.snapshot);
-    auto real_bytes
-      = real ? nd.state_backend->read_snapshot(real.value().snapshot, offset,
-                                               r.max_bytes)
-             : storage_result<std::string>(real.error());
-    if (!real || real.value().snapshot != i.snapshot
-        || real.value().checksum != i.checksum || !real_bytes || !bytes
-        || real_bytes.value() != bytes.value())
+    auto real = serve_chunk(*nd.state_backend, nd.id, r);
+    if (real.error != c.error || real.snapshot != c.snapshot
+        || real.checksum != c.checksum || real.offset != c.offset
+        || real.data != c.data)
       fail("state store of node " + std::to_string(nd.id)
            + " serves a snapshot other than the in-memory one");
-  }
-  if (!bytes) {
-    c.error = bytes.error().message;
-  } else {
-    c.snapshot = i.snapshot;
-    c.total = i.total;
-    c.checksum = i.checksum;
-    c.offset = offset;
-    c.data = std::move(bytes.value());
-    c.data_checksum = snapshot::fnv1a(c.data);
   }
   send(nd.id, {r.learner, std::move(c)});
 }
