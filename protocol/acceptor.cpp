@@ -155,9 +155,8 @@ acceptor_step acceptor::on_accept(const accept& m) {
   auto i = state_.entries.find(m.slot);
   bool known_chosen = i != state_.entries.end() && i->second.chosen;
   if (m.slot < first_unchosen_ && !known_chosen) {
-    // Chosen, and the value is not held here (below the log start, or
-    // below a chosen floor a leader set): it cannot be compared, and
-    // nothing is stored. Telling the leader how far the log is chosen lets
+    // Chosen, and the value is not held here (below the log start): it
+    // cannot be compared, and nothing is stored. Telling the leader how far the log is chosen lets
     // it move past the slot.
     out.log.push_back("ignore_accept: slot " + std::to_string(m.slot)
                       + " is chosen and its value not held here");
@@ -294,11 +293,12 @@ slot_t acceptor::compaction_point() const {
 
 acceptor_step acceptor::on_learn_request(const learn_request& m) {
   acceptor_step out;
-  auto& d = learner_durable_[m.learner];
-  if (m.durable > d
-      && std::find(cfg_.learners.begin(), cfg_.learners.end(), m.learner)
-           != cfg_.learners.end()) {
-    d = m.durable;
+  // Only the cluster's learners count (and take memory here).
+  bool known = std::find(cfg_.learners.begin(), cfg_.learners.end(),
+                         m.learner)
+               != cfg_.learners.end();
+  if (known && m.durable > learner_durable_[m.learner]) {
+    learner_durable_[m.learner] = m.durable;
     auto point = compaction_point();
     if (point > state_.log_start) {
       truncate_below(point, out.mutable_write());
