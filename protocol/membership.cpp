@@ -216,8 +216,8 @@ configuration read_configuration(codec::reader& r) {
   c.epoch = r.uint(8);
   c.alpha = static_cast<uint32_t>(r.uint(4));
   auto n = r.uint(4);
-  // A member takes at least 26 bytes.
-  if (!r.ok() || n > r.remaining() / 26) {
+  // A member takes at least 22 bytes.
+  if (!r.ok() || n > r.remaining() / 22) {
     r.fail();
     return {};
   }

@@ -37,7 +37,9 @@
 #include <string_view>
 #include <vector>
 
-#include "protocol/types.hpp"
+#include <caf/meta/type_name.hpp>
+
+#include "protocol/ids.hpp"
 
 namespace paxoskv {
 

@@ -13,13 +13,10 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "protocol/ids.hpp"
+#include "protocol/membership.hpp"
+
 namespace paxoskv {
-
-/// Identifies a node of the cluster; ids are unique and small (1..N).
-using node_id = uint32_t;
-
-/// Index of an entry in the replicated log; slot 0 is the first entry.
-using slot_t = uint64_t;
 
 /// A proposal number. Totally ordered by (round, node); unique because each
 /// proposer only uses its own node id. The zero ballot means "none".
@@ -145,23 +142,30 @@ typename Inspector::result_type inspect(Inspector& f, command& x) {
            x.args);
 }
 
-/// The value of one log slot: a batch of client commands, applied in order.
-/// An empty batch is a NOP (what a new leader proposes to fill a gap).
+/// The value of one log slot: a batch of client commands, applied in order,
+/// or a new configuration (membership.hpp). An empty batch is a NOP (what a
+/// new leader proposes to fill a gap).
 struct log_value {
-  /// The commands of this batch; empty for a NOP.
+  /// The commands of this batch; empty for a NOP or a configuration.
   std::vector<command> commands;
+  /// A membership change (epoch 0: none). A value holding one holds no
+  /// commands.
+  configuration config;
 
-  bool is_nop() const { return commands.empty(); }
+  bool is_nop() const { return commands.empty() && config.empty(); }
+  bool is_config() const { return !config.empty(); }
 
   uint64_t size_bytes() const {
     uint64_t n = 8;
     for (auto& c : commands)
       n += c.size_bytes();
+    if (is_config())
+      n += 16 + 40 * config.members.size();
     return n;
   }
 
   friend bool operator==(const log_value& a, const log_value& b) {
-    return a.commands == b.commands;
+    return a.commands == b.commands && a.config == b.config;
   }
   friend bool operator!=(const log_value& a, const log_value& b) {
     return !(a == b);
@@ -170,7 +174,7 @@ struct log_value {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, log_value& x) {
-  return f(caf::meta::type_name("log_value"), x.commands);
+  return f(caf::meta::type_name("log_value"), x.commands, x.config);
 }
 
 /// A NOP value.
@@ -213,11 +217,6 @@ struct chosen_entry {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, chosen_entry& x) {
   return f(caf::meta::type_name("chosen_entry"), x.slot, x.value);
-}
-
-/// Size of a majority of `n` voters.
-inline size_t majority_of(size_t n) {
-  return n / 2 + 1;
 }
 
 } // namespace paxoskv

@@ -66,7 +66,10 @@ std::optional<ballot> decode_ballot(std::string_view bytes) {
 std::string encode_entry(const accepted_entry& e) {
   std::string out;
   out.reserve(32 + e.value.size_bytes());
-  put_u8(out, entry_format);
+  // Configuration values take format 2; every other value keeps format 1,
+  // so data directories written before configurations existed read as
+  // they are.
+  put_u8(out, e.value.is_config() ? entry_format_config : entry_format);
   put_u64(out, e.accepted_ballot.round);
   put_u32(out, e.accepted_ballot.node);
   put_u8(out, e.chosen ? 1 : 0);
@@ -79,6 +82,8 @@ std::string encode_entry(const accepted_entry& e) {
     for (auto& a : c.args)
       put_bytes(out, a);
   }
+  if (e.value.is_config())
+    encode(out, e.value.config);
   return out;
 }
 
@@ -87,7 +92,8 @@ std::optional<accepted_entry> decode_entry(slot_t slot,
   reader r(bytes);
   accepted_entry e;
   e.slot = slot;
-  if (r.uint(1) != entry_format)
+  auto format = r.uint(1);
+  if (format != entry_format && format != entry_format_config)
     return std::nullopt;
   e.accepted_ballot.round = r.uint(8);
   e.accepted_ballot.node = static_cast<node_id>(r.uint(4));
@@ -117,6 +123,11 @@ std::optional<accepted_entry> decode_entry(slot_t slot,
     for (uint64_t k = 0; k < nargs && r.ok(); ++k)
       c.args.push_back(r.bytes());
     e.value.commands.push_back(std::move(c));
+  }
+  if (format == entry_format_config) {
+    e.value.config = read_configuration(r);
+    if (!e.value.commands.empty())
+      return std::nullopt;
   }
   if (!r.ok() || !r.at_end())
     return std::nullopt;

@@ -25,6 +25,11 @@
 //                     u64 client_id, u64 sequence, u8 op,
 //                     u32 number of arguments, then per argument:
 //                       u32 length, bytes
+//                   Format 2 (a configuration value, no commands): the
+//                   same, then the configuration: u64 epoch, u32 alpha,
+//                   u32 number of members, then per member: u32 id,
+//                   u32 length + host, u32 port, u8 roles, u8 voter,
+//                   u64 incarnation
 //                   The entry's chosen byte is 1 when it was stored with a
 //                   value already known chosen; an accepted value later
 //                   found chosen gets a mark instead (the value is not
@@ -50,6 +55,9 @@ namespace paxoskv::schema {
 
 constexpr uint32_t format_version = 1;
 constexpr uint8_t entry_format = 1;
+/// An entry whose value is a configuration: format 1's fields (no
+/// commands), then the configuration.
+constexpr uint8_t entry_format_config = 2;
 
 constexpr const char* meta_db = "meta";
 constexpr const char* log_db = "acceptor_log";

@@ -216,7 +216,8 @@ TEST_CASE("the in-memory store serves its snapshot, stores chunks, and "
   kv_machine m;
   state_image img;
   run(m, img, workload());
-  for (auto w = save_image(m); auto& [k, v] : w.records) {
+  auto w = save_image(m);
+  for (auto& [k, v] : w.records) {
     state_write sw;
     sw.applied = w.applied;
     sw.records[k] = v;
