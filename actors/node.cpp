@@ -13,6 +13,18 @@
 
 namespace paxoskv {
 
+config_history bootstrap_configs(const node_settings& s) {
+  auto c = configuration_from_lists(s.acceptors, s.learners, s.proposers,
+                                    s.electors, s.alpha);
+  for (auto& m : c.members)
+    for (auto& p : s.peers)
+      if (p.node == m.id) {
+        m.host = p.host;
+        m.port = p.port;
+      }
+  return bootstrap_history(std::move(c));
+}
+
 storage_result<node_runtime> start_node(caf::actor_system& sys,
                                         const node_settings& s) {
   node_runtime rt;
@@ -44,7 +56,7 @@ storage_result<node_runtime> start_node(caf::actor_system& sys,
     cfg.self = s.self;
     cfg.lease_ms = static_cast<uint32_t>(s.lease.count());
     cfg.started_ms = monotonic_ms();
-    cfg.learners = s.learners;
+    cfg.configs = bootstrap_configs(s);
     cfg.tail_slots = s.log_tail_slots;
     cfg.tail_bytes = s.log_tail_bytes;
     rt.roles.acceptor
@@ -53,8 +65,7 @@ storage_result<node_runtime> start_node(caf::actor_system& sys,
   if (s.proposer) {
     proposer_config cfg;
     cfg.self = s.self;
-    cfg.acceptors = s.acceptors;
-    cfg.learners = s.learners;
+    cfg.configs = bootstrap_configs(s);
     cfg.lease_ms = static_cast<uint32_t>(s.lease.count());
     cfg.lease_margin_ms = static_cast<uint32_t>(s.lease_margin.count());
     cfg.lease_renew_ms = static_cast<uint32_t>(s.heartbeat.count());

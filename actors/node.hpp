@@ -27,6 +27,8 @@ struct node_settings {
   uint64_t log_tail_slots = 10000;
   uint64_t log_tail_bytes = uint64_t{64} << 20;
   uint64_t snapshot_rate_bytes = uint64_t{32} << 20;
+  /// The membership window (membership.hpp).
+  uint32_t alpha = 64;
   /// Heartbeat interval T and election timeout (2T by default).
   std::chrono::milliseconds heartbeat{100};
   std::chrono::milliseconds election_timeout{200};
@@ -43,6 +45,9 @@ struct node_runtime {
   caf::actor directory;
   disk_actor disk;
 };
+
+/// The bootstrap configuration the settings describe (every node a voter).
+config_history bootstrap_configs(const node_settings& s);
 
 /// Opens the data directory (when the process hosts an acceptor or a
 /// proposer) and spawns the roles and the directory.

@@ -14,6 +14,8 @@ void acceptor_write::merge(acceptor_write&& later) {
     chosen_marks.push_back(s);
   if (later.log_start && (!log_start || *later.log_start > *log_start))
     log_start = later.log_start;
+  if (later.configs)
+    configs = std::move(later.configs);
 }
 
 void acceptor_state::apply(const acceptor_write& w) {
@@ -32,14 +34,24 @@ void acceptor_state::apply(const acceptor_write& w) {
     log_start = *w.log_start;
     entries.erase(entries.begin(), entries.lower_bound(log_start));
   }
+  if (w.configs)
+    configs = *w.configs;
 }
 
 acceptor::acceptor(acceptor_config cfg, acceptor_state restored)
   : cfg_(cfg), state_(std::move(restored)) {
   assert(cfg_.self != 0);
   assert(cfg_.promise_entries_max > 0 && cfg_.learn_entries_max > 0);
+  configs_ = state_.configs.empty() ? cfg_.configs : state_.configs;
   first_unchosen_ = state_.log_start;
   advance_first_unchosen();
+}
+
+bool acceptor::is_learner(node_id learner) const {
+  if (configs_.empty())
+    return false;
+  auto ls = configs_.latest().config.with_role(role_learner);
+  return std::find(ls.begin(), ls.end(), learner) != ls.end();
 }
 
 void acceptor::raise_promise(const ballot& b, acceptor_write& w) {
@@ -55,23 +67,30 @@ void acceptor::store(accepted_entry e, acceptor_write& w) {
 }
 
 void acceptor::truncate_below(slot_t start, acceptor_write& w) {
+  assert(start <= first_unchosen_);
   if (start <= state_.log_start)
     return;
   state_.log_start = start;
   state_.entries.erase(state_.entries.begin(),
                        state_.entries.lower_bound(start));
   w.log_start = start;
-  first_unchosen_ = std::max(first_unchosen_, start);
-  advance_first_unchosen();
+  // H(first_unchosen) is stored with it: after a restart first_unchosen is
+  // found again at least as far (the marks below it are stored), and the
+  // configurations passed on the way are known ones.
+  state_.configs = configs_;
+  w.configs = configs_;
 }
 
 void acceptor::advance_first_unchosen() {
   for (;;) {
     auto i = state_.entries.find(first_unchosen_);
     if (i == state_.entries.end() || !i->second.chosen)
-      return;
+      break;
+    if (i->second.value.is_config())
+      configs_.on_chosen(first_unchosen_, i->second.value.config);
     ++first_unchosen_;
   }
+  configs_.trim(first_unchosen_);
 }
 
 std::string acceptor::lease_refusal(const prepare& m, clock_ms now) const {
@@ -125,6 +144,7 @@ acceptor_step acceptor::on_prepare(const prepare& m, clock_ms now) {
   reply.acceptor = cfg_.self;
   reply.from_slot = m.from_slot;
   reply.first_unchosen = first_unchosen_;
+  reply.configs = configs_;
   // Slots below first_unchosen are chosen: a new leader has nothing to
   // re-propose there, so the report starts at the first slot that may need
   // it. Phase 1 then costs the same after a million slots as after ten.
@@ -149,7 +169,8 @@ acceptor_step acceptor::on_accept(const accept& m) {
     out.log.push_back("ignore_accept: ballot " + to_string(m.b)
                       + " below promise " + to_string(state_.promised));
     out.send_now.push_back({m.proposer, accepted{m.b, m.slot, state_.promised,
-                                                 first_unchosen_, cfg_.self}});
+                                                 first_unchosen_, cfg_.self,
+                                                 configs_.epoch()}});
     return out;
   }
   auto i = state_.entries.find(m.slot);
@@ -162,7 +183,8 @@ acceptor_step acceptor::on_accept(const accept& m) {
                       + " is chosen and its value not held here");
     out.send_now.push_back({m.proposer, success_ack{cfg_.self,
                                                     first_unchosen_,
-                                                    state_.promised}});
+                                                    state_.promised,
+                                                    configs_}});
     return out;
   }
   if (known_chosen && i->second.value != m.value) {
@@ -175,7 +197,8 @@ acceptor_step acceptor::on_accept(const accept& m) {
                       + " is chosen with another value");
     out.send_now.push_back({m.proposer, success_ack{cfg_.self,
                                                     first_unchosen_,
-                                                    state_.promised}});
+                                                    state_.promised,
+                                                    configs_}});
     return out;
   }
   auto& w = out.mutable_write();
@@ -184,7 +207,8 @@ acceptor_step acceptor::on_accept(const accept& m) {
     store({m.slot, m.b, m.value, false}, w);
   mark_chosen_below(m.first_unchosen, m.b, w);
   out.after_write.push_back({m.proposer, accepted{m.b, m.slot, state_.promised,
-                                                  first_unchosen_, cfg_.self}});
+                                                  first_unchosen_, cfg_.self,
+                                                  configs_.epoch()}});
   if (w.empty())
     out.write.reset();
   return out;
@@ -212,6 +236,16 @@ void acceptor::mark_chosen_below(slot_t leader_first_unchosen, const ballot& b,
 acceptor_step acceptor::on_success(const success& m) {
   acceptor_step out;
   auto& w = out.mutable_write();
+  if (m.jump_to > first_unchosen_ && !m.configs.empty()
+      && m.configs.epoch() >= configs_.epoch()) {
+    // Everything below jump_to is chosen and held elsewhere; its
+    // configurations come with it.
+    out.log.push_back("jump: the log is chosen below slot "
+                      + std::to_string(m.jump_to));
+    configs_ = m.configs;
+    first_unchosen_ = m.jump_to;
+    truncate_below(m.jump_to, w);
+  }
   for (auto& c : m.entries) {
     if (c.slot < state_.log_start)
       continue;
@@ -232,7 +266,8 @@ acceptor_step acceptor::on_success(const success& m) {
   advance_first_unchosen();
   out.after_write.push_back({m.proposer, success_ack{cfg_.self,
                                                      first_unchosen_,
-                                                     state_.promised}});
+                                                     state_.promised,
+                                                     configs_}});
   if (w.empty())
     out.write.reset();
   return out;
@@ -252,6 +287,17 @@ std::vector<chosen_entry> acceptor::chosen_run(slot_t from,
 acceptor_step acceptor::on_success_relay(const success_relay& m) const {
   acceptor_step out;
   auto run = chosen_run(m.from_slot, m.entries_max);
+  if (run.empty() && m.from_slot < state_.log_start) {
+    // Compacted away here: the lagging acceptor jumps to where this one
+    // knows the log chosen (H comes with it), and is relayed values from
+    // there on.
+    success jump;
+    jump.proposer = m.proposer;
+    jump.jump_to = first_unchosen_;
+    jump.configs = configs_;
+    out.send_now.push_back({m.to, std::move(jump)});
+    return out;
+  }
   if (run.empty()) {
     out.log.push_back("ignore_success_relay: slot "
                       + std::to_string(m.from_slot) + " not held chosen");
@@ -263,12 +309,15 @@ acceptor_step acceptor::on_success_relay(const success_relay& m) const {
 }
 
 slot_t acceptor::compaction_point() const {
-  if (!cfg_.compaction || cfg_.learners.empty())
+  if (!cfg_.compaction || configs_.empty())
+    return 0;
+  auto learners = configs_.latest().config.with_role(role_learner);
+  if (learners.empty())
     return 0;
   // What a majority of the learners hold durably: every slot below it is
   // chosen (learners apply nothing else) and on the disks of a majority.
   std::vector<slot_t> durable;
-  for (auto l : cfg_.learners) {
+  for (auto l : learners) {
     auto i = learner_durable_.find(l);
     durable.push_back(i == learner_durable_.end() ? 0 : i->second);
   }
@@ -288,15 +337,15 @@ slot_t acceptor::compaction_point() const {
       break;
     }
   }
-  return std::max(point, state_.log_start);
+  // Only what this acceptor knows chosen: past that it would not know the
+  // configurations (a lagging acceptor is sent a jump instead).
+  return std::max(std::min(point, first_unchosen_), state_.log_start);
 }
 
 acceptor_step acceptor::on_learn_request(const learn_request& m) {
   acceptor_step out;
   // Only the cluster's learners count (and take memory here).
-  bool known = std::find(cfg_.learners.begin(), cfg_.learners.end(),
-                         m.learner)
-               != cfg_.learners.end();
+  bool known = is_learner(m.learner);
   if (known && m.durable > learner_durable_[m.learner]) {
     learner_durable_[m.learner] = m.durable;
     auto point = compaction_point();

@@ -8,6 +8,12 @@
 //   leader sent its chosen value in a `success` message.
 // - `first_unchosen` is the lowest slot not marked chosen. Every slot below
 //   `log_start` is chosen and forgotten, so first_unchosen >= log_start.
+// - `configs()` is H(first_unchosen) (membership.hpp): the entries below
+//   first_unchosen are chosen values, and every configuration among them
+//   is taken in as first_unchosen passes it; the log start moves only to
+//   at most first_unchosen, storing H with it, or to a point whose H comes
+//   with it (a jump sent by an acceptor that knows the log chosen that
+//   far). Promises and success_acks report H with first_unchosen.
 // - Compaction: the log start only moves below what a majority of the
 //   learners reported durably applied (their state on disk covers it, so
 //   a learner that needs an older slot takes a snapshot from one of them),
@@ -42,9 +48,14 @@ struct acceptor_write {
   /// The new start of the log: every entry and mark below it is deleted
   /// (after the entries and marks of the same write are applied).
   std::optional<slot_t> log_start;
+  /// Written with every new log start: the configurations governing the
+  /// slots from the acceptor's first_unchosen on (membership.hpp), which
+  /// the entries below the log start no longer tell.
+  std::optional<config_history> configs;
 
   bool empty() const {
-    return !promised && entries.empty() && chosen_marks.empty() && !log_start;
+    return !promised && entries.empty() && chosen_marks.empty() && !log_start
+           && !configs;
   }
 
   /// Appends the changes of a later step (group commit).
@@ -59,6 +70,9 @@ struct acceptor_state {
   slot_t log_start = 0;
   /// Accepted entries by slot (none below log_start).
   std::map<slot_t, accepted_entry> entries;
+  /// The configurations stored with the log start (empty: none stored; the
+  /// bootstrap configuration applies).
+  config_history configs;
 
   /// Applies a committed write.
   void apply(const acceptor_write& w);
@@ -78,8 +92,10 @@ struct acceptor_config {
   /// The clock when this acceptor started: a lease granted before a restart
   /// is honoured until started_ms + lease_ms.
   clock_ms started_ms = 0;
-  /// Every learner of the cluster (compaction waits for a majority).
-  std::vector<node_id> learners;
+  /// The bootstrap configurations, for a state that stored none (a new or
+  /// never compacted log). Compaction waits for a majority of the newest
+  /// configuration's learners.
+  config_history configs;
   /// Chosen slots kept below the compaction point for learners that lag a
   /// little (they catch up from the log rather than by snapshot), unless
   /// they hold more than tail_bytes.
@@ -125,6 +141,9 @@ public:
   const ballot& promised() const { return state_.promised; }
   slot_t first_unchosen() const { return first_unchosen_; }
   slot_t log_start() const { return state_.log_start; }
+  /// H(first_unchosen): the configurations governing the slots from
+  /// first_unchosen on, as far as this acceptor knows.
+  const config_history& configs() const { return configs_; }
   const std::map<slot_t, accepted_entry>& entries() const {
     return state_.entries;
   }
@@ -145,13 +164,20 @@ private:
   void mark_chosen_below(slot_t leader_first_unchosen, const ballot& b,
                          acceptor_write& w);
 
+  /// Moves first_unchosen past the chosen entries held, taking the
+  /// configurations among them.
   void advance_first_unchosen();
+
+  /// Whether `learner` is a learner of the newest configuration.
+  bool is_learner(node_id learner) const;
 
   /// The chosen values held from `from` on, contiguous, at most `max`.
   std::vector<chosen_entry> chosen_run(slot_t from, size_t max) const;
 
   /// Forgets every slot below `start` (all chosen, and covered by the
-  /// learners' state); records it in `w`.
+  /// learners' state, or known chosen by the acceptor that sent a jump);
+  /// records it in `w` with the configurations. `start` is at most
+  /// first_unchosen, so these are known.
   void truncate_below(slot_t start, acceptor_write& w);
 
   /// What the learners reported durable (in memory; reported again after
@@ -165,6 +191,7 @@ private:
   ballot lease_ballot_;
   clock_ms lease_until_ = 0;
   slot_t first_unchosen_ = 0;
+  config_history configs_;
   std::map<node_id, slot_t> learner_durable_;
 };
 

@@ -1,6 +1,7 @@
 #include "protocol/membership.hpp"
 
 #include <algorithm>
+#include <map>
 
 #include "protocol/codec.hpp"
 
@@ -195,6 +196,29 @@ config_history bootstrap_history(configuration c) {
   config_history h;
   h.entries.push_back({0, 0, std::move(c)});
   return h;
+}
+
+configuration configuration_from_lists(const std::vector<node_id>& acceptors,
+                                       const std::vector<node_id>& learners,
+                                       const std::vector<node_id>& proposers,
+                                       const std::vector<node_id>& electors,
+                                       uint32_t alpha) {
+  std::map<node_id, uint8_t> roles;
+  for (auto n : acceptors)
+    roles[n] |= role_acceptor;
+  for (auto n : learners)
+    roles[n] |= role_learner;
+  for (auto n : proposers)
+    roles[n] |= role_proposer;
+  for (auto n : electors)
+    roles[n] |= role_elector;
+  configuration c;
+  c.epoch = 1;
+  c.alpha = alpha;
+  for (auto& [id, r] : roles)
+    c.members.push_back(member{id, "node" + std::to_string(id),
+                               static_cast<uint16_t>(id), r, true, 0});
+  return c;
 }
 
 void encode(std::string& out, const configuration& c) {

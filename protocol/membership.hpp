@@ -199,6 +199,14 @@ typename Inspector::result_type inspect(Inspector& f, config_history& x) {
 /// The history of a cluster just created: `c` governs from slot 0.
 config_history bootstrap_history(configuration c);
 
+/// A bootstrap configuration from role lists (tests, the simulator): each
+/// node listed gets those roles, is a voter, and has a placeholder address.
+configuration configuration_from_lists(const std::vector<node_id>& acceptors,
+                                       const std::vector<node_id>& learners,
+                                       const std::vector<node_id>& proposers,
+                                       const std::vector<node_id>& electors,
+                                       uint32_t alpha = 64);
+
 /// Byte encodings (for the data directory and snapshots).
 void encode(std::string& out, const configuration& c);
 void encode(std::string& out, const config_history& h);

@@ -72,12 +72,15 @@ struct promise {
   bool no_more_accepted = true;
   /// The acceptor's first slot not known chosen.
   slot_t first_unchosen = 0;
+  /// H(first_unchosen): the configurations governing the slots from
+  /// first_unchosen on (membership.hpp).
+  config_history configs;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, promise& x) {
   return f(caf::meta::type_name("promise"), x.b, x.acceptor, x.from_slot,
-           x.entries, x.no_more_accepted, x.first_unchosen);
+           x.entries, x.no_more_accepted, x.first_unchosen, x.configs);
 }
 
 PAXOSKV_HANDLED_BY(promise, proposer)
@@ -118,12 +121,16 @@ struct accepted {
   slot_t first_unchosen = 0;
   /// The answering acceptor's node.
   node_id acceptor = 0;
+  /// The epoch of the newest configuration the acceptor knows: a proposer
+  /// that knows an older one does not adopt first_unchosen from this
+  /// answer (it would not know the configurations below it).
+  uint64_t config_epoch = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, accepted& x) {
   return f(caf::meta::type_name("accepted"), x.b, x.slot, x.promised,
-           x.first_unchosen, x.acceptor);
+           x.first_unchosen, x.acceptor, x.config_epoch);
 }
 
 PAXOSKV_HANDLED_BY(accepted, proposer)
@@ -154,11 +161,17 @@ struct success {
   std::vector<chosen_entry> entries;
   /// The sending proposer's node.
   node_id proposer = 0;
+  /// A jump (from an acceptor asked to relay values it has compacted
+  /// away): every slot below `jump_to` is chosen, and `configs` is
+  /// H(jump_to). The receiver forgets its log below it. 0: no jump.
+  slot_t jump_to = 0;
+  config_history configs;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, success& x) {
-  return f(caf::meta::type_name("success"), x.entries, x.proposer);
+  return f(caf::meta::type_name("success"), x.entries, x.proposer, x.jump_to,
+           x.configs);
 }
 
 PAXOSKV_HANDLED_BY(success, acceptor)
@@ -194,12 +207,14 @@ struct success_ack {
   slot_t first_unchosen = 0;
   /// The acceptor's promised ballot.
   ballot promised;
+  /// H(first_unchosen).
+  config_history configs;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, success_ack& x) {
   return f(caf::meta::type_name("success_ack"), x.acceptor, x.first_unchosen,
-           x.promised);
+           x.promised, x.configs);
 }
 
 PAXOSKV_HANDLED_BY(success_ack, proposer)

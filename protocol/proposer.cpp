@@ -24,14 +24,88 @@ proposer::proposer(proposer_config cfg, uint64_t restored_round)
     round_(restored_round),
     seen_round_(restored_round),
     jitter_state_(cfg_.jitter_seed) {
-  assert(cfg_.self != 0 && !cfg_.acceptors.empty());
+  assert(cfg_.self != 0
+         && (!cfg_.configs.empty() || !cfg_.acceptors.empty()));
   assert(cfg_.window_slots_max > 0 && cfg_.batch_commands_max > 0);
   assert(cfg_.retransmit_ticks > 0 && cfg_.backoff_ticks_max > 0);
   assert(cfg_.lease_ms == 0
          || (cfg_.lease_margin_ms < cfg_.lease_ms && cfg_.lease_renew_ms > 0
              && cfg_.lease_renew_ms < cfg_.lease_ms - cfg_.lease_margin_ms));
-  for (auto a : cfg_.acceptors)
-    peers_[a];
+  configs_ = cfg_.configs.empty()
+               ? bootstrap_history(configuration_from_lists(
+                   cfg_.acceptors, cfg_.learners, {}, {}))
+               : cfg_.configs;
+  refresh_peers();
+}
+
+std::vector<node_id> proposer::refresh_peers() {
+  std::set<node_id> want;
+  for (auto* c : configs_.governing(first_unchosen_, ~slot_t{0}))
+    for (auto v : c->voters())
+      want.insert(v);
+  std::vector<node_id> added;
+  for (auto i = peers_.begin(); i != peers_.end();)
+    i = want.count(i->first) > 0 ? std::next(i) : peers_.erase(i);
+  for (auto v : want)
+    if (peers_.count(v) == 0) {
+      auto& p = peers_[v];
+      p.heard_tick = now_;
+      p.progress_tick = now_;
+      added.push_back(v);
+    }
+  return added;
+}
+
+std::vector<node_id> proposer::learners() const {
+  std::set<node_id> all;
+  for (auto* c : configs_.governing(first_unchosen_, ~slot_t{0}))
+    for (auto l : c->with_role(role_learner))
+      all.insert(l);
+  return {all.begin(), all.end()};
+}
+
+bool proposer::quorum_of_all(const std::set<node_id>& acks) const {
+  for (auto* c : configs_.governing(first_unchosen_, ~slot_t{0}))
+    if (!c->is_quorum(acks))
+      return false;
+  return true;
+}
+
+std::set<node_id> proposer::prepared() const {
+  std::set<node_id> done;
+  for (auto& [id, p] : peers_)
+    if (p.prepare_done)
+      done.insert(id);
+  return done;
+}
+
+bool proposer::within_window(slot_t slot) const {
+  return slot < first_unchosen_ + configs_.latest().config.alpha;
+}
+
+void proposer::configs_changed(proposer_step& out) {
+  auto added = refresh_peers();
+  out.notices.push_back("configuration: " + to_string(configs_.latest().config)
+                        + (configs_.pending(first_unchosen_)
+                             ? ", in force from slot "
+                                 + std::to_string(configs_.latest().effective)
+                             : ""));
+  if (added.empty())
+    return;
+  if (phase_ == proposer_phase::leading) {
+    // New voters may hold values accepted under an older ballot at the
+    // slots they now govern: a new phase 1 covers every configuration.
+    start_phase1(out);
+  } else if (phase_ == proposer_phase::preparing) {
+    for (auto id : added) {
+      auto& p = peers_.at(id);
+      p.prepare_from = first_unchosen_;
+      p.prepare_done = false;
+      p.prepare_tick = now_;
+      out.after_write.push_back({id, prepare{ballot_, first_unchosen_,
+                                             cfg_.self}});
+    }
+  }
 }
 
 uint64_t proposer::next_jitter() {
@@ -63,7 +137,6 @@ void proposer::start_phase1(proposer_step& out) {
   drop_reads();
   drop_in_flight();
   reported_.clear();
-  prepared_count_ = 0;
   for (auto& [id, p] : peers_) {
     p.prepare_from = first_unchosen_;
     p.prepare_done = false;
@@ -208,15 +281,22 @@ proposer_step proposer::on_promise(const promise& m) {
     return out;
   }
   assert(m.no_more_accepted || !m.entries.empty());
+  note_acceptor_progress(m.acceptor, m.first_unchosen, &m.configs,
+                         m.configs.epoch(), out);
+  // Learning configurations may have restarted phase 1 or dropped this
+  // acceptor: the report counts only if it still answers this round.
+  pi = peers_.find(m.acceptor);
+  if (phase_ != proposer_phase::preparing || pi == peers_.end()
+      || pi->second.prepare_done || m.from_slot != pi->second.prepare_from)
+    return out;
   auto& p = pi->second;
-  note_acceptor_progress(m.acceptor, m.first_unchosen, out);
   std::vector<chosen_entry> learned;
   for (auto& e : m.entries) {
     assert(e.slot >= m.from_slot);
     if (e.slot < first_unchosen_)
       continue; // Chosen, as another acceptor reported.
     if (e.chosen) {
-      record_chosen(e.slot, e.value, learned);
+      record_chosen(e.slot, e.value, learned, out);
       continue;
     }
     auto& r = reported_[e.slot];
@@ -224,6 +304,8 @@ proposer_step proposer::on_promise(const promise& m) {
       r = e;
   }
   notify_learners(std::move(learned), out);
+  if (phase_ != proposer_phase::preparing || peers_.count(m.acceptor) == 0)
+    return out; // A configuration among the chosen values restarted it.
   if (!m.no_more_accepted) {
     // Slots below first_unchosen need no report (they are chosen).
     p.prepare_from = std::max(m.entries.back().slot + 1, first_unchosen_);
@@ -233,7 +315,7 @@ proposer_step proposer::on_promise(const promise& m) {
     return out;
   }
   p.prepare_done = true;
-  if (++prepared_count_ >= majority_of(peers_.size()))
+  if (quorum_of_all(prepared()))
     finish_phase1(out);
   return out;
 }
@@ -275,20 +357,22 @@ proposer_step proposer::on_accepted(const accepted& m) {
     step_down(m.promised, out);
     return out;
   }
-  note_acceptor_progress(m.acceptor, m.first_unchosen, out);
+  note_acceptor_progress(m.acceptor, m.first_unchosen, nullptr,
+                         m.config_epoch, out);
   if (phase_ != proposer_phase::leading || m.b != ballot_)
     return out;
   auto it = in_flight_.find(m.slot);
   if (it == in_flight_.end() || !is_acceptor(m.acceptor))
     return out; // Already chosen, or a duplicate.
   it->second.acks.insert(m.acceptor);
-  if (it->second.acks.size() < majority_of(peers_.size()))
+  if (!configs_.at(m.slot).is_quorum(it->second.acks))
     return out;
   std::vector<chosen_entry> learned;
   for (auto& c : it->second.value.commands)
     pending_ids_.erase({c.client_id, c.sequence});
-  record_chosen(m.slot, std::move(it->second.value), learned);
+  auto value = std::move(it->second.value);
   in_flight_.erase(it);
+  record_chosen(m.slot, std::move(value), learned, out);
   notify_learners(std::move(learned), out);
   fill_window(out);
   return out;
@@ -304,9 +388,10 @@ proposer_step proposer::on_success_ack(const success_ack& m) {
   // Keep sending success until the acceptor has caught up, but only on an
   // answer that shows progress: a duplicated answer must not fork a second
   // chain of successes (duplicates would then grow without bound).
-  bool progressed = note_acceptor_progress(m.acceptor, m.first_unchosen, out);
+  bool progressed = note_acceptor_progress(m.acceptor, m.first_unchosen,
+                                           &m.configs, m.configs.epoch(), out);
   auto pi = peers_.find(m.acceptor);
-  if (progressed && phase_ == proposer_phase::leading
+  if (progressed && phase_ == proposer_phase::leading && pi != peers_.end()
       && pi->second.first_unchosen < first_unchosen_)
     send_success(m.acceptor, out);
   return out;
@@ -449,12 +534,11 @@ proposer_step proposer::on_read_probe_ack(const read_probe_ack& m,
   round_acks_.insert(m.acceptor);
   if (m.lease_granted)
     round_grants_.insert(m.acceptor);
-  auto majority = majority_of(peers_.size());
-  if (round_acks_.size() < majority)
+  if (!quorum_of_all(round_acks_))
     return out;
   // Confirmed: no newer ballot was promised by a majority when it answered,
   // so nothing was chosen under one before the reads arrived.
-  if (cfg_.lease_ms > 0 && round_grants_.size() >= majority) {
+  if (cfg_.lease_ms > 0 && quorum_of_all(round_grants_)) {
     // Each grant started when its acceptor got the probe, after
     // round_sent_ms_; the margin covers the clocks' drift.
     auto until = round_sent_ms_ + cfg_.lease_ms - cfg_.lease_margin_ms;
@@ -491,7 +575,8 @@ void proposer::retransmit(proposer_step& out) {
   for (auto& [id, p] : peers_) {
     bool owed = wants_success(p);
     for (auto i = in_flight_.begin(); !owed && i != in_flight_.end(); ++i)
-      owed = stale(i->second) && i->second.acks.count(id) == 0;
+      owed = stale(i->second) && i->second.acks.count(id) == 0
+             && configs_.at(i->first).is_voter(id);
     if (owed && may_retransmit(p))
       due.insert(id);
   }
@@ -499,8 +584,9 @@ void proposer::retransmit(proposer_step& out) {
     if (!stale(prop))
       continue;
     bool all = true;
+    auto& config = configs_.at(slot);
     for (auto& [id, p] : peers_) {
-      if (prop.acks.count(id) > 0)
+      if (prop.acks.count(id) > 0 || !config.is_voter(id))
         continue;
       if (due.count(id) > 0)
         send_accept(id, slot, prop.value, out);
@@ -522,8 +608,10 @@ void proposer::propose(slot_t slot, log_value value, proposer_step& out) {
   auto& prop = in_flight_[slot];
   prop.value = std::move(value);
   prop.sent_tick = now_;
-  for (auto& [id, p] : peers_)
-    send_accept(id, slot, prop.value, out);
+  // Only the voters of the configuration governing the slot.
+  for (auto id : configs_.at(slot).voters())
+    if (peers_.count(id) > 0)
+      send_accept(id, slot, prop.value, out);
 }
 
 void proposer::send_accept(node_id acceptor, slot_t slot,
@@ -535,7 +623,8 @@ void proposer::send_accept(node_id acceptor, slot_t slot,
 
 void proposer::fill_window(proposer_step& out) {
   while (phase_ == proposer_phase::leading
-         && in_flight_.size() < cfg_.window_slots_max && !reproposals_.empty()) {
+         && in_flight_.size() < cfg_.window_slots_max && !reproposals_.empty()
+         && within_window(reproposals_.begin()->first)) {
     auto first = reproposals_.begin();
     auto slot = first->first;
     auto value = std::move(first->second);
@@ -543,8 +632,11 @@ void proposer::fill_window(proposer_step& out) {
     if (chosen_.count(slot) == 0)
       propose(slot, std::move(value), out);
   }
+  if (!reproposals_.empty())
+    return; // Client batches go above the phase 1 slots.
   while (phase_ == proposer_phase::leading
-         && in_flight_.size() < cfg_.window_slots_max && !queue_.empty()) {
+         && in_flight_.size() < cfg_.window_slots_max && !queue_.empty()
+         && within_window(next_slot_)) {
     log_value batch;
     uint64_t bytes = batch.size_bytes();
     while (!queue_.empty()
@@ -558,10 +650,18 @@ void proposer::fill_window(proposer_step& out) {
     }
     propose(next_slot_++, std::move(batch), out);
   }
+  // A configuration chosen but not yet in force: NOPs bring the log to
+  // where it governs, so that a change takes effect at once when idle.
+  while (phase_ == proposer_phase::leading
+         && in_flight_.size() < cfg_.window_slots_max && queue_.empty()
+         && next_slot_ < configs_.latest().effective
+         && within_window(next_slot_))
+    propose(next_slot_++, nop_value(), out);
 }
 
 void proposer::record_chosen(slot_t slot, log_value value,
-                             std::vector<chosen_entry>& learned) {
+                             std::vector<chosen_entry>& learned,
+                             proposer_step& out) {
   if (slot < first_unchosen_ && chosen_.count(slot) == 0)
     return; // Known chosen, and its value no longer kept.
   auto i = chosen_.find(slot);
@@ -572,9 +672,19 @@ void proposer::record_chosen(slot_t slot, log_value value,
   learned.push_back({slot, value});
   chosen_bytes_ += value.size_bytes();
   chosen_.emplace(slot, std::move(value));
-  while (chosen_.count(first_unchosen_) > 0)
-    ++first_unchosen_;
+  advance_first_unchosen(out);
   prune_chosen();
+}
+
+void proposer::advance_first_unchosen(proposer_step& out) {
+  auto epoch = configs_.epoch();
+  for (auto i = chosen_.find(first_unchosen_); i != chosen_.end();
+       i = chosen_.find(++first_unchosen_))
+    if (i->second.is_config())
+      configs_.on_chosen(i->first, i->second.config);
+  configs_.trim(first_unchosen_);
+  if (configs_.epoch() != epoch)
+    configs_changed(out);
 }
 
 void proposer::prune_chosen() {
@@ -608,8 +718,7 @@ void proposer::adopt_first_unchosen(slot_t fu, proposer_step& out) {
   out.log.push_back("first_unchosen: " + std::to_string(first_unchosen_)
                     + " -> " + std::to_string(fu) + " (an acceptor knows it)");
   first_unchosen_ = fu;
-  while (chosen_.count(first_unchosen_) > 0)
-    ++first_unchosen_;
+  advance_first_unchosen(out);
   // What this leader proposed below it is decided, one way or the other:
   // its commands may come again, and are told apart as duplicates if they
   // were applied.
@@ -631,18 +740,36 @@ void proposer::notify_learners(std::vector<chosen_entry> entries,
                                proposer_step& out) {
   if (entries.empty())
     return;
-  for (auto l : cfg_.learners)
+  for (auto l : learners())
     out.send_now.push_back({l, chosen{entries}});
 }
 
 bool proposer::note_acceptor_progress(node_id acceptor, slot_t first_unchosen,
-                                      proposer_step& out) {
+                                      const config_history* configs,
+                                      uint64_t epoch, proposer_step& out) {
   auto pi = peers_.find(acceptor);
   if (pi == peers_.end() || first_unchosen <= pi->second.first_unchosen)
     return false;
   pi->second.first_unchosen = first_unchosen;
   pi->second.progress_tick = now_;
-  adopt_first_unchosen(first_unchosen, out);
+  if (first_unchosen > first_unchosen_) {
+    if (configs != nullptr && !configs->empty()
+        && configs->epoch() > configs_.epoch()) {
+      // The acceptor's H(first_unchosen) is what governs from there on.
+      configs_ = *configs;
+      adopt_first_unchosen(first_unchosen, out);
+      configs_changed(out);
+    } else if (epoch <= configs_.epoch()) {
+      // No configuration was chosen between the two points (it would have
+      // a newer epoch): what governs from here governs from there.
+      adopt_first_unchosen(first_unchosen, out);
+    } else {
+      out.log.push_back("first_unchosen " + std::to_string(first_unchosen)
+                        + " of acceptor " + std::to_string(acceptor)
+                        + " not adopted: configuration epoch "
+                        + std::to_string(epoch) + " unknown here");
+    }
+  }
   prune_chosen();
   return true;
 }

@@ -15,6 +15,16 @@
 //   they accepted at or above `from_slot` (no_more_accepted), so for every
 //   such slot the leader re-proposes the highest-ballot value reported, or a
 //   NOP where none was.
+// - Membership (membership.hpp): `configs_` is H(first_unchosen); a value
+//   is proposed at slot s only when s < first_unchosen + alpha (so the
+//   configuration governing s is known), and is chosen by a majority of
+//   that configuration's voters. Phase 1 and read rounds need a majority of
+//   every configuration governing the slots from first_unchosen on. A
+//   configuration learned while leading that brings voters not prepared
+//   makes phase 1 run again (new ballot) before anything else is proposed.
+//   first_unchosen is adopted from an acceptor only together with what
+//   governs the slots after it. A pending configuration is pushed into
+//   force with NOPs when nothing else fills the window.
 // - Every slot below `first_unchosen` is chosen. `chosen_` holds the values
 //   of some of them (to bring lagging acceptors up to date) and of chosen
 //   slots above it. Below first_unchosen it drops what every acceptor
@@ -55,9 +65,11 @@ struct proposer_write {
 struct proposer_config {
   /// This proposer's node.
   node_id self = 0;
-  /// Every acceptor of the cluster (a majority of them decides).
+  /// The configurations known at start (what this node stored; see
+  /// membership.hpp). Empty: one built from the two lists below.
+  config_history configs;
+  /// Without `configs`: the acceptors (all voters) and learners.
   std::vector<node_id> acceptors;
-  /// Every learner, told each chosen value.
   std::vector<node_id> learners;
   /// Client batches in flight at once while leading.
   size_t window_slots_max = 16;
@@ -154,6 +166,9 @@ public:
   size_t queued() const { return queue_.size(); }
   node_id leader_hint() const { return leader_hint_; }
   const std::map<slot_t, log_value>& chosen_values() const { return chosen_; }
+  /// H(first_unchosen): the configurations governing the slots from
+  /// first_unchosen on.
+  const config_history& configs() const { return configs_; }
   /// True while a lease read may be answered without a round.
   bool lease_held(clock_ms now) const {
     return phase_ == proposer_phase::leading && now < lease_until_;
@@ -215,16 +230,39 @@ private:
            && hops < cfg_.forward_hops_max;
   }
   void propose(slot_t slot, log_value value, proposer_step& out);
+  /// Whether a value may be proposed at `slot` now: its configuration is
+  /// known (slot < first_unchosen + alpha).
+  bool within_window(slot_t slot) const;
   void fill_window(proposer_step& out);
-  void record_chosen(slot_t slot, log_value value, std::vector<chosen_entry>&);
+  void record_chosen(slot_t slot, log_value value, std::vector<chosen_entry>&,
+                     proposer_step& out);
+  /// Moves first_unchosen past the chosen values kept, taking the
+  /// configurations among them.
+  void advance_first_unchosen(proposer_step& out);
+  /// The configurations changed: the acceptors to talk to follow; new
+  /// voters are prepared (phase 1 runs again when leading).
+  void configs_changed(proposer_step& out);
+  /// Whether `acks` holds a majority of every configuration governing the
+  /// slots from first_unchosen on (phase 1, read rounds, leases).
+  bool quorum_of_all(const std::set<node_id>& acks) const;
+  /// The acceptors that completed phase 1 under the current ballot.
+  std::set<node_id> prepared() const;
   void notify_learners(std::vector<chosen_entry> entries, proposer_step& out);
   /// Records an acceptor's first_unchosen; true if it moved forward. Every
-  /// slot below it is chosen: one above this proposer's own is adopted.
+  /// slot below it is chosen: one above this proposer's own is adopted
+  /// when the configurations up to it are known: `configs` is the
+  /// acceptor's H(first_unchosen), or (null) its newest epoch is `epoch`.
   bool note_acceptor_progress(node_id acceptor, slot_t first_unchosen,
+                              const config_history* configs, uint64_t epoch,
                               proposer_step& out);
   /// Every slot below `fu` is chosen: moves first_unchosen there, and
   /// drops what this leader still had in flight below it.
   void adopt_first_unchosen(slot_t fu, proposer_step& out);
+  /// Talks to exactly the voters of the configurations governing the slots
+  /// from first_unchosen on; returns those added.
+  std::vector<node_id> refresh_peers();
+  /// Every learner of those configurations.
+  std::vector<node_id> learners() const;
   /// Drops chosen values no acceptor needs, and the oldest beyond the
   /// bounds.
   void prune_chosen();
@@ -266,6 +304,8 @@ private:
   /// Turns through the acceptors asked to relay values.
   uint64_t relay_cursor_ = 0;
   std::map<slot_t, proposal> in_flight_;
+  /// H(first_unchosen_).
+  config_history configs_;
   std::deque<client_command> queue_;
   /// (client, sequence) of every command in queue_ or in flight: a resend
   /// of one of them is dropped instead of taking a second log entry.
@@ -276,7 +316,6 @@ private:
   std::map<slot_t, log_value> reproposals_;
   /// Phase 1 results: highest-ballot accepted value per slot.
   std::map<slot_t, accepted_entry> reported_;
-  size_t prepared_count_ = 0;
   /// A read waiting for its index to be confirmed.
   struct pending_read {
     node_id origin = 0;

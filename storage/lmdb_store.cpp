@@ -162,6 +162,17 @@ storage_result<durable_state> lmdb_store::load() const try {
   }
   if (auto err = load_u64(t, schema::key_log_start, state.acceptor.log_start))
     return *err;
+  k = lmdb::val(schema::key_acceptor_configs);
+  rc = mdb_get(t.get(), meta_, &k, &v);
+  if (rc == 0) {
+    auto h = decode_history(lmdb::view(v));
+    if (!h)
+      return fail(storage_errc::corrupt,
+                  "the acceptor's configurations are damaged");
+    state.acceptor.configs = std::move(*h);
+  } else if (rc != MDB_NOTFOUND) {
+    return fail_lmdb("cannot read the acceptor's configurations", rc);
+  }
   if (auto err = load_log(t, state.acceptor))
     return *err;
   return state;
@@ -268,6 +279,8 @@ storage_status lmdb_store::commit(const durable_batch& batch) try {
     if (rc == 0)
       rc = delete_below(t, marks_, *w.log_start);
   }
+  if (rc == 0 && w.configs)
+    rc = put(meta_, schema::key_acceptor_configs, encode_history(*w.configs));
   if (rc == 0 && batch.proposer_round)
     rc = put(meta_, schema::key_proposer_round,
              schema::encode_u64(*batch.proposer_round));

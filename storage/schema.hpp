@@ -16,6 +16,14 @@
 //                   proposer_round     u64                  (proposer)
 //                   log_start          u64: every slot below is chosen and
 //                                      deleted (absent: 0)
+//                   acceptor_configs   the configurations governing the
+//                                      slots from the acceptor's
+//                                      first_unchosen when log_start was
+//                                      written (membership.hpp's encoding:
+//                                      u32 count, then per entry u64 chosen
+//                                      slot, u64 first slot governed, the
+//                                      configuration); absent: the
+//                                      bootstrap configuration
 //
 //   "acceptor_log"  key: u64 slot      value: an accepted entry
 //                   u8  entry format = 1
@@ -69,6 +77,7 @@ constexpr const char* key_node_id = "node_id";
 constexpr const char* key_promised = "promised";
 constexpr const char* key_proposer_round = "proposer_round";
 constexpr const char* key_log_start = "log_start";
+constexpr const char* key_acceptor_configs = "acceptor_configs";
 
 std::string encode_u32(uint32_t x);
 std::string encode_u64(uint64_t x);

@@ -212,11 +212,16 @@ TEST_CASE("a promise reports nothing below the acceptor's first_unchosen") {
 
 namespace {
 
+/// A bootstrap configuration whose learners are `learners`.
+config_history learners_history(std::vector<node_id> learners) {
+  return bootstrap_history(configuration_from_lists({1}, learners, {}, {}));
+}
+
 /// An acceptor of a cluster with learners 1, 2, 3 holding slots 0..9 chosen.
 acceptor compacting_acceptor(uint64_t tail_slots, uint64_t tail_bytes) {
   acceptor_config cfg;
   cfg.self = 1;
-  cfg.learners = {1, 2, 3};
+  cfg.configs = learners_history({1, 2, 3});
   cfg.tail_slots = tail_slots;
   cfg.tail_bytes = tail_bytes;
   acceptor a(cfg, {});
@@ -280,18 +285,53 @@ TEST_CASE("a tail holding more than tail_bytes is cut shorter") {
   CHECK(a.log_start() == 8);
 }
 
-TEST_CASE("a lagging acceptor compacts too: what learners applied is chosen") {
+TEST_CASE("a lagging acceptor compacts only what it knows chosen; a jump "
+          "from one that compacted brings it up with the configurations") {
   acceptor_config cfg;
   cfg.self = 1;
-  cfg.learners = {1, 2, 3};
+  cfg.configs = learners_history({1, 2, 3});
   cfg.tail_slots = 0;
   acceptor a(cfg, {});
+  a.on_success(success{{{0, val("a")}}, 3});
   a.on_accept(acc(ballot{1, 2}, 3, "maybe-lost"));
   a.on_learn_request(learn_request{2, 6, 6});
   a.on_learn_request(learn_request{3, 6, 6});
+  CHECK(a.log_start() == 1);
+  CHECK(a.first_unchosen() == 1);
+  CHECK(a.entries().count(3) == 1);
+  // Another acceptor compacted below 6 and knows the log chosen up to 8,
+  // where a second configuration is pending.
+  auto ahead = learners_history({1, 2, 3});
+  auto grown = configuration_from_lists({1, 4}, {1, 2, 3, 4}, {}, {});
+  grown.epoch = 2;
+  REQUIRE(ahead.on_chosen(7, grown));
+  REQUIRE(ahead.pending(8));
+  acceptor_config other_cfg = cfg;
+  other_cfg.self = 2;
+  acceptor_state other_state;
+  other_state.log_start = 6;
+  other_state.configs = ahead;
+  acceptor other(other_cfg, other_state);
+  auto relay = other.on_success_relay(success_relay{1, 1, 5, 3});
+  auto jumps = of_type<success>(relay.send_now);
+  REQUIRE(jumps.size() == 1);
+  CHECK(jumps[0].first == 1);
+  CHECK(jumps[0].second.jump_to == 6);
+  auto step = a.on_success(jumps[0].second);
   CHECK(a.log_start() == 6);
   CHECK(a.first_unchosen() == 6);
   CHECK(a.entries().empty());
+  CHECK(a.configs() == ahead);
+  REQUIRE(step.has_write());
+  CHECK(step.write->configs == ahead);
+  auto acks = of_type<success_ack>(step.after_write);
+  REQUIRE(acks.size() == 1);
+  CHECK(acks[0].second.configs == ahead);
+  // After a restart the configurations come back with the log start.
+  acceptor_state disk;
+  disk.apply(*step.write);
+  acceptor b(cfg, disk);
+  CHECK(b.configs() == ahead);
 }
 
 TEST_CASE("unknown learners and compaction off never truncate") {
@@ -301,7 +341,7 @@ TEST_CASE("unknown learners and compaction off never truncate") {
   CHECK(a.log_start() == 0);
   acceptor_config cfg;
   cfg.self = 1;
-  cfg.learners = {1, 2, 3};
+  cfg.configs = learners_history({1, 2, 3});
   cfg.compaction = false;
   acceptor off(cfg, {});
   off.on_learn_request(learn_request{2, 9, 9});
@@ -312,10 +352,10 @@ TEST_CASE("unknown learners and compaction off never truncate") {
 TEST_CASE("a truncation merged after a write of a slot below it wins") {
   acceptor_config cfg;
   cfg.self = 1;
-  cfg.learners = {2, 3};
+  cfg.configs = learners_history({2, 3});
   cfg.tail_slots = 0;
   acceptor a(cfg, {});
-  auto w = *a.on_accept(acc(ballot{1, 2}, 1, "x")).write;
+  auto w = *a.on_success(success{{{0, val("w")}, {1, val("x")}}, 3}).write;
   a.on_learn_request(learn_request{2, 2, 2});
   w.merge(std::move(*a.on_learn_request(learn_request{3, 2, 2}).write));
   acceptor_state disk;

@@ -61,6 +61,12 @@ std::vector<node_id> cluster::front_ids() const {
   return ids_hosting(&node::hosts_front);
 }
 
+config_history cluster::bootstrap_configs() const {
+  auto fronts = front_ids();
+  return bootstrap_history(configuration_from_lists(
+    acceptor_ids(), fronts, fronts, fronts, opts_.alpha));
+}
+
 cluster::node& cluster::at(node_id n) {
   return *nodes_.at(n);
 }
@@ -75,7 +81,8 @@ bool same_state(const durable_state& a, const durable_state& b) {
   return a.proposer_round == b.proposer_round
          && a.acceptor.promised == b.acceptor.promised
          && a.acceptor.log_start == b.acceptor.log_start
-         && a.acceptor.entries == b.acceptor.entries;
+         && a.acceptor.entries == b.acceptor.entries
+         && a.acceptor.configs == b.acceptor.configs;
 }
 
 } // namespace
@@ -108,14 +115,13 @@ void cluster::boot(node_id n) {
     auto acfg = opts_.acceptor;
     acfg.self = n;
     acfg.started_ms = clock_of(nd);
-    acfg.learners = fronts;
+    acfg.configs = bootstrap_configs();
     nd.acc = std::make_unique<acceptor>(acfg, std::move(disk.acceptor));
   }
   if (nd.hosts_front) {
     auto pcfg = opts_.proposer;
     pcfg.self = n;
-    pcfg.acceptors = acceptors;
-    pcfg.learners = fronts;
+    pcfg.configs = bootstrap_configs();
     pcfg.jitter_seed = rng_();
     nd.prop = std::make_unique<proposer>(pcfg, disk.proposer_round);
     learner_node_config lcfg;

@@ -86,6 +86,9 @@ struct options {
   /// A tick is 10 ms of simulated time; each node's clock runs at its own
   /// rate, drawn within +-clock_drift (0.02: 2 %).
   double clock_drift = 0;
+  /// The membership window (membership.hpp) of the bootstrap
+  /// configuration; at least the proposer's window.
+  uint32_t alpha = 64;
   /// Core settings (self and peer lists are filled in per node).
   proposer_config proposer;
   learner_config learner;
@@ -253,6 +256,8 @@ public:
   /// learner and an elector (the same nodes unless the layout is split).
   std::vector<node_id> acceptor_ids() const;
   std::vector<node_id> front_ids() const;
+  /// The configuration the cluster starts with (every node a voter).
+  config_history bootstrap_configs() const;
   std::mt19937_64& rng() { return rng_; }
 
 private:
