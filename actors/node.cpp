@@ -100,6 +100,7 @@ storage_result<node_runtime> start_node(caf::actor_system& sys,
       1, s.snapshot_rate_bytes * static_cast<uint64_t>(tick_ms) / 1000);
     cfg.core.self = s.self;
     cfg.core.acceptors = s.acceptors;
+    cfg.core.configs = bootstrap_configs(s);
     cfg.tick = tick;
     cfg.client_timeout = s.client_timeout;
     cfg.resend_ticks = 2 * ticks_per_heartbeat;

@@ -72,6 +72,9 @@ proposer_shell(proposer_pointer self, proposer_config cfg, uint64_t round,
     [=](read_probe_ack& m) {
       handle(self, self->state.core->on_read_probe_ack(m, monotonic_ms()));
     },
+    [=](membership_request& m) {
+      handle(self, self->state.core->on_membership_request(m));
+    },
     [=](flush_atom) {
       self->state.flush_scheduled = false;
       handle(self, self->state.core->flush_forwards());

@@ -44,6 +44,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(paxoskv, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(paxoskv, (paxoskv::proposer_status))
   CAF_ADD_TYPE_ID(paxoskv, (paxoskv::learner_status))
   CAF_ADD_TYPE_ID(paxoskv, (paxoskv::elector_status))
+  CAF_ADD_TYPE_ID(paxoskv, (paxoskv::member))
+  CAF_ADD_TYPE_ID(paxoskv, (paxoskv::configuration))
+  CAF_ADD_TYPE_ID(paxoskv, (paxoskv::config_entry))
+  CAF_ADD_TYPE_ID(paxoskv, (paxoskv::config_history))
+  CAF_ADD_TYPE_ID(paxoskv, (paxoskv::membership_request))
+  CAF_ADD_TYPE_ID(paxoskv, (paxoskv::membership_reply))
 
 CAF_END_TYPE_ID_BLOCK(paxoskv)
 

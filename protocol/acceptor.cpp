@@ -74,11 +74,17 @@ void acceptor::truncate_below(slot_t start, acceptor_write& w) {
   state_.entries.erase(state_.entries.begin(),
                        state_.entries.lower_bound(start));
   w.log_start = start;
-  // H(first_unchosen) is stored with it: after a restart first_unchosen is
-  // found again at least as far (the marks below it are stored), and the
-  // configurations passed on the way are known ones.
+  // H(start) is stored with it; the configurations of the chosen entries
+  // kept are taken in again after a restart.
+  configs_.trim(start);
   state_.configs = configs_;
   w.configs = configs_;
+}
+
+config_history acceptor::configs() const {
+  auto h = configs_;
+  h.trim(first_unchosen_);
+  return h;
 }
 
 void acceptor::advance_first_unchosen() {
@@ -90,7 +96,6 @@ void acceptor::advance_first_unchosen() {
       configs_.on_chosen(first_unchosen_, i->second.value.config);
     ++first_unchosen_;
   }
-  configs_.trim(first_unchosen_);
 }
 
 std::string acceptor::lease_refusal(const prepare& m, clock_ms now) const {
@@ -144,7 +149,7 @@ acceptor_step acceptor::on_prepare(const prepare& m, clock_ms now) {
   reply.acceptor = cfg_.self;
   reply.from_slot = m.from_slot;
   reply.first_unchosen = first_unchosen_;
-  reply.configs = configs_;
+  reply.configs = configs();
   // Slots below first_unchosen are chosen: a new leader has nothing to
   // re-propose there, so the report starts at the first slot that may need
   // it. Phase 1 then costs the same after a million slots as after ten.
@@ -184,7 +189,7 @@ acceptor_step acceptor::on_accept(const accept& m) {
     out.send_now.push_back({m.proposer, success_ack{cfg_.self,
                                                     first_unchosen_,
                                                     state_.promised,
-                                                    configs_}});
+                                                    configs()}});
     return out;
   }
   if (known_chosen && i->second.value != m.value) {
@@ -198,7 +203,7 @@ acceptor_step acceptor::on_accept(const accept& m) {
     out.send_now.push_back({m.proposer, success_ack{cfg_.self,
                                                     first_unchosen_,
                                                     state_.promised,
-                                                    configs_}});
+                                                    configs()}});
     return out;
   }
   auto& w = out.mutable_write();
@@ -267,7 +272,7 @@ acceptor_step acceptor::on_success(const success& m) {
   out.after_write.push_back({m.proposer, success_ack{cfg_.self,
                                                      first_unchosen_,
                                                      state_.promised,
-                                                     configs_}});
+                                                     configs()}});
   if (w.empty())
     out.write.reset();
   return out;
@@ -288,12 +293,12 @@ acceptor_step acceptor::on_success_relay(const success_relay& m) const {
   acceptor_step out;
   auto run = chosen_run(m.from_slot, m.entries_max);
   if (run.empty() && m.from_slot < state_.log_start) {
-    // Compacted away here: the lagging acceptor jumps to where this one
-    // knows the log chosen (H comes with it), and is relayed values from
-    // there on.
+    // Compacted away here: the lagging acceptor jumps to this log's start
+    // (H comes with it), and is relayed values from there on. (Not
+    // further: learners behind may still need the slots kept here.)
     success jump;
     jump.proposer = m.proposer;
-    jump.jump_to = first_unchosen_;
+    jump.jump_to = state_.log_start;
     jump.configs = configs_;
     out.send_now.push_back({m.to, std::move(jump)});
     return out;

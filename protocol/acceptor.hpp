@@ -12,8 +12,9 @@
 //   first_unchosen are chosen values, and every configuration among them
 //   is taken in as first_unchosen passes it; the log start moves only to
 //   at most first_unchosen, storing H with it, or to a point whose H comes
-//   with it (a jump sent by an acceptor that knows the log chosen that
-//   far). Promises and success_acks report H with first_unchosen.
+//   with it (a jump to the log start of an acceptor that compacted, sent
+//   when it is asked to relay slots it no longer holds). Promises and
+//   success_acks report H with first_unchosen.
 // - Compaction: the log start only moves below what a majority of the
 //   learners reported durably applied (their state on disk covers it, so
 //   a learner that needs an older slot takes a snapshot from one of them),
@@ -143,7 +144,7 @@ public:
   slot_t log_start() const { return state_.log_start; }
   /// H(first_unchosen): the configurations governing the slots from
   /// first_unchosen on, as far as this acceptor knows.
-  const config_history& configs() const { return configs_; }
+  config_history configs() const;
   const std::map<slot_t, accepted_entry>& entries() const {
     return state_.entries;
   }
@@ -191,6 +192,8 @@ private:
   ballot lease_ballot_;
   clock_ms lease_until_ = 0;
   slot_t first_unchosen_ = 0;
+  /// H(log_start), and every configuration chosen after it below
+  /// first_unchosen: H of any point in between is a trim of it.
   config_history configs_;
   std::map<node_id, slot_t> learner_durable_;
 };

@@ -55,6 +55,8 @@ constexpr char data_prefix = 'k';
 constexpr char session_prefix = 's';
 constexpr char reply_prefix = 'r';
 constexpr char tombstone_prefix = 't';
+constexpr char membership_prefix = 'm';
+const std::string membership_record(1, membership_prefix);
 
 std::string data_record(const std::string& key) {
   std::string r(1, data_prefix);
@@ -231,9 +233,11 @@ std::optional<state_write> kv_machine::take_changes() {
 
 void kv_machine::save(
   const std::function<void(std::string_view, std::string_view)>& f) const {
-  // In key order: 'k' < 'r' < 's' < 't'.
+  // In key order: 'k' < 'm' < 'r' < 's' < 't'.
   for (auto& [k, v] : data_)
     f(data_record(k), v);
+  if (!membership_.empty())
+    f(membership_record, membership_);
   for (auto& [client, s] : sessions_)
     for (auto& [seq, r] : s.replies)
       f(reply_record(client, seq), encode_result(r));
@@ -250,6 +254,7 @@ void kv_machine::begin_load(slot_t applied) {
   by_activity_.clear();
   tombstones_.clear();
   tombstone_order_.clear();
+  membership_.clear();
   changes_ = {};
   changes_.applied = applied;
   dirty_ = false;
@@ -297,9 +302,21 @@ bool kv_machine::load_record(std::string_view key, std::string_view value) {
       sessions_[client].replies.emplace(seq, std::move(*r));
       return true;
     }
+    case membership_prefix:
+      if (!rest.empty() || !decode_history(value))
+        return false;
+      membership_ = std::string(value);
+      return true;
     default:
       return false;
   }
+}
+
+void kv_machine::set_membership(std::string bytes) {
+  if (bytes == membership_)
+    return;
+  membership_ = std::move(bytes);
+  note(membership_record, membership_);
 }
 
 bool kv_machine::end_load() {

@@ -20,6 +20,7 @@
 //     's' u64 client               -> u64 applied_upto, u64 last active slot
 //     'r' u64 client, u64 sequence -> saved reply
 //     't' u64 client               -> u64 applied_upto, u64 slot it expired
+//     'm'                          -> the replica's membership record
 //   so a machine loaded from the records of another one equals it.
 #pragma once
 
@@ -66,6 +67,8 @@ public:
   void begin_load(slot_t applied) override;
   bool load_record(std::string_view key, std::string_view value) override;
   bool end_load() override;
+  void set_membership(std::string bytes) override;
+  const std::string& membership() const override { return membership_; }
   size_t size() const override { return data_.size(); }
 
   const std::map<std::string, std::string>& data() const { return data_; }
@@ -77,6 +80,8 @@ public:
   static std::optional<command_result> decode_result(std::string_view bytes);
 
 private:
+  /// The replica's membership record ("m").
+  std::string membership_;
   struct session {
     /// Every sequence at or below this was applied, in order.
     uint64_t applied_upto = 0;

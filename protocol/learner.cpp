@@ -24,6 +24,35 @@ learner::learner(learner_config cfg, std::unique_ptr<state_machine> sm)
     read_request_id_(cfg_.read_id_base) {
   assert(cfg_.self != 0 && cfg_.poll_ticks > 0);
   assert(cfg_.buffer_slots_max > 0 && cfg_.replies_per_client_max > 0);
+  load_configs();
+}
+
+void learner::load_configs() {
+  configs_ = {};
+  if (!sm_->membership().empty())
+    if (auto h = decode_history(sm_->membership()))
+      configs_ = std::move(*h);
+  if (configs_.empty())
+    configs_ = cfg_.configs.empty()
+                 ? bootstrap_history(configuration_from_lists(
+                     cfg_.acceptors, {cfg_.self}, {}, {}))
+                 : cfg_.configs;
+  configs_.trim(next_slot_);
+  refresh_acceptors();
+}
+
+void learner::refresh_acceptors() {
+  std::set<node_id> voters;
+  for (auto* c : configs_.governing(next_slot_, ~slot_t{0}))
+    for (auto v : c->voters())
+      voters.insert(v);
+  acceptors_.assign(voters.begin(), voters.end());
+}
+
+node_id learner::next_acceptor() {
+  if (acceptors_.empty())
+    return 0;
+  return acceptors_[poll_index_++ % acceptors_.size()];
 }
 
 learner_step learner::on_chosen(const chosen& m) {
@@ -55,30 +84,43 @@ void learner::ask_elsewhere(const chosen& m, learner_step& out) {
   if (unserved_slot_ != next_slot_) {
     unserved_slot_ = next_slot_;
     unserved_by_.clear();
+    unserved_source_ = 0;
+    unserved_since_ = now_;
   }
   unserved_by_.insert(m.acceptor);
-  if (!transfer_ && m.snapshot_source != 0
-      && unserved_by_.size() >= majority_of(cfg_.acceptors.size())) {
-    // A majority compacted past what this learner applied: the log alone
-    // can no longer bring it up to date. A learner whose durable state
-    // reaches the log start gives it a snapshot.
-    transfer_ = snapshot_transfer{m.snapshot_source, 0, 0, 0, 0};
-    out.notices.push_back(
-      "snapshot needed: slot " + std::to_string(next_slot_)
-      + " was compacted away (logs start at "
-      + std::to_string(m.serves_from) + "); taking one from learner "
-      + std::to_string(m.snapshot_source));
-    request_chunk(out);
-    return;
+  if (m.snapshot_source != 0) {
+    unserved_source_ = m.snapshot_source;
+    unserved_log_start_ = m.serves_from;
   }
-  for (size_t n = 0; n < cfg_.acceptors.size(); ++n) {
-    auto target = cfg_.acceptors[poll_index_++ % cfg_.acceptors.size()];
+  if (configs_.at(next_slot_).is_quorum(unserved_by_)
+      && take_snapshot(out))
+    return;
+  for (size_t n = 0; n < acceptors_.size(); ++n) {
+    auto target = next_acceptor();
     if (unserved_by_.count(target) == 0) {
       out.send_now.push_back(
         {target, learn_request{cfg_.self, next_slot_, durable_}});
       return;
     }
   }
+}
+
+bool learner::take_snapshot(learner_step& out) {
+  if (transfer_ || unserved_source_ == 0 || unserved_slot_ != next_slot_)
+    return false;
+  // A majority of the voters compacted past what this learner applied, or
+  // the slot stayed unserved for long (the voters that did not compact
+  // lag and will not get it): the log alone can no longer bring it up to
+  // date. A learner whose durable state reaches the log start gives it a
+  // snapshot.
+  transfer_ = snapshot_transfer{unserved_source_, 0, 0, 0, 0};
+  out.notices.push_back(
+    "snapshot needed: slot " + std::to_string(next_slot_)
+    + " was compacted away (a log starts at "
+    + std::to_string(unserved_log_start_) + "); taking one from learner "
+    + std::to_string(unserved_source_));
+  request_chunk(out);
+  return true;
 }
 
 void learner::request_chunk(learner_step& out) {
@@ -202,6 +244,7 @@ learner_step learner::on_snapshot_installed(std::unique_ptr<state_machine> sm,
                         + std::to_string(t.source));
   sm_ = std::move(sm);
   next_slot_ = sm_->applied();
+  load_configs();
   durable_ = std::max(durable_, next_slot_);
   known_end_ = std::max(known_end_, next_slot_);
   buffer_.erase(buffer_.begin(), buffer_.lower_bound(next_slot_));
@@ -211,10 +254,11 @@ learner_step learner::on_snapshot_installed(std::unique_ptr<state_machine> sm,
 }
 
 void learner::catch_up(learner_step& out) {
-  if (cfg_.acceptors.empty())
+  if (acceptors_.empty())
     return;
-  auto target = cfg_.acceptors[(poll_index_ + cfg_.acceptors.size() - 1)
-                               % cfg_.acceptors.size()];
+  // The acceptor asked last, again (it just answered).
+  auto target = acceptors_[(poll_index_ + acceptors_.size() - 1)
+                           % acceptors_.size()];
   out.send_now.push_back({target, learn_request{cfg_.self, next_slot_, durable_}});
 }
 
@@ -378,9 +422,13 @@ learner_step learner::on_tick() {
       ++i;
     }
   }
-  if (now_ % cfg_.poll_ticks != 0 || cfg_.acceptors.empty())
+  if (unserved_slot_ == next_slot_
+      && now_ - unserved_since_ >= snapshot_wait_polls * cfg_.poll_ticks
+      && take_snapshot(out))
     return out;
-  auto target = cfg_.acceptors[poll_index_++ % cfg_.acceptors.size()];
+  if (now_ % cfg_.poll_ticks != 0 || acceptors_.empty())
+    return out;
+  auto target = next_acceptor();
   out.send_now.push_back({target, learn_request{cfg_.self, next_slot_, durable_}});
   return out;
 }
@@ -393,9 +441,30 @@ void learner::apply_ready(learner_step& out) {
        i = buffer_.erase(i)) {
     for (auto& c : i->second.commands)
       apply_command(i->first, c, out);
+    bool config = i->second.is_config();
+    if (config) {
+      if (configs_.on_chosen(i->first, i->second.config)) {
+        out.notices.push_back("configuration " + to_string(i->second.config)
+                              + ", chosen at slot " + std::to_string(i->first));
+        sm_->set_membership(encode_history(configs_));
+      } else {
+        out.notices.push_back("configuration epoch "
+                              + std::to_string(i->second.config.epoch)
+                              + " at slot " + std::to_string(i->first)
+                              + " does not follow epoch "
+                              + std::to_string(configs_.epoch()));
+      }
+    }
     sm_->end_slot(i->first);
     out.applied.push_back({i->first, std::move(i->second)});
     ++next_slot_;
+    if (configs_.entries.size() > 1
+        && configs_.entries[1].effective <= next_slot_) {
+      configs_.trim(next_slot_);
+      refresh_acceptors();
+    } else if (config) {
+      refresh_acceptors();
+    }
   }
   if (auto w = sm_->take_changes()) {
     if (out.state)

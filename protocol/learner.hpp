@@ -17,6 +17,12 @@
 //   form (its records and the first slot not applied), not from slot 0.
 // - Memory is bounded: chosen values buffered ahead of `next_slot` are
 //   limited to `buffer_slots_max` slots.
+// - `configs()` is H(next_slot): every configuration value is applied in
+//   slot order like a command, and the history is part of the machine's
+//   durable form (its "m" record), so a restart or a snapshot brings it
+//   back. Learn requests go to the voters of those configurations, and a
+//   snapshot is taken once a majority of the voters governing next_slot
+//   compacted it away.
 // - A leader or lease read is answered only from a state that applied every
 //   slot below the read index the leader confirmed for it, and changes
 //   nothing (it is not in the log and not in the client's session).
@@ -40,7 +46,12 @@ namespace paxoskv {
 struct learner_config {
   /// This learner's node.
   node_id self = 0;
-  /// Acceptors to ask for chosen values when behind (round robin).
+  /// The bootstrap configurations, for a state machine that holds none
+  /// (membership.hpp). Empty: all of `acceptors` are voters.
+  config_history configs;
+  /// Without configurations: the acceptors to ask for chosen values when
+  /// behind (round robin). Otherwise the voters of the configurations
+  /// governing the slots from the next one to apply are asked.
   std::vector<node_id> acceptors;
   /// Ask an acceptor for missing chosen values every this many ticks.
   /// While the learner is known to be behind, every answer that moved it
@@ -199,6 +210,9 @@ public:
   uint64_t applied_upto(uint64_t client_id) const;
 
   const state_machine& machine() const { return *sm_; }
+  /// H(next_slot): the configurations governing the slots from the next
+  /// one to apply on, as the applied log (or snapshot) tells.
+  const config_history& configs() const { return configs_; }
   size_t buffered() const { return buffer_.size(); }
 
 private:
@@ -221,6 +235,9 @@ private:
   /// `acceptor` cannot serve next_slot_: asks one not yet asked for it;
   /// once a majority of acceptors compacted past it, takes a snapshot.
   void ask_elsewhere(const chosen& m, learner_step& out);
+  /// Starts a snapshot transfer from the source an acceptor named for the
+  /// unserved slot; false when there is none (or one runs already).
+  bool take_snapshot(learner_step& out);
   /// Asks the transfer's source for the next chunk.
   void request_chunk(learner_step& out);
   /// Sends one read_request for the reads of `level` not yet asked for.
@@ -230,6 +247,14 @@ private:
   void fail_read(const waiting_read& r, const std::string& why,
                  learner_step& out);
   void apply_command(slot_t slot, const command& c, learner_step& out);
+  /// Takes the configurations from the state machine's membership record
+  /// (after a load or an install), or the bootstrap ones.
+  void load_configs();
+  /// The acceptors asked for chosen values: the voters of the
+  /// configurations governing the slots from next_slot on.
+  void refresh_acceptors();
+  /// The acceptor to ask next (0: none known).
+  node_id next_acceptor();
 
   learner_config cfg_;
   slot_t next_slot_ = 0;
@@ -239,9 +264,16 @@ private:
   /// One past the highest slot known chosen, or needed by a read index.
   slot_t known_end_ = 0;
   std::map<slot_t, log_value> buffer_;
-  /// Acceptors that said they cannot serve `unserved_slot_`.
+  /// Acceptors that said they cannot serve `unserved_slot_` (compacted),
+  /// since when, and a snapshot source one of them named.
   slot_t unserved_slot_ = 0;
   std::set<node_id> unserved_by_;
+  uint64_t unserved_since_ = 0;
+  node_id unserved_source_ = 0;
+  slot_t unserved_log_start_ = 0;
+  /// Polls an unserved slot is waited for before a snapshot is taken even
+  /// without a majority saying it compacted it.
+  static constexpr uint32_t snapshot_wait_polls = 10;
   /// The snapshot transfer, and its pacing: a request is out (since
   /// `chunk_tick`), a chunk waits to be stored, the whole waits to be
   /// installed; the next request not before `next_chunk_tick`.
@@ -255,6 +287,8 @@ private:
   uint64_t chunk_tick_ = 0;
   uint64_t next_chunk_tick_ = 0;
   std::unique_ptr<state_machine> sm_;
+  config_history configs_;
+  std::vector<node_id> acceptors_;
   /// Reads not yet asked for, by level (index: the level's value).
   std::vector<waiting_read> reads_new_[3];
   /// Outstanding read_requests by id.

@@ -12,6 +12,11 @@
 //   slot 0. So the configuration of slot s is known to anyone who knows
 //   every chosen value below s - alpha + 1: a leader proposes only at
 //   slots < first_unchosen + alpha.
+// - A configuration value takes effect only if its epoch is one more than
+//   the newest in force or pending at its slot: two leaders may each have
+//   proposed a change, and the one chosen later changes nothing (every
+//   replica decides the same from the log; the leader that proposed it
+//   answers "not applied").
 // - Quorums: a slot is chosen by a majority of the voters of the
 //   configuration governing it. Phase 1 and read rounds, which cover every
 //   slot from first_unchosen on, need a majority of every configuration

@@ -96,6 +96,20 @@ std::string to_string(result_kind k) {
   return "kind(" + std::to_string(static_cast<int>(k)) + ")";
 }
 
+std::string to_string(member_change c) {
+  switch (c) {
+    case member_change::add:
+      return "add";
+    case member_change::promote:
+      return "promote";
+    case member_change::remove:
+      return "remove";
+    case member_change::demote:
+      return "demote";
+  }
+  return "?";
+}
+
 std::string to_string(role r) {
   switch (r) {
     case role::proposer:

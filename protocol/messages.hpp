@@ -585,13 +585,74 @@ PAXOSKV_HANDLED_BY(read_probe_ack, proposer)
 
 /// Every message of the protocol. A `std::visit` over it without a catch-all
 /// fails to compile when a type is added here and not handled there.
+/// What a membership change does to the newest configuration.
+enum class member_change : uint8_t {
+  /// Adds `target` as a learner (its `voter` flag is ignored).
+  add = 0,
+  /// Makes learner `target.id` a voter.
+  promote = 1,
+  /// Removes member `target.id`.
+  remove = 2,
+  /// Makes voter `target.id` a learner.
+  demote = 3,
+};
+
+std::string to_string(member_change c);
+
+/// An operator asks the leader to change the membership (one change at a
+/// time). Forwarded to the leader like a client command.
+struct membership_request {
+  /// Chosen by the origin; the reply carries it.
+  uint64_t id = 0;
+  /// Where the reply goes (a client address; 0: nowhere).
+  uint64_t origin = 0;
+  member_change change = member_change::add;
+  /// The member added, or (other changes) the id of the member concerned.
+  member target;
+  /// Refused unless the newest configuration has this epoch (0: any): a
+  /// script's steps do not apply to a membership someone else changed.
+  uint64_t expected_epoch = 0;
+  /// Times forwarded.
+  uint32_t hops = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, membership_request& x) {
+  return f(caf::meta::type_name("membership_request"), x.id, x.origin,
+           x.change, x.target, x.expected_epoch, x.hops);
+}
+
+PAXOSKV_HANDLED_BY(membership_request, proposer)
+
+/// The leader's answer to a membership_request.
+struct membership_reply {
+  uint64_t id = 0;
+  /// The new configuration is chosen (it governs from `effective` on).
+  bool done = false;
+  /// Why not (empty when done). "outcome unknown" when the change may
+  /// still be chosen.
+  std::string error;
+  /// The configuration chosen, or the newest the leader knows.
+  configuration config;
+  slot_t effective = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, membership_reply& x) {
+  return f(caf::meta::type_name("membership_reply"), x.id, x.done, x.error,
+           x.config, x.effective);
+}
+
+PAXOSKV_HANDLED_BY(membership_reply, client)
+
 using message = std::variant<prepare, promise, accept, accepted, nack, success,
                              success_ack, success_relay, chosen, learn_request, heartbeat,
                              leader_change, client_command, client_batch,
                              command_refused, client_reply, read_request,
                              read_index, read_refused, read_probe,
                              read_probe_ack, snapshot_request,
-                             snapshot_chunk>;
+                             snapshot_chunk, membership_request,
+                             membership_reply>;
 
 
 /// A message addressed to a node (the role follows from the message type).

@@ -44,8 +44,30 @@ std::vector<node_id> proposer::refresh_peers() {
     for (auto v : c->voters())
       want.insert(v);
   std::vector<node_id> added;
-  for (auto i = peers_.begin(); i != peers_.end();)
-    i = want.count(i->first) > 0 ? std::next(i) : peers_.erase(i);
+  // Acceptors no longer voting stay known (a bounded number of them): they
+  // may hold chosen values the voters lack, and relay them.
+  size_t retired = 0;
+  for (auto& [id, p] : peers_) {
+    if (want.count(id) > 0 && p.retired) {
+      // Voting again: it starts over (nothing it did under an earlier
+      // ballot counts).
+      added.push_back(id);
+      auto fu = p.first_unchosen;
+      p = peer{};
+      p.first_unchosen = fu;
+      p.heard_tick = now_;
+      p.progress_tick = now_;
+    }
+    p.retired = want.count(id) == 0;
+    retired += p.retired ? 1 : 0;
+  }
+  for (auto i = peers_.begin(); retired > retired_max && i != peers_.end();)
+    if (i->second.retired) {
+      i = peers_.erase(i);
+      --retired;
+    } else {
+      ++i;
+    }
   for (auto v : want)
     if (peers_.count(v) == 0) {
       auto& p = peers_[v];
@@ -74,7 +96,7 @@ bool proposer::quorum_of_all(const std::set<node_id>& acks) const {
 std::set<node_id> proposer::prepared() const {
   std::set<node_id> done;
   for (auto& [id, p] : peers_)
-    if (p.prepare_done)
+    if (p.prepare_done && !p.retired)
       done.insert(id);
   return done;
 }
@@ -135,9 +157,11 @@ void proposer::start_phase1(proposer_step& out) {
   out.mutable_write().round = round_;
   phase_ = proposer_phase::preparing;
   drop_reads();
-  drop_in_flight();
+  drop_in_flight(out);
   reported_.clear();
   for (auto& [id, p] : peers_) {
+    if (p.retired)
+      continue;
     p.prepare_from = first_unchosen_;
     p.prepare_done = false;
     p.prepare_tick = now_;
@@ -150,7 +174,7 @@ void proposer::start_phase1(proposer_step& out) {
 void proposer::become_follower(proposer_step& out) {
   phase_ = proposer_phase::follower;
   drop_reads();
-  drop_in_flight();
+  drop_in_flight(out);
   reported_.clear();
   // Commands never proposed go to the new leader rather than being lost.
   for (auto& c : queue_)
@@ -168,7 +192,7 @@ void proposer::step_down(const ballot& newer, proposer_step& out) {
   phase_ = proposer_phase::backoff;
   drop_reads();
   backoff_until_ = now_ + 1 + next_jitter() % cfg_.backoff_ticks_max;
-  drop_in_flight();
+  drop_in_flight(out);
   reported_.clear();
 }
 
@@ -268,6 +292,159 @@ bool proposer::may_retransmit(peer& p) {
   p.retry_interval = interval;
   p.retry_tick = now_;
   return true;
+}
+
+std::string proposer::change_in_progress() const {
+  if (change_)
+    return "a membership change is in progress (to epoch "
+           + std::to_string(change_->next.epoch) + ")";
+  if (configs_.pending(first_unchosen_))
+    return "configuration epoch " + std::to_string(configs_.epoch())
+           + " takes effect at slot "
+           + std::to_string(configs_.latest().effective) + "; try again then";
+  auto is_change = [](const log_value& v) { return v.is_config(); };
+  for (auto& [slot, v] : reproposals_)
+    if (is_change(v))
+      return "a membership change of an earlier leader is being completed";
+  for (auto& [slot, p] : in_flight_)
+    if (is_change(p.value))
+      return "a membership change of an earlier leader is being completed";
+  for (auto i = chosen_.lower_bound(first_unchosen_); i != chosen_.end(); ++i)
+    if (is_change(i->second))
+      return "a membership change was chosen and is not yet in force";
+  return {};
+}
+
+std::optional<configuration>
+proposer::changed(const membership_request& m, std::string& why) const {
+  auto next = configs_.latest().config;
+  next.epoch += 1;
+  auto id = m.target.id;
+  auto name = "node " + std::to_string(id);
+  auto it = std::find_if(next.members.begin(), next.members.end(),
+                         [&](const member& x) { return x.id == id; });
+  switch (m.change) {
+    case member_change::add: {
+      if (id == 0) {
+        why = "member id 0 is not valid";
+      } else if (it != next.members.end()) {
+        why = name + " is a member already";
+      } else {
+        auto added = m.target;
+        added.voter = false; // Learner first; promoted when caught up.
+        auto at = std::find_if(next.members.begin(), next.members.end(),
+                               [&](const member& x) { return x.id > id; });
+        next.members.insert(at, added);
+      }
+      break;
+    }
+    case member_change::promote:
+    case member_change::demote: {
+      bool promote = m.change == member_change::promote;
+      if (it == next.members.end())
+        why = name + " is not a member";
+      else if (it->voter == promote)
+        why = name + " is a " + (promote ? "voter" : "learner") + " already";
+      else
+        it->voter = promote;
+      break;
+    }
+    case member_change::remove:
+      if (it == next.members.end())
+        why = name + " is not a member";
+      else
+        next.members.erase(it);
+      break;
+  }
+  if (why.empty()) {
+    auto problem = check(next);
+    if (!problem.empty())
+      why = "the configuration would not work: " + problem;
+  }
+  if (!why.empty())
+    return std::nullopt;
+  return next;
+}
+
+void proposer::settle_change(proposer_step& out) {
+  // Every slot up to the change's is chosen: it took effect if the
+  // configurations hold it (a configuration that does not follow the one
+  // before it, because another change was chosen first, changes nothing).
+  bool took = false;
+  for (auto& e : configs_.entries)
+    took |= e.chosen_at == change_->slot && e.config == change_->next;
+  if (took) {
+    answer_change("", out);
+    return;
+  }
+  auto i = chosen_.find(change_->slot);
+  bool ours = i != chosen_.end() && i->second.is_config()
+              && i->second.config == change_->next;
+  answer_change(ours ? "not applied: another membership change was chosen "
+                       "before it; see the member list"
+                     : "outcome unknown: its slot was chosen while this "
+                       "leader did not follow; see the member list",
+                out);
+}
+
+void proposer::answer_change(const std::string& error, proposer_step& out) {
+  if (!change_)
+    return;
+  if (change_->request.origin != 0) {
+    membership_reply r{change_->request.id, error.empty(), error,
+                       configs_.latest().config, configs_.latest().effective};
+    if (error.empty()) {
+      r.config = change_->next;
+      r.effective = change_->slot + configs_.latest().config.alpha;
+    }
+    out.send_now.push_back({change_->request.origin, std::move(r)});
+  }
+  out.notices.push_back("membership change " + to_string(change_->request.change)
+                        + " of node " + std::to_string(change_->request.target.id)
+                        + ": " + (error.empty() ? "chosen" : error));
+  change_.reset();
+}
+
+proposer_step proposer::on_membership_request(const membership_request& m) {
+  proposer_step out;
+  auto refuse = [&](const std::string& why) {
+    out.log.push_back("refuse membership_request: " + why);
+    if (m.origin != 0)
+      out.send_now.push_back(
+        {m.origin, membership_reply{m.id, false, why, configs_.latest().config,
+                                    configs_.latest().effective}});
+  };
+  if (phase_ != proposer_phase::leading) {
+    if (can_forward(m.hops)) {
+      auto fwd = m;
+      ++fwd.hops;
+      out.send_now.push_back({leader_hint_, std::move(fwd)});
+    } else {
+      refuse(leader_hint_ == cfg_.self
+               ? "not applied: the leader is still starting; try again"
+               : "not applied: no leader known");
+    }
+    return out;
+  }
+  if (change_ && change_->request.id == m.id
+      && change_->request.origin == m.origin)
+    return out; // A resend of the change under way.
+  std::string why;
+  if (m.expected_epoch != 0 && m.expected_epoch != configs_.epoch())
+    why = "the configuration is at epoch " + std::to_string(configs_.epoch())
+          + ", not " + std::to_string(m.expected_epoch);
+  if (why.empty())
+    why = change_in_progress();
+  std::optional<configuration> next;
+  if (why.empty())
+    next = changed(m, why);
+  if (!next) {
+    refuse("not applied: " + why);
+    return out;
+  }
+  change_ = change{m, std::move(*next)};
+  fill_window(out);
+  return out;
 }
 
 proposer_step proposer::on_promise(const promise& m) {
@@ -392,7 +569,7 @@ proposer_step proposer::on_success_ack(const success_ack& m) {
                                            &m.configs, m.configs.epoch(), out);
   auto pi = peers_.find(m.acceptor);
   if (progressed && phase_ == proposer_phase::leading && pi != peers_.end()
-      && pi->second.first_unchosen < first_unchosen_)
+      && !pi->second.retired && pi->second.first_unchosen < first_unchosen_)
     send_success(m.acceptor, out);
   return out;
 }
@@ -417,7 +594,8 @@ proposer_step proposer::on_tick(clock_ms now) {
       // (A continuation prepare answers a promise, which already proves
       // the round durable.)
       for (auto& [id, p] : peers_)
-        if (!p.prepare_done && now_ - p.prepare_tick >= cfg_.retransmit_ticks
+        if (!p.retired && !p.prepare_done
+            && now_ - p.prepare_tick >= cfg_.retransmit_ticks
             && may_retransmit(p)) {
           p.prepare_tick = now_;
           out.after_write.push_back({id, prepare{ballot_, p.prepare_from,
@@ -438,7 +616,13 @@ proposer_step proposer::on_tick(clock_ms now) {
   return out;
 }
 
-void proposer::drop_in_flight() {
+void proposer::drop_in_flight(proposer_step& out) {
+  if (change_)
+    answer_change(change_->proposed
+                    ? "outcome unknown: the leadership changed while the "
+                      "change was being chosen; see the member list"
+                    : "not applied: the leadership changed; try again",
+                  out);
   reproposals_.clear();
   for (auto& [slot, prop] : in_flight_)
     for (auto& c : prop.value.commands)
@@ -500,7 +684,8 @@ void proposer::start_read_round(clock_ms now, proposer_step& out) {
     round_reads_.push_back(r);
   reads_next_.clear();
   for (auto& [id, p] : peers_)
-    send_read_probe(id, out);
+    if (!p.retired)
+      send_read_probe(id, out);
 }
 
 void proposer::send_read_probe(node_id acceptor, proposer_step& out) {
@@ -516,7 +701,7 @@ void proposer::resend_read_round(proposer_step& out) {
   // send, which is before any grant of this round began.
   round_tick_ = now_;
   for (auto& [id, p] : peers_)
-    if (round_acks_.count(id) == 0)
+    if (!p.retired && round_acks_.count(id) == 0)
       send_read_probe(id, out);
 }
 
@@ -573,6 +758,8 @@ void proposer::retransmit(proposer_step& out) {
   // of retransmission never starves another.
   std::set<node_id> due;
   for (auto& [id, p] : peers_) {
+    if (p.retired)
+      continue;
     bool owed = wants_success(p);
     for (auto i = in_flight_.begin(); !owed && i != in_flight_.end(); ++i)
       owed = stale(i->second) && i->second.acks.count(id) == 0
@@ -634,6 +821,15 @@ void proposer::fill_window(proposer_step& out) {
   }
   if (!reproposals_.empty())
     return; // Client batches go above the phase 1 slots.
+  if (phase_ == proposer_phase::leading && change_ && !change_->proposed
+      && in_flight_.size() < cfg_.window_slots_max
+      && within_window(next_slot_)) {
+    log_value v;
+    v.config = change_->next;
+    change_->proposed = true;
+    change_->slot = next_slot_;
+    propose(next_slot_++, std::move(v), out);
+  }
   while (phase_ == proposer_phase::leading
          && in_flight_.size() < cfg_.window_slots_max && !queue_.empty()
          && within_window(next_slot_)) {
@@ -669,6 +865,11 @@ void proposer::record_chosen(slot_t slot, log_value value,
     assert(i->second == value);
     return;
   }
+  // The change is answered once first_unchosen passes its slot (a
+  // configuration takes effect only if it follows the one before it).
+  if (change_ && change_->proposed && change_->slot == slot
+      && !(value.is_config() && value.config == change_->next))
+    answer_change("not applied: another value took its slot", out);
   learned.push_back({slot, value});
   chosen_bytes_ += value.size_bytes();
   chosen_.emplace(slot, std::move(value));
@@ -679,9 +880,12 @@ void proposer::record_chosen(slot_t slot, log_value value,
 void proposer::advance_first_unchosen(proposer_step& out) {
   auto epoch = configs_.epoch();
   for (auto i = chosen_.find(first_unchosen_); i != chosen_.end();
-       i = chosen_.find(++first_unchosen_))
+       i = chosen_.find(++first_unchosen_)) {
     if (i->second.is_config())
       configs_.on_chosen(i->first, i->second.config);
+    if (change_ && change_->proposed && change_->slot == i->first)
+      settle_change(out);
+  }
   configs_.trim(first_unchosen_);
   if (configs_.epoch() != epoch)
     configs_changed(out);
@@ -691,7 +895,8 @@ void proposer::prune_chosen() {
   // Every acceptor knows these chosen: none will ask for them.
   std::vector<slot_t> known;
   for (auto& [id, p] : peers_)
-    known.push_back(p.first_unchosen);
+    if (!p.retired)
+      known.push_back(p.first_unchosen);
   std::sort(known.begin(), known.end(), std::greater<slot_t>());
   slot_t all_know = std::min(first_unchosen_, known.back());
   // A majority holds these as chosen values: beyond the bounds they are
@@ -730,6 +935,8 @@ void proposer::adopt_first_unchosen(slot_t fu, proposer_step& out) {
   }
   reproposals_.erase(reproposals_.begin(),
                      reproposals_.lower_bound(first_unchosen_));
+  if (change_ && change_->proposed && change_->slot < first_unchosen_)
+    settle_change(out);
   next_slot_ = std::max(next_slot_, first_unchosen_);
   prune_chosen();
   if (phase_ == proposer_phase::leading)
@@ -748,10 +955,16 @@ bool proposer::note_acceptor_progress(node_id acceptor, slot_t first_unchosen,
                                       const config_history* configs,
                                       uint64_t epoch, proposer_step& out) {
   auto pi = peers_.find(acceptor);
-  if (pi == peers_.end() || first_unchosen <= pi->second.first_unchosen)
+  if (pi == peers_.end())
     return false;
-  pi->second.first_unchosen = first_unchosen;
-  pi->second.progress_tick = now_;
+  bool progressed = first_unchosen > pi->second.first_unchosen;
+  if (progressed) {
+    pi->second.first_unchosen = first_unchosen;
+    pi->second.progress_tick = now_;
+  }
+  // Even a report heard before (and not adopted then, for want of the
+  // configurations): a promise's entries start at the acceptor's
+  // first_unchosen, so phase 1 must move past the slots it skips.
   if (first_unchosen > first_unchosen_) {
     if (configs != nullptr && !configs->empty()
         && configs->epoch() > configs_.epoch()) {
@@ -771,7 +984,7 @@ bool proposer::note_acceptor_progress(node_id acceptor, slot_t first_unchosen,
     }
   }
   prune_chosen();
-  return true;
+  return progressed;
 }
 
 void proposer::send_success(node_id acceptor, proposer_step& out) {
@@ -796,6 +1009,15 @@ void proposer::send_success(node_id acceptor, proposer_step& out) {
       }
     }
     ++relay_cursor_;
+    if (best == 0)
+      out.log.push_back("success to acceptor " + std::to_string(acceptor)
+                        + ": slot " + std::to_string(from)
+                        + " is not kept here and no acceptor is known to "
+                          "hold it chosen (kept: "
+                        + (chosen_.empty() ? std::string("none")
+                                           : std::to_string(chosen_.begin()->first)
+                                               + ".." + std::to_string(chosen_.rbegin()->first))
+                        + ", first_unchosen " + std::to_string(first_unchosen_) + ")");
     if (best != 0)
       out.send_now.push_back(
         {best, success_relay{acceptor, from,

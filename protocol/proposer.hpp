@@ -143,6 +143,11 @@ public:
   /// Commands waiting in the forward buffer.
   size_t forwards_buffered() const { return forward_buffer_.size(); }
 
+  /// An operator asks for a membership change. The leader refuses it
+  /// while another is in progress, else proposes the next configuration
+  /// and answers once it is chosen; a follower forwards it to the leader.
+  proposer_step on_membership_request(const membership_request& m);
+
   proposer_step on_promise(const promise& m);
   proposer_step on_nack(const nack& m);
   proposer_step on_accepted(const accepted& m);
@@ -197,7 +202,13 @@ private:
     slot_t prepare_from = 0;
     bool prepare_done = false;
     uint64_t prepare_tick = 0;
+    /// No longer a voter of a configuration governing the slots from
+    /// first_unchosen on: sent nothing, asked only to relay chosen values
+    /// it holds (see send_success).
+    bool retired = false;
   };
+  /// Retired acceptors kept at most.
+  static constexpr size_t retired_max = 16;
 
   /// A slot proposed in this leadership and not yet chosen.
   struct proposal {
@@ -280,8 +291,21 @@ private:
   void drop_reads();
   /// Forgets the slots in flight (leadership lost or restarted): their
   /// commands may come again.
-  void drop_in_flight();
-  bool is_acceptor(node_id n) const { return peers_.count(n) > 0; }
+  void drop_in_flight(proposer_step& out);
+  /// The configuration a change makes of the newest one, or why not.
+  std::optional<configuration> changed(const membership_request& m,
+                                       std::string& why) const;
+  /// Whether a membership change is under way (asked for, in flight, or
+  /// chosen and not yet in force).
+  std::string change_in_progress() const;
+  void answer_change(const std::string& error, proposer_step& out);
+  /// The change's slot is below first_unchosen: answers whether it took
+  /// effect.
+  void settle_change(proposer_step& out);
+  bool is_acceptor(node_id n) const {
+    auto i = peers_.find(n);
+    return i != peers_.end() && !i->second.retired;
+  }
   uint64_t next_jitter();
 
   proposer_config cfg_;
@@ -306,6 +330,15 @@ private:
   std::map<slot_t, proposal> in_flight_;
   /// H(first_unchosen_).
   config_history configs_;
+  /// The membership change this leader is carrying out, if any.
+  struct change {
+    membership_request request;
+    configuration next;
+    /// Set once proposed, at `slot`.
+    bool proposed = false;
+    slot_t slot = 0;
+  };
+  std::optional<change> change_;
   std::deque<client_command> queue_;
   /// (client, sequence) of every command in queue_ or in flight: a resend
   /// of one of them is dropped instead of taking a second log entry.

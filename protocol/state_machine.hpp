@@ -100,6 +100,13 @@ public:
 
   /// Keys (or entries) held, for status.
   virtual size_t size() const = 0;
+
+  /// The replica's membership record (the encoded configurations, see
+  /// membership.hpp), kept with the state: saved, loaded, written behind
+  /// and carried by snapshots like the machine's own records, under the
+  /// key "m". Empty: none.
+  virtual void set_membership(std::string bytes) = 0;
+  virtual const std::string& membership() const = 0;
 };
 
 /// Loads an image into a machine; false if a record does not decode.

@@ -21,7 +21,8 @@ constexpr size_t in_flight_max = 100000;
 
 cluster::cluster(options opts) : opts_(std::move(opts)), rng_(opts_.seed) {
   assert(opts_.nodes >= 1);
-  auto total = opts_.nodes + opts_.fronts;
+  auto members = opts_.nodes + opts_.fronts;
+  auto total = members + opts_.spares;
   for (node_id n = 1; n <= total; ++n) {
     nodes_[n] = std::make_unique<node>();
     nodes_[n]->id = n;
@@ -29,12 +30,18 @@ cluster::cluster(options opts) : opts_(std::move(opts)), rng_(opts_.seed) {
       nodes_[n]->hosts_acceptor = n <= opts_.nodes;
       nodes_[n]->hosts_front = n > opts_.nodes;
     }
+    if (n > members) {
+      nodes_[n]->hosts_acceptor = true;
+      nodes_[n]->hosts_front = false;
+      nodes_[n]->spare = true;
+    }
     auto drift = static_cast<int64_t>(opts_.clock_drift * 10000);
     if (drift > 0)
       nodes_[n]->clock_rate = static_cast<uint64_t>(
         10000 + std::uniform_int_distribution<int64_t>(-drift, drift)(rng_));
     nodes_[n]->clock_offset = rng_() % 1000000;
   }
+  oracle_configs_ = bootstrap_configs();
   for (node_id n = 1; n <= total; ++n)
     boot(n);
 }
@@ -63,8 +70,16 @@ std::vector<node_id> cluster::front_ids() const {
 
 config_history cluster::bootstrap_configs() const {
   auto fronts = front_ids();
+  std::vector<node_id> acceptors;
+  for (auto a : acceptor_ids())
+    if (!at(a).spare)
+      acceptors.push_back(a);
   return bootstrap_history(configuration_from_lists(
-    acceptor_ids(), fronts, fronts, fronts, opts_.alpha));
+    acceptors, fronts, fronts, fronts, opts_.alpha));
+}
+
+std::vector<node_id> cluster::spare_ids() const {
+  return ids_hosting(&node::spare);
 }
 
 cluster::node& cluster::at(node_id n) {
@@ -128,6 +143,7 @@ void cluster::boot(node_id n) {
     lcfg.learner = opts_.learner;
     lcfg.learner.self = n;
     lcfg.learner.acceptors = acceptors;
+    lcfg.learner.configs = bootstrap_configs();
     lcfg.learner.read_id_base = (nd.incarnation + 1) << 40;
     lcfg.learner.read_resend_ticks = opts_.client_resend_ticks;
     lcfg.learner.read_timeout_ticks = opts_.client_timeout_ticks;
@@ -141,7 +157,7 @@ void cluster::boot(node_id n) {
     auto ecfg = opts_.elector;
     ecfg.self = n;
     ecfg.nodes = fronts;
-    ecfg.acceptors = acceptors;
+    ecfg.acceptors = bootstrap_configs().latest().config.voters();
     ecfg.boot = rng_();
     nd.elect = std::make_unique<elector>(ecfg);
   }
@@ -286,6 +302,10 @@ bool cluster::link_up(uint64_t from, uint64_t to) const {
 void cluster::send(uint64_t from, envelope env) {
   ++sent_[name_of(env.msg)];
   check_outgoing(from, env.msg);
+  if (auto* r = std::get_if<membership_reply>(&env.msg)) {
+    on_membership_reply(*r);
+    return;
+  }
   // Roles of one node talk inside one process: reliable and in order.
   bool local = from == env.to;
   // No direct link: through a node both reach, as the directory does.
@@ -428,6 +448,13 @@ void cluster::deliver_to_node(node& nd, uint64_t from, const message& m) {
       [&](const read_probe_ack& x) {
         handle(nd, nd.prop->on_read_probe_ack(x, clock_of(nd)));
       },
+      [&](const membership_request& x) {
+        handle(nd, nd.prop->on_membership_request(x));
+      },
+      [&](const membership_reply&) {
+        fail("membership_reply sent from " + std::to_string(from)
+             + " to a node");
+      },
     },
     m);
 }
@@ -563,10 +590,9 @@ void cluster::commit(node& nd) {
   for (auto& e : nd.pending.acceptor.entries) {
     if (e.chosen)
       continue; // Checked when the mark was made.
-    auto& v = votes_[{e.slot, e.accepted_ballot}];
-    v.insert(nd.id);
-    if (v.size() >= majority_of(opts_.nodes))
-      note_truth(e.slot, e.value, "acceptors");
+    votes_[{e.slot, e.accepted_ballot}].insert(nd.id);
+    vote_values_.emplace(std::make_pair(e.slot, e.accepted_ballot), e.value);
+    count_votes(e.slot, e.accepted_ballot);
   }
   if (nd.backend)
     if (auto err = nd.backend->commit(nd.pending))

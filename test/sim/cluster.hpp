@@ -76,6 +76,9 @@ struct options {
   /// a proposer, a learner and an elector each. When 0, every node hosts
   /// all four roles.
   size_t fronts = 0;
+  /// Nodes hosting only an acceptor that are not members at start
+  /// (numbered after the others): membership changes add them.
+  size_t spares = 0;
   /// Ticks a node waits for a command to be applied before it answers
   /// "outcome unknown" (reads: "not applied").
   uint32_t client_timeout_ticks = 1500;
@@ -258,6 +261,23 @@ public:
   std::vector<node_id> front_ids() const;
   /// The configuration the cluster starts with (every node a voter).
   config_history bootstrap_configs() const;
+  /// Nodes that are not members at start.
+  std::vector<node_id> spare_ids() const;
+
+  // -- membership ------------------------------------------------------------
+
+  /// An operator sends a membership change to node `via`'s proposer; the
+  /// answer is checked and counted.
+  void request_membership(node_id via, membership_request r);
+  /// Every configuration chosen so far (the oracle's, from the chosen
+  /// prefix; never trimmed).
+  const config_history& chosen_configs() const { return oracle_configs_; }
+  struct membership_counts {
+    uint64_t asked = 0, done = 0, refused = 0, unknown = 0;
+  };
+  const membership_counts& membership_answers() const {
+    return membership_counts_;
+  }
   std::mt19937_64& rng() { return rng_; }
 
 private:
@@ -328,6 +348,12 @@ private:
   void check_outgoing(uint64_t from, const message& m);
   void check_chosen_marks(const node& nd, const acceptor_write& w);
   void note_truth(slot_t slot, const log_value& v, const std::string& who);
+  /// A vote for (slot, ballot) became durable: the slot is chosen when the
+  /// votes hold a quorum of the configuration governing it, which is known
+  /// once the chosen prefix reaches slot - alpha + 1 (until then the
+  /// decision waits).
+  void count_votes(slot_t slot, const ballot& b);
+  void on_membership_reply(const membership_reply& r);
   void check_chosen(slot_t slot, const log_value& v, const std::string& who);
   void fail(const std::string& what);
   void trace(const std::string& line);
@@ -350,7 +376,15 @@ private:
   std::map<std::string, uint64_t> sent_;
   // Safety oracle: votes per (slot, ballot) from durable commits.
   std::map<std::pair<slot_t, ballot>, std::set<node_id>> votes_;
+  /// The value of each (slot, ballot) voted for (one per pair).
+  std::map<std::pair<slot_t, ballot>, log_value> vote_values_;
   std::map<slot_t, log_value> truth_;
+  /// Slots chosen from 0 without a gap, and the configurations among them.
+  slot_t truth_prefix_ = 0;
+  config_history oracle_configs_;
+  /// Votes waiting for the configuration of their slot to be known.
+  std::set<std::pair<slot_t, ballot>> deferred_votes_;
+  membership_counts membership_counts_;
   std::map<ballot, uint64_t> ballot_owner_;
   std::map<std::pair<slot_t, ballot>, log_value> proposed_;
   std::optional<std::string> violation_;
@@ -403,6 +437,11 @@ struct random_run {
   /// Session bounds: expiry after this many idle slots, at most so many.
   uint64_t session_idle_slots = 1000000;
   size_t sessions_max = 100000;
+  /// Spare acceptors, how often (per tick of the fault phase) an operator
+  /// asks for a membership change, and the window alpha.
+  size_t spares = 0;
+  double membership_rate = 0;
+  uint32_t alpha = 64;
   /// Leases on (lease reads answered without a round), the margin taken
   /// off them, and clock drift.
   bool leases = false;

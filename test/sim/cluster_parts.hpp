@@ -12,6 +12,9 @@ namespace paxoskv::sim {
 /// Client ids live far above node ids so the network can tell them apart.
 constexpr uint64_t first_client_id = 1000;
 
+/// Where an operator's membership requests come from (a client address).
+constexpr uint64_t operator_address = uint64_t{1} << 62;
+
 inline bool is_client(uint64_t addr) {
   return addr >= first_client_id;
 }
@@ -22,6 +25,8 @@ struct cluster::node {
   /// The roles it hosts: an acceptor, and the other three (a front).
   bool hosts_acceptor = true;
   bool hosts_front = true;
+  /// Not a member at start (an acceptor membership changes may add).
+  bool spare = false;
   /// What was committed, as the oracle sees it.
   memory_store disk;
   /// The real store under test, if any.

@@ -132,6 +132,8 @@ struct reference_machine final : state_machine {
     const override {
     for (auto& [k, v] : data)
       f("k" + k, v);
+    if (!membership_record.empty())
+      f("m", membership_record);
     for (auto& [client, upto] : sessions) {
       std::string key = "s", value;
       codec::put_u64(key, client);
@@ -153,6 +155,11 @@ struct reference_machine final : state_machine {
   }
   bool end_load() override { return false; }
   size_t size() const override { return data.size(); }
+  void set_membership(std::string bytes) override {
+    membership_record = std::move(bytes);
+  }
+  const std::string& membership() const override { return membership_record; }
+  std::string membership_record;
 
   /// True if a leader or lease read of `key` returning `r` may follow the
   /// write at position `after` (the read's own client's last write).
@@ -170,15 +177,27 @@ struct reference_machine final : state_machine {
   }
 };
 
+/// Applies the chosen log below `upto`, with the membership record as a
+/// replica keeps it: the history, trimmed as slots are applied, written
+/// with every configuration applied.
+void replay(reference_machine& ref, const std::map<slot_t, log_value>& truth,
+            config_history configs, slot_t upto) {
+  for (slot_t s = 0; s < upto; ++s) {
+    auto& v = truth.at(s);
+    for (auto& c : v.commands)
+      ref.apply(s, c);
+    if (v.is_config() && configs.on_chosen(s, v.config))
+      ref.set_membership(encode_history(configs));
+    ref.end_slot(s);
+    configs.trim(s + 1);
+  }
+}
+
 } // namespace
 
 state_image cluster::reference_image(slot_t upto) const {
   reference_machine ref(opts_.sessions);
-  for (slot_t s = 0; s < upto; ++s) {
-    for (auto& c : truth_.at(s).commands)
-      ref.apply(s, c);
-    ref.end_slot(s);
-  }
+  replay(ref, truth_, bootstrap_configs(), upto);
   return save_image(ref);
 }
 
@@ -209,11 +228,7 @@ void cluster::check_final() {
     }
   }
   reference_machine ref(opts_.sessions);
-  for (slot_t s = 0; s < prefix; ++s) {
-    for (auto& c : truth_.at(s).commands)
-      ref.apply(s, c);
-    ref.end_slot(s);
-  }
+  replay(ref, truth_, bootstrap_configs(), prefix);
   auto expected = save_image(ref);
   for (auto id : front_ids())
     if (is_up(id)

@@ -1,6 +1,7 @@
 // The simulator's safety oracle at every step: what is chosen, computed from
 // the acceptors' durable commits, and what every message and node may claim.
 #include "test/sim/cluster_parts.hpp"
+#include "test/sim/trace.hpp"
 
 namespace paxoskv::sim {
 
@@ -10,6 +11,80 @@ void cluster::note_truth(slot_t slot, const log_value& v,
   if (!inserted && it->second != v)
     fail("two different values chosen at slot " + std::to_string(slot)
          + " (seen by " + who + ")");
+  if (!inserted || slot != truth_prefix_)
+    return;
+  // The prefix grows: the configurations in it govern the slots alpha
+  // after theirs, so the votes waiting for those slots can be counted.
+  // (Computed here rather than with config_history::on_chosen, so that a
+  // broken window in the code under test does not break the oracle too.)
+  for (auto i = truth_.find(truth_prefix_); i != truth_.end();
+       i = truth_.find(++truth_prefix_)) {
+    if (!i->second.is_config())
+      continue;
+    // A configuration takes effect only if it follows the newest one (two
+    // leaders may each propose a change; the first chosen wins, the other
+    // changes nothing).
+    auto& c = i->second.config;
+    if (c.epoch == oracle_configs_.epoch() + 1)
+      oracle_configs_.entries.push_back({i->first, i->first + opts_.alpha, c});
+  }
+  auto known = truth_prefix_ + opts_.alpha;
+  while (!deferred_votes_.empty() && deferred_votes_.begin()->first < known) {
+    auto [s, b] = *deferred_votes_.begin();
+    deferred_votes_.erase(deferred_votes_.begin());
+    count_votes(s, b);
+  }
+}
+
+void cluster::count_votes(slot_t slot, const ballot& b) {
+  if (slot >= truth_prefix_ + opts_.alpha) {
+    deferred_votes_.insert({slot, b});
+    return;
+  }
+  // The configuration governing the slot, and a majority of its voters
+  // (counted here, independently of configuration::is_quorum).
+  const configuration* governing = &oracle_configs_.entries.front().config;
+  for (auto& e : oracle_configs_.entries)
+    if (e.effective <= slot)
+      governing = &e.config;
+  auto& v = votes_[{slot, b}];
+  size_t voters = 0, votes = 0;
+  for (auto& m : governing->members)
+    if (m.voter && m.has(role_acceptor)) {
+      ++voters;
+      votes += v.count(m.id);
+    }
+  if (votes > voters / 2)
+    note_truth(slot, vote_values_.at({slot, b}), "acceptors");
+}
+
+void cluster::on_membership_reply(const membership_reply& r) {
+  if (r.done) {
+    ++membership_counts_.done;
+    // Chosen, so the oracle knows it: the configuration is in the log.
+    auto alpha = opts_.alpha;
+    auto t = r.effective >= alpha ? truth_.find(r.effective - alpha)
+                                  : truth_.end();
+    bool took = false;
+    for (auto& e : oracle_configs_.entries)
+      took |= e.effective == r.effective && e.config == r.config;
+    if (t == truth_.end() || t->second.config != r.config || !took)
+      fail("a membership change was answered chosen, but epoch "
+           + std::to_string(r.config.epoch) + " governing from slot "
+           + std::to_string(r.effective) + " is not in the chosen log");
+  } else if (r.error.rfind("outcome unknown", 0) == 0) {
+    ++membership_counts_.unknown;
+  } else {
+    ++membership_counts_.refused;
+  }
+  trace("operator <- " + render(message{r}));
+}
+
+void cluster::request_membership(node_id via, membership_request r) {
+  ++membership_counts_.asked;
+  r.origin = operator_address;
+  r.id = membership_counts_.asked;
+  send(operator_address, {via, std::move(r)});
 }
 
 void cluster::check_chosen(slot_t slot, const log_value& v,
@@ -24,10 +99,7 @@ void cluster::check_chosen(slot_t slot, const log_value& v,
 }
 
 slot_t cluster::chosen_prefix() const {
-  slot_t s = 0;
-  while (truth_.count(s) > 0)
-    ++s;
-  return s;
+  return truth_prefix_;
 }
 
 void cluster::check_outgoing(uint64_t from, const message& m) {

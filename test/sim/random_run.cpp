@@ -106,6 +106,18 @@ random_run random_run::from_seed(uint64_t seed) {
     r.session_idle_slots = 20 + rng() % 200;
     r.sessions_max = 1 + rng() % 4;
   }
+  // Membership changes in a third of the runs: spare acceptors are added,
+  // promoted, demoted and removed, and voters removed, while the faults
+  // play out; the window alpha as small as the proposer's window, a
+  // little more, or the default.
+  if (rng() % 3 == 0) {
+    r.spares = 1 + rng() % 2;
+    static const double change_rates[] = {0.005, 0.02};
+    r.membership_rate = change_rates[rng() % 2];
+    uint32_t window = static_cast<uint32_t>(r.window_slots_max);
+    const uint32_t alphas[] = {window, window + 5, 64};
+    r.alpha = alphas[rng() % 3];
+  }
   return r;
 }
 
@@ -131,7 +143,8 @@ std::string random_run::describe() const {
      << tail_bytes << "B snapshot_chunk=" << snapshot_chunk_bytes
      << " snapshot_rate=" << snapshot_bytes_per_tick
      << " session_idle=" << session_idle_slots << " sessions_max="
-     << sessions_max;
+     << sessions_max << " spares=" << spares << " membership_rate="
+     << membership_rate << " alpha=" << alpha;
   return os.str();
 }
 
@@ -201,6 +214,59 @@ bool start_edge_episode(cluster& c, const random_run& r, edge_episode& ep) {
   return true;
 }
 
+/// An operator asks a random node for a random membership change that
+/// makes sense for the configuration chosen last (or, now and then, one
+/// that does not, or one for an older epoch: it must be refused).
+void random_membership_change(cluster& c) {
+  auto& rng = c.rng();
+  auto& config = c.chosen_configs().latest().config;
+  std::vector<membership_request> options;
+  auto voters = config.voters();
+  for (auto& m : config.members) {
+    if (!m.has(role_acceptor))
+      continue; // The fronts of the split layout stay as they are.
+    // Nodes hosting every role stay members (their learners are checked
+    // to the end); their acceptors are demoted and promoted.
+    bool removable = !m.has(role_learner);
+    membership_request r;
+    r.target = m;
+    if (m.voter) {
+      if (voters.size() > 1) {
+        r.change = member_change::demote;
+        options.push_back(r);
+        if (removable) {
+          r.change = member_change::remove;
+          options.push_back(r);
+        }
+      }
+    } else {
+      r.change = member_change::promote;
+      options.push_back(r);
+      options.push_back(r);
+      if (removable) {
+        r.change = member_change::remove;
+        options.push_back(r);
+      }
+    }
+  }
+  for (auto n : c.spare_ids())
+    if (config.find(n) == nullptr) {
+      membership_request r;
+      r.change = member_change::add;
+      r.target = member{n, "node" + std::to_string(n),
+                        static_cast<uint16_t>(n), role_acceptor, false, 0};
+      options.push_back(r);
+    }
+  if (options.empty())
+    return;
+  auto r = options[rng() % options.size()];
+  r.expected_epoch = rng() % 4 == 0 ? 0 : config.epoch;
+  if (rng() % 10 == 0)
+    r.expected_epoch = config.epoch > 1 ? config.epoch - 1 : 7;
+  auto fronts = c.front_ids();
+  c.request_membership(fronts[rng() % fronts.size()], std::move(r));
+}
+
 /// One random fault event per call, at the run's rates.
 void random_faults(cluster& c, const random_run& r, edge_episode& edge_ep) {
   auto& rng = c.rng();
@@ -219,6 +285,8 @@ void random_faults(cluster& c, const random_run& r, edge_episode& edge_ep) {
   }
   if (coin(r.crash_rate))
     c.crash(ids[rng() % ids.size()]);
+  if (r.spares > 0 && coin(r.membership_rate))
+    random_membership_change(c);
   if (coin(r.edge_rate) && start_edge_episode(c, r, edge_ep))
     return;
   if (coin(r.pause_rate)) {
@@ -373,6 +441,8 @@ run_result run_seed(
   opts.seed = seed;
   opts.nodes = r.nodes;
   opts.fronts = r.fronts;
+  opts.spares = r.spares;
+  opts.alpha = r.alpha;
   opts.trace = trace;
   opts.make_store = std::move(make_store);
   opts.make_state_store = std::move(make_state_store);
