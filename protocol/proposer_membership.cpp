@@ -1,0 +1,256 @@
+// The proposer's membership part (membership.hpp): which acceptors it
+// talks to and which quorums it needs for the configurations governing the
+// slots from first_unchosen on, and the membership changes it carries out
+// as leader. The rest of the proposer is in proposer.cpp.
+#include "protocol/proposer.hpp"
+
+#include <algorithm>
+
+namespace paxoskv {
+
+std::vector<node_id> proposer::refresh_peers() {
+  std::set<node_id> want;
+  for (auto* c : configs_.governing(first_unchosen_, ~slot_t{0}))
+    for (auto v : c->voters())
+      want.insert(v);
+  std::vector<node_id> added;
+  // Acceptors no longer voting stay known (a bounded number of them): they
+  // may hold chosen values the voters lack, and relay them.
+  size_t retired = 0;
+  for (auto& [id, p] : peers_) {
+    if (want.count(id) > 0 && p.retired) {
+      // Voting again: it starts over (nothing it did under an earlier
+      // ballot counts).
+      added.push_back(id);
+      auto fu = p.first_unchosen;
+      p = peer{};
+      p.first_unchosen = fu;
+      p.heard_tick = now_;
+      p.progress_tick = now_;
+    }
+    p.retired = want.count(id) == 0;
+    retired += p.retired ? 1 : 0;
+  }
+  for (auto i = peers_.begin(); retired > retired_max && i != peers_.end();)
+    if (i->second.retired) {
+      i = peers_.erase(i);
+      --retired;
+    } else {
+      ++i;
+    }
+  for (auto v : want)
+    if (peers_.count(v) == 0) {
+      auto& p = peers_[v];
+      p.heard_tick = now_;
+      p.progress_tick = now_;
+      added.push_back(v);
+    }
+  return added;
+}
+
+std::vector<node_id> proposer::learners() const {
+  std::set<node_id> all;
+  for (auto* c : configs_.governing(first_unchosen_, ~slot_t{0}))
+    for (auto l : c->with_role(role_learner))
+      all.insert(l);
+  return {all.begin(), all.end()};
+}
+
+bool proposer::quorum_of_all(const std::set<node_id>& acks) const {
+  for (auto* c : configs_.governing(first_unchosen_, ~slot_t{0}))
+    if (!c->is_quorum(acks))
+      return false;
+  return true;
+}
+
+std::set<node_id> proposer::prepared() const {
+  std::set<node_id> done;
+  for (auto& [id, p] : peers_)
+    if (p.prepare_done && !p.retired)
+      done.insert(id);
+  return done;
+}
+
+bool proposer::within_window(slot_t slot) const {
+  return slot < first_unchosen_ + configs_.latest().config.alpha;
+}
+
+void proposer::configs_changed(proposer_step& out) {
+  auto added = refresh_peers();
+  out.notices.push_back("configuration: " + to_string(configs_.latest().config)
+                        + (configs_.pending(first_unchosen_)
+                             ? ", in force from slot "
+                                 + std::to_string(configs_.latest().effective)
+                             : ""));
+  if (added.empty())
+    return;
+  if (phase_ == proposer_phase::leading) {
+    // New voters may hold values accepted under an older ballot at the
+    // slots they now govern: a new phase 1 covers every configuration.
+    start_phase1(out);
+  } else if (phase_ == proposer_phase::preparing) {
+    for (auto id : added) {
+      auto& p = peers_.at(id);
+      p.prepare_from = first_unchosen_;
+      p.prepare_done = false;
+      p.prepare_tick = now_;
+      out.after_write.push_back({id, prepare{ballot_, first_unchosen_,
+                                             cfg_.self}});
+    }
+  }
+}
+
+std::string proposer::change_in_progress() const {
+  if (change_)
+    return "a membership change is in progress (to epoch "
+           + std::to_string(change_->next.epoch) + ")";
+  if (configs_.pending(first_unchosen_))
+    return "configuration epoch " + std::to_string(configs_.epoch())
+           + " takes effect at slot "
+           + std::to_string(configs_.latest().effective) + "; try again then";
+  auto is_change = [](const log_value& v) { return v.is_config(); };
+  for (auto& [slot, v] : reproposals_)
+    if (is_change(v))
+      return "a membership change of an earlier leader is being completed";
+  for (auto& [slot, p] : in_flight_)
+    if (is_change(p.value))
+      return "a membership change of an earlier leader is being completed";
+  for (auto i = chosen_.lower_bound(first_unchosen_); i != chosen_.end(); ++i)
+    if (is_change(i->second))
+      return "a membership change was chosen and is not yet in force";
+  return {};
+}
+
+std::optional<configuration>
+proposer::changed(const membership_request& m, std::string& why) const {
+  auto next = configs_.latest().config;
+  next.epoch += 1;
+  auto id = m.target.id;
+  auto name = "node " + std::to_string(id);
+  auto it = std::find_if(next.members.begin(), next.members.end(),
+                         [&](const member& x) { return x.id == id; });
+  switch (m.change) {
+    case member_change::add: {
+      if (id == 0) {
+        why = "member id 0 is not valid";
+      } else if (it != next.members.end()) {
+        why = name + " is a member already";
+      } else {
+        auto added = m.target;
+        added.voter = false; // Learner first; promoted when caught up.
+        auto at = std::find_if(next.members.begin(), next.members.end(),
+                               [&](const member& x) { return x.id > id; });
+        next.members.insert(at, added);
+      }
+      break;
+    }
+    case member_change::promote:
+    case member_change::demote: {
+      bool promote = m.change == member_change::promote;
+      if (it == next.members.end())
+        why = name + " is not a member";
+      else if (it->voter == promote)
+        why = name + " is a " + (promote ? "voter" : "learner") + " already";
+      else
+        it->voter = promote;
+      break;
+    }
+    case member_change::remove:
+      if (it == next.members.end())
+        why = name + " is not a member";
+      else
+        next.members.erase(it);
+      break;
+  }
+  if (why.empty()) {
+    auto problem = check(next);
+    if (!problem.empty())
+      why = "the configuration would not work: " + problem;
+  }
+  if (!why.empty())
+    return std::nullopt;
+  return next;
+}
+
+void proposer::settle_change(proposer_step& out) {
+  // Every slot up to the change's is chosen: it took effect if the
+  // configurations hold it (a configuration that does not follow the one
+  // before it, because another change was chosen first, changes nothing).
+  bool took = false;
+  for (auto& e : configs_.entries)
+    took |= e.chosen_at == change_->slot && e.config == change_->next;
+  if (took) {
+    answer_change("", out);
+    return;
+  }
+  auto i = chosen_.find(change_->slot);
+  bool ours = i != chosen_.end() && i->second.is_config()
+              && i->second.config == change_->next;
+  answer_change(ours ? "not applied: another membership change was chosen "
+                       "before it; see the member list"
+                     : "outcome unknown: its slot was chosen while this "
+                       "leader did not follow; see the member list",
+                out);
+}
+
+void proposer::answer_change(const std::string& error, proposer_step& out) {
+  if (!change_)
+    return;
+  if (change_->request.origin != 0) {
+    membership_reply r{change_->request.id, error.empty(), error,
+                       configs_.latest().config, configs_.latest().effective};
+    if (error.empty()) {
+      r.config = change_->next;
+      r.effective = change_->slot + configs_.latest().config.alpha;
+    }
+    out.send_now.push_back({change_->request.origin, std::move(r)});
+  }
+  out.notices.push_back("membership change " + to_string(change_->request.change)
+                        + " of node " + std::to_string(change_->request.target.id)
+                        + ": " + (error.empty() ? "chosen" : error));
+  change_.reset();
+}
+
+proposer_step proposer::on_membership_request(const membership_request& m) {
+  proposer_step out;
+  auto refuse = [&](const std::string& why) {
+    out.log.push_back("refuse membership_request: " + why);
+    if (m.origin != 0)
+      out.send_now.push_back(
+        {m.origin, membership_reply{m.id, false, why, configs_.latest().config,
+                                    configs_.latest().effective}});
+  };
+  if (phase_ != proposer_phase::leading) {
+    if (can_forward(m.hops)) {
+      auto fwd = m;
+      ++fwd.hops;
+      out.send_now.push_back({leader_hint_, std::move(fwd)});
+    } else {
+      refuse(leader_hint_ == cfg_.self
+               ? "not applied: the leader is still starting; try again"
+               : "not applied: no leader known");
+    }
+    return out;
+  }
+  if (change_ && change_->request.id == m.id
+      && change_->request.origin == m.origin)
+    return out; // A resend of the change under way.
+  std::string why;
+  if (m.expected_epoch != 0 && m.expected_epoch != configs_.epoch())
+    why = "the configuration is at epoch " + std::to_string(configs_.epoch())
+          + ", not " + std::to_string(m.expected_epoch);
+  if (why.empty())
+    why = change_in_progress();
+  std::optional<configuration> next;
+  if (why.empty())
+    next = changed(m, why);
+  if (!next) {
+    refuse("not applied: " + why);
+    return out;
+  }
+  change_ = change{m, std::move(*next)};
+  fill_window(out);
+  return out;
+}
+
+} // namespace paxoskv
