@@ -42,11 +42,15 @@ void learner::load_configs() {
 }
 
 void learner::refresh_acceptors() {
-  std::set<node_id> voters;
+  // Every acceptor of those configurations, not only the voters: a voter
+  // of the next slot may have been removed since and lag for good, while
+  // members that vote again later hold the values.
+  std::set<node_id> acceptors;
   for (auto* c : configs_.governing(next_slot_, ~slot_t{0}))
-    for (auto v : c->voters())
-      voters.insert(v);
-  acceptors_.assign(voters.begin(), voters.end());
+    for (auto& m : c->members)
+      if (m.has(role_acceptor))
+        acceptors.insert(m.id);
+  acceptors_.assign(acceptors.begin(), acceptors.end());
 }
 
 node_id learner::next_acceptor() {

@@ -20,7 +20,7 @@
 // - `configs()` is H(next_slot): every configuration value is applied in
 //   slot order like a command, and the history is part of the machine's
 //   durable form (its "m" record), so a restart or a snapshot brings it
-//   back. Learn requests go to the voters of those configurations, and a
+//   back. Learn requests go to the acceptors of those configurations, and a
 //   snapshot is taken once a majority of the voters governing next_slot
 //   compacted it away.
 // - A leader or lease read is answered only from a state that applied every
@@ -50,7 +50,7 @@ struct learner_config {
   /// (membership.hpp). Empty: all of `acceptors` are voters.
   config_history configs;
   /// Without configurations: the acceptors to ask for chosen values when
-  /// behind (round robin). Otherwise the voters of the configurations
+  /// behind (round robin). Otherwise the acceptors of the configurations
   /// governing the slots from the next one to apply are asked.
   std::vector<node_id> acceptors;
   /// Ask an acceptor for missing chosen values every this many ticks.
@@ -250,7 +250,7 @@ private:
   /// Takes the configurations from the state machine's membership record
   /// (after a load or an install), or the bootstrap ones.
   void load_configs();
-  /// The acceptors asked for chosen values: the voters of the
+  /// The acceptors asked for chosen values: the members hosting one in the
   /// configurations governing the slots from next_slot on.
   void refresh_acceptors();
   /// The acceptor to ask next (0: none known).

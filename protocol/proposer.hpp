@@ -251,7 +251,8 @@ private:
   /// configurations among them.
   void advance_first_unchosen(proposer_step& out);
   /// The configurations changed: the acceptors to talk to follow; new
-  /// voters are prepared (phase 1 runs again when leading).
+  /// voters are prepared, and a leader whose phase 1 no longer holds a
+  /// majority of every governing configuration runs it again.
   void configs_changed(proposer_step& out);
   /// Whether `acks` holds a majority of every configuration governing the
   /// slots from first_unchosen on (phase 1, read rounds, leases).

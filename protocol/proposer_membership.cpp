@@ -82,12 +82,18 @@ void proposer::configs_changed(proposer_step& out) {
                              ? ", in force from slot "
                                  + std::to_string(configs_.latest().effective)
                              : ""));
-  if (added.empty())
-    return;
   if (phase_ == proposer_phase::leading) {
-    // New voters may hold values accepted under an older ballot at the
-    // slots they now govern: a new phase 1 covers every configuration.
-    start_phase1(out);
+    // Phase 1 must hold a majority of every configuration now governing
+    // the slots ahead (new voters may hold values accepted under an older
+    // ballot there, and configurations learned from an acceptor may
+    // replace those phase 1 covered): if not, it runs again.
+    if (!quorum_of_all(prepared()))
+      start_phase1(out);
+    else if (round_open_)
+      // The open read round needs the quorums of the new configurations:
+      // it goes again, to the acceptors they have now. Its leases count
+      // from its first send, as before.
+      start_read_round(round_sent_ms_, out);
   } else if (phase_ == proposer_phase::preparing) {
     for (auto id : added) {
       auto& p = peers_.at(id);
