@@ -19,6 +19,7 @@ void handle(acceptor_pointer self, acceptor_step step) {
   for (auto& l : step.log)
     log_line(log_level::debug, node, "acceptor", l);
   apply_durable_step(self, std::move(step), node, "acceptor");
+  announce_config(self, st.routes, st.core->configs_known(), st.announced);
 }
 
 acceptor_actor::behavior_type
@@ -41,7 +42,11 @@ acceptor_shell(acceptor_pointer self, acceptor_config cfg,
     [=](learn_request& m) {
       handle(self, self->state.core->on_learn_request(m));
     },
-    [=](route_table& r) { self->state.routes = std::move(r); },
+    [=](route_table& r) {
+      auto& st = self->state;
+      st.routes = std::move(r);
+      announce_config(self, st.routes, st.core->configs_known(), st.announced);
+    },
     [=](status_atom) {
       auto& st = self->state;
       return acceptor_status{st.core->config().self, st.core->promised(),

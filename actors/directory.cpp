@@ -8,6 +8,12 @@
 // exponential backoff (100 ms doubling to 2 s), so a node started before
 // its peers waits for them. Every change of the route table is pushed to
 // the local role actors.
+//
+// The peer list given at start is only where to begin: the local roles
+// announce every newer configuration they learn (membership.hpp), and the
+// directory connects to the members it adds (and follows changed
+// addresses), passes the configuration to the local elector, and answers
+// `members_atom` with it (paxoskv-cli member list).
 #include "actors/spawn.hpp"
 
 #include <map>
@@ -32,6 +38,8 @@ struct peer_link {
 struct directory_state {
   role_handles local;
   std::map<node_id, peer_link> peers;
+  /// The newest configuration the local roles announced.
+  configuration config;
 };
 
 using directory_pointer = caf::stateful_actor<directory_state>*;
@@ -125,7 +133,8 @@ auto relay_handler(directory_pointer self) {
     }
     if constexpr (std::is_same_v<T, heartbeat>)
       m.relayed = true;
-    if constexpr (role_of<T> != role::client) {
+    if constexpr (role_of<T> != role::client
+                  && !std::is_same_v<T, membership_request>) {
       if (h != nullptr) {
         auto& dest = handle_for<T>(*h);
         if (dest)
@@ -179,7 +188,33 @@ caf::behavior directory_impl(directory_pointer self, role_handles local,
     [=](retry_atom, node_id n) {
       if (self->state.peers.count(n) > 0)
         connect(self, n);
-    });
+    },
+    [=](configuration& c) {
+      auto& st = self->state;
+      if (c.epoch <= st.config.epoch)
+        return;
+      st.config = c;
+      for (auto& m : c.members) {
+        if (m.id == st.local.node || m.host.empty() || m.port == 0)
+          continue;
+        auto& p = st.peers[m.id];
+        if (p.address.host == m.host && p.address.port == m.port)
+          continue;
+        bool known = p.address.port != 0;
+        p.address = peer_address{m.id, m.host, m.port};
+        log_line(log_level::info, st.local.node, "directory",
+                 std::string(known ? "address of " : "new member ")
+                   + std::to_string(m.id) + " at " + m.host + ":"
+                   + std::to_string(m.port));
+        p.backoff = std::chrono::milliseconds{100};
+        // A changed address takes effect at the next (re)connection.
+        if (!p.directory)
+          connect(self, m.id);
+      }
+      if (st.local.elector)
+        self->send(st.local.elector, std::move(c));
+    },
+    [=](members_atom) { return self->state.config; });
 }
 
 } // namespace

@@ -36,6 +36,23 @@ elector_actor::behavior_type elector_shell(elector_pointer self,
   self->delayed_send(self, tick, tick_atom_v);
   return {
     [=](heartbeat& m) { handle(self, self->state.core->on_heartbeat(m)); },
+    [=](configuration& c) {
+      // The directory passes on each newer configuration: heartbeats go to
+      // every member hosting an elector; voters (hosting a proposer) may
+      // lead; eligibility counts the voting acceptors.
+      auto& st = self->state;
+      std::vector<node_id> nodes;
+      for (auto& m : c.members)
+        if (m.has(role_elector))
+          nodes.push_back(m.id);
+      auto* me = c.find(st.node);
+      bool candidate = me != nullptr && me->voter && me->has(role_elector)
+                       && me->has(role_proposer);
+      log_line(log_level::info, st.node, "elector",
+               "configuration epoch " + std::to_string(c.epoch)
+                 + (candidate ? "" : "; this node does not lead"));
+      st.core->set_members(std::move(nodes), c.voters(), candidate);
+    },
     [=](tick_atom) {
       handle(self, self->state.core->on_tick());
       self->delayed_send(self, self->state.tick, tick_atom_v);

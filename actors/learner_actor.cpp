@@ -31,6 +31,8 @@ struct learner_shell_state {
   std::map<std::pair<uint64_t, uint64_t>,
            caf::typed_response_promise<client_reply>>
     waiting;
+  /// The newest configuration epoch told to the directory.
+  uint64_t announced = 0;
 };
 
 using learner_pointer = learner_actor::stateful_pointer<learner_shell_state>;
@@ -115,6 +117,8 @@ void handle(learner_pointer self, learner_node_step step) {
   }
   for (auto& e : step.send_now)
     send_envelope(self, st.routes, std::move(e));
+  announce_config(self, st.routes, st.core->replica().configs(),
+                  st.announced);
 }
 
 learner_actor::behavior_type
@@ -165,7 +169,12 @@ learner_shell(learner_pointer self, learner_shell_config cfg,
       handle(self, self->state.core->on_tick());
       self->delayed_send(self, self->state.cfg.tick, tick_atom_v);
     },
-    [=](route_table& r) { self->state.routes = std::move(r); },
+    [=](route_table& r) {
+      auto& st = self->state;
+      st.routes = std::move(r);
+      announce_config(self, st.routes, st.core->replica().configs(),
+                      st.announced);
+    },
     [=](client_closed& m) {
       auto& st = self->state;
       handle(self, st.core->on_close(m.client_id));

@@ -1,6 +1,10 @@
 // The proposer shell: timers become ticks, writes (the round) go to the disk
-// actor, prepares leave once the round is durable.
+// actor, prepares leave once the round is durable. Membership requests from
+// tools (paxoskv-cli member ...) are requests: a follower delegates them to
+// the leader's proposer, and the leader answers once the core does.
 #include "actors/spawn.hpp"
+
+#include <map>
 
 #include <caf/actor_system.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -15,6 +19,11 @@ struct proposer_shell_state : durable_shell_state<proposer> {
   proposer_phase last_phase = proposer_phase::follower;
   /// A flush of the forward buffer is queued behind the current mailbox.
   bool flush_scheduled = false;
+  /// Membership requests waiting for the core's answer, by the origin
+  /// address the shell gave them (one change at a time; the others are
+  /// answered at once).
+  std::map<uint64_t, caf::typed_response_promise<membership_reply>> changes;
+  uint64_t next_origin = 0;
 };
 
 using proposer_pointer = proposer_actor::stateful_pointer<proposer_shell_state>;
@@ -26,7 +35,22 @@ void handle(proposer_pointer self, proposer_step step) {
     log_line(log_level::info, node, "proposer", l);
   for (auto& l : step.log)
     log_line(log_level::debug, node, "proposer", l);
+  // Answers to membership requests go to the tools waiting here.
+  auto& out = step.send_now;
+  for (auto i = out.begin(); i != out.end();) {
+    auto* r = std::get_if<membership_reply>(&i->msg);
+    auto w = r != nullptr ? st.changes.find(i->to) : st.changes.end();
+    if (w != st.changes.end()) {
+      w->second.deliver(std::move(*r));
+      st.changes.erase(w);
+    }
+    if (r != nullptr)
+      i = out.erase(i);
+    else
+      ++i;
+  }
   apply_durable_step(self, std::move(step), node, "proposer");
+  announce_config(self, st.routes, st.core->configs(), st.announced);
   // Commands for the leader leave together once everything already queued
   // here was handled: one message per batch, not per command.
   if (st.core->forwards_buffered() > 0 && !st.flush_scheduled) {
@@ -72,18 +96,70 @@ proposer_shell(proposer_pointer self, proposer_config cfg, uint64_t round,
     [=](read_probe_ack& m) {
       handle(self, self->state.core->on_read_probe_ack(m, monotonic_ms()));
     },
-    [=](membership_request& m) {
-      handle(self, self->state.core->on_membership_request(m));
+    [=](membership_request& m)
+      -> caf::typed_response_promise<membership_reply> {
+      auto& st = self->state;
+      auto& c = *st.core;
+      auto rp = self->make_response_promise<membership_reply>();
+      auto refuse = [&](std::string why) {
+        auto& latest = c.configs().latest();
+        rp.deliver(membership_reply{m.id, false, std::move(why),
+                                    latest.config, latest.effective});
+      };
+      if (c.phase() != proposer_phase::leading) {
+        auto leader = c.leader_hint();
+        auto i = st.routes.nodes.find(leader);
+        if (leader != 0 && leader != st.node && m.hops < 2
+            && i != st.routes.nodes.end() && i->second.proposer) {
+          ++m.hops;
+          rp.delegate(i->second.proposer, std::move(m));
+        } else {
+          refuse(leader == st.node
+                   ? "not applied: the leader is still starting; try again"
+                   : leader == 0 ? "not applied: no leader known; try again"
+                                 : "not applied: the leader (node "
+                                     + std::to_string(leader)
+                                     + ") is not reachable from node "
+                                     + std::to_string(st.node));
+        }
+        return rp;
+      }
+      if (!st.changes.empty()) {
+        refuse("not applied: a membership change is in progress");
+        return rp;
+      }
+      // The core answers to the origin: an address of this shell's.
+      m.origin = (uint64_t{1} << 63) | ++st.next_origin;
+      st.changes.emplace(m.origin, rp);
+      handle(self, c.on_membership_request(m));
+      return rp;
     },
     [=](flush_atom) {
       self->state.flush_scheduled = false;
       handle(self, self->state.core->flush_forwards());
     },
     [=](tick_atom) {
-      handle(self, self->state.core->on_tick(monotonic_ms()));
+      auto& st = self->state;
+      handle(self, st.core->on_tick(monotonic_ms()));
+      // A change the core no longer carries (it answers every one it
+      // drops; this is the bound should one be missed) cannot hold the
+      // tool, nor block the next change, for ever.
+      if (!st.core->changing())
+        for (auto& [origin, rp] : std::exchange(st.changes, {})) {
+          auto& latest = st.core->configs().latest();
+          rp.deliver(membership_reply{
+            0, false,
+            "outcome unknown: the leader no longer follows the change; see "
+            "the member list",
+            latest.config, latest.effective});
+        }
       self->delayed_send(self, self->state.tick, tick_atom_v);
     },
-    [=](route_table& r) { self->state.routes = std::move(r); },
+    [=](route_table& r) {
+      auto& st = self->state;
+      st.routes = std::move(r);
+      announce_config(self, st.routes, st.core->configs(), st.announced);
+    },
     [=](status_atom) {
       auto& c = *self->state.core;
       auto s = proposer_status{self->state.node,  to_string(c.phase()),

@@ -33,6 +33,8 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 constexpr flush_atom flush_atom_v = flush_atom{};
 using relay_atom = caf::atom_constant<caf::atom("relay")>;
 constexpr relay_atom relay_atom_v = relay_atom{};
+using members_atom = caf::atom_constant<caf::atom("members")>;
+constexpr members_atom members_atom_v = members_atom{};
 
 struct route_table;
 
@@ -80,7 +82,7 @@ using proposer_actor = caf::typed_actor<
   caf::reacts_to<success_ack>, caf::reacts_to<leader_change>,
   caf::reacts_to<client_command>, caf::reacts_to<client_batch>,
   caf::reacts_to<read_request>, caf::reacts_to<read_probe_ack>,
-  caf::reacts_to<membership_request>,
+  caf::replies_to<membership_request>::with<membership_reply>,
   caf::reacts_to<flush_atom>, caf::reacts_to<tick_atom>,
   caf::reacts_to<route_table>,
   caf::replies_to<status_atom>::with<proposer_status>>;
@@ -96,6 +98,7 @@ using learner_actor = caf::typed_actor<
 
 using elector_actor = caf::typed_actor<
   caf::reacts_to<heartbeat>, caf::reacts_to<tick_atom>,
+  caf::reacts_to<configuration>,
   caf::reacts_to<route_table>,
   caf::replies_to<status_atom>::with<elector_status>>;
 

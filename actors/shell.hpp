@@ -82,7 +82,10 @@ bool send_envelope(Self* self, const route_table& routes, envelope e) {
   return std::visit(
     [&](auto& m) {
       using type = std::decay_t<decltype(m)>;
-      if constexpr (role_of<type> == role::client) {
+      if constexpr (role_of<type> == role::client
+                    || std::is_same_v<type, membership_request>) {
+        // Membership requests are requests between shells (delegated to
+        // the leader's proposer); the core never sends one here.
         return false;
       } else {
         auto& dest = handle_for<type>(i->second);
@@ -144,6 +147,21 @@ private:
   std::deque<std::pair<uint64_t, std::vector<envelope>>> held_;
 };
 
+/// Tells the process's directory about a configuration newer than the
+/// last one this role announced (it connects to added members and informs
+/// the elector). `announced` is the role's own record of what it told.
+template <class Self>
+void announce_config(Self*, const route_table& routes,
+                     const config_history& h, uint64_t& announced) {
+  if (h.empty() || h.epoch() <= announced)
+    return;
+  auto i = routes.nodes.find(routes.self);
+  if (i == routes.nodes.end() || !i->second.directory)
+    return; // No route table yet: announced with the next step.
+  announced = h.epoch();
+  caf::anon_send(i->second.directory, h.latest().config);
+}
+
 /// One line per event that matters, with node and role, to stderr.
 enum class log_level : uint8_t { error = 0, warning = 1, info = 2, debug = 3 };
 void log_line(log_level level, node_id node, const char* role,
@@ -161,6 +179,8 @@ struct durable_shell_state {
   route_table routes;
   durable_outbox outbox;
   uint64_t writes_done = 0;
+  /// The newest configuration epoch told to the directory.
+  uint64_t announced = 0;
 };
 
 /// Hands a step's effects to the outbox of a shell whose state derives from

@@ -145,6 +145,8 @@ public:
   /// H(first_unchosen): the configurations governing the slots from
   /// first_unchosen on, as far as this acceptor knows.
   config_history configs() const;
+  /// The configurations held (untrimmed; the newest is that of configs()).
+  const config_history& configs_known() const { return configs_; }
   const std::map<slot_t, accepted_entry>& entries() const {
     return state_.entries;
   }

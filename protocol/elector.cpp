@@ -9,12 +9,19 @@ namespace paxoskv {
 elector::elector(elector_config cfg) : cfg_(std::move(cfg)) {
   if (cfg_.acceptors.empty())
     cfg_.acceptors = cfg_.nodes;
-  acceptors_apart_ = cfg_.acceptors != cfg_.nodes;
+  acceptors_apart_ = !hosts_all_acceptors();
   assert(cfg_.self != 0 && cfg_.heartbeat_ticks > 0);
   assert(cfg_.election_timeout_ticks >= cfg_.heartbeat_ticks);
   for (auto n : cfg_.nodes)
     if (n != cfg_.self)
       peers_[n];
+}
+
+bool elector::hosts_all_acceptors() const {
+  for (auto a : cfg_.acceptors)
+    if (std::find(cfg_.nodes.begin(), cfg_.nodes.end(), a) == cfg_.nodes.end())
+      return false;
+  return true;
 }
 
 bool elector::fresh(const peer& p) const {
@@ -34,7 +41,30 @@ void elector::set_reachable_acceptors(std::vector<node_id> reachable) {
     reachable_ = std::move(reachable);
 }
 
+void elector::set_members(std::vector<node_id> nodes,
+                          std::vector<node_id> acceptors, bool candidate) {
+  std::sort(nodes.begin(), nodes.end());
+  std::sort(acceptors.begin(), acceptors.end());
+  cfg_.nodes = std::move(nodes);
+  cfg_.acceptors = acceptors.empty() ? cfg_.nodes : std::move(acceptors);
+  cfg_.candidate = candidate;
+  acceptors_apart_ = !hosts_all_acceptors();
+  if (!acceptors_apart_)
+    reachable_.reset();
+  for (auto i = peers_.begin(); i != peers_.end();)
+    if (std::find(cfg_.nodes.begin(), cfg_.nodes.end(), i->first)
+        == cfg_.nodes.end())
+      i = peers_.erase(i);
+    else
+      ++i;
+  for (auto n : cfg_.nodes)
+    if (n != cfg_.self)
+      peers_[n];
+}
+
 bool elector::eligible() const {
+  if (!cfg_.candidate)
+    return false;
   auto is_acceptor = [&](node_id n) {
     return std::find(cfg_.acceptors.begin(), cfg_.acceptors.end(), n)
            != cfg_.acceptors.end();

@@ -57,6 +57,9 @@ struct elector_config {
   uint32_t election_timeout_ticks = 10;
   /// A random id of this incarnation, sent with every heartbeat.
   uint64_t boot = 0;
+  /// Whether this node may lead (a voter of the configuration). A node
+  /// that may not still sends heartbeats and follows the leader named.
+  bool candidate = true;
 };
 
 struct elector_step {
@@ -85,8 +88,14 @@ public:
   /// instead of the electors heard directly; otherwise they are ignored.
   void set_reachable_acceptors(std::vector<node_id> reachable);
 
-  /// Whether this node reaches a majority of the acceptors.
+  /// Whether this node may lead and reaches a majority of the acceptors.
   bool eligible() const;
+
+  /// The membership changed (membership.hpp): the electors heartbeats go
+  /// to, the acceptors that make a node eligible, and whether this node
+  /// may lead. Peers no longer listed are forgotten.
+  void set_members(std::vector<node_id> nodes, std::vector<node_id> acceptors,
+                   bool candidate);
 
 private:
   struct peer {
@@ -101,12 +110,15 @@ private:
 
   void decide(elector_step& out);
   bool fresh(const peer& p) const;
+  /// Every acceptor is an elector node too (heartbeats tell reachability).
+  bool hosts_all_acceptors() const;
   /// Nodes this node hears directly (itself included) that are eligible.
   std::vector<node_id> eligible_directly() const;
 
   elector_config cfg_;
   std::optional<std::vector<node_id>> reachable_;
-  /// Acceptors are other nodes than the electors.
+  /// Some acceptors are not elector nodes: reachability comes from the
+  /// process's connections.
   bool acceptors_apart_ = false;
   uint64_t now_ = 0;
   /// Heartbeats sent.

@@ -174,6 +174,8 @@ public:
   /// H(first_unchosen): the configurations governing the slots from
   /// first_unchosen on.
   const config_history& configs() const { return configs_; }
+  /// A membership change asked of this leader is under way.
+  bool changing() const { return change_.has_value(); }
   /// True while a lease read may be answered without a round.
   bool lease_held(clock_ms now) const {
     return phase_ == proposer_phase::leading && now < lease_until_;
