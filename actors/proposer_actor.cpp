@@ -134,6 +134,9 @@ proposer_shell(proposer_pointer self, proposer_config cfg, uint64_t round,
       handle(self, c.on_membership_request(m));
       return rp;
     },
+    [=](learner_progress& m) {
+      handle(self, self->state.core->on_learner_progress(m));
+    },
     [=](flush_atom) {
       self->state.flush_scheduled = false;
       handle(self, self->state.core->flush_forwards());

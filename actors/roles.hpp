@@ -83,7 +83,7 @@ using proposer_actor = caf::typed_actor<
   caf::reacts_to<client_command>, caf::reacts_to<client_batch>,
   caf::reacts_to<read_request>, caf::reacts_to<read_probe_ack>,
   caf::replies_to<membership_request>::with<membership_reply>,
-  caf::reacts_to<flush_atom>, caf::reacts_to<tick_atom>,
+  caf::reacts_to<learner_progress>, caf::reacts_to<flush_atom>, caf::reacts_to<tick_atom>,
   caf::reacts_to<route_table>,
   caf::replies_to<status_atom>::with<proposer_status>>;
 

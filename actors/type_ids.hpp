@@ -50,6 +50,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(paxoskv, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(paxoskv, (paxoskv::config_history))
   CAF_ADD_TYPE_ID(paxoskv, (paxoskv::membership_request))
   CAF_ADD_TYPE_ID(paxoskv, (paxoskv::membership_reply))
+  CAF_ADD_TYPE_ID(paxoskv, (paxoskv::learner_progress))
 
 CAF_END_TYPE_ID_BLOCK(paxoskv)
 

@@ -430,11 +430,26 @@ learner_step learner::on_tick() {
       && now_ - unserved_since_ >= snapshot_wait_polls * cfg_.poll_ticks
       && take_snapshot(out))
     return out;
-  if (now_ % cfg_.poll_ticks != 0 || acceptors_.empty())
+  if (now_ % cfg_.poll_ticks != 0)
+    return out;
+  report_progress(out);
+  if (acceptors_.empty())
     return out;
   auto target = next_acceptor();
   out.send_now.push_back({target, learn_request{cfg_.self, next_slot_, durable_}});
   return out;
+}
+
+void learner::report_progress(learner_step& out) const {
+  if (configs_.empty())
+    return;
+  auto& c = configs_.latest().config;
+  auto* me = c.find(cfg_.self);
+  if (me == nullptr || me->voter || !me->promote)
+    return;
+  for (auto& m : c.members)
+    if (m.voter && m.has(role_proposer))
+      out.send_now.push_back({m.id, learner_progress{cfg_.self, next_slot_}});
 }
 
 void learner::apply_ready(learner_step& out) {

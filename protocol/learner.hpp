@@ -250,6 +250,9 @@ private:
   /// Takes the configurations from the state machine's membership record
   /// (after a load or an install), or the bootstrap ones.
   void load_configs();
+  /// A learner to be promoted (membership.hpp) tells the voting proposers
+  /// how far it has applied.
+  void report_progress(learner_step& out) const;
   /// The acceptors asked for chosen values: the members hosting one in the
   /// configurations governing the slots from next_slot on.
   void refresh_acceptors();

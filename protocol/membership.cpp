@@ -95,7 +95,11 @@ std::string to_string(const configuration& c) {
                     + std::to_string(c.alpha) + "):";
   for (auto& m : c.members)
     out += " " + std::to_string(m.id) + "@" + m.host + ":"
-           + std::to_string(m.port) + (m.voter ? " voter" : " learner") + " ["
+           + std::to_string(m.port)
+           + (m.voter     ? " voter"
+              : m.promote ? " learner (catching up)"
+                          : " learner")
+           + " ["
            + roles_to_string(m.roles) + "]";
   return out;
 }
@@ -230,7 +234,9 @@ void encode(std::string& out, const configuration& c) {
     codec::put_bytes(out, m.host);
     codec::put_u32(out, m.port);
     codec::put_u8(out, m.roles);
-    codec::put_u8(out, m.voter ? 1 : 0);
+    // Flags: 1 voter, 2 promote when caught up.
+    codec::put_u8(out, static_cast<uint8_t>((m.voter ? 1 : 0)
+                                            | (m.promote ? 2 : 0)));
     codec::put_u64(out, m.incarnation);
   }
 }
@@ -254,10 +260,11 @@ configuration read_configuration(codec::reader& r) {
       r.fail();
     m.port = static_cast<uint16_t>(port);
     m.roles = static_cast<uint8_t>(r.uint(1));
-    auto voter = r.uint(1);
-    if (voter > 1)
+    auto flags = r.uint(1);
+    if (flags > 3)
       r.fail();
-    m.voter = voter == 1;
+    m.voter = (flags & 1) != 0;
+    m.promote = (flags & 2) != 0;
     m.incarnation = r.uint(8);
     c.members.push_back(std::move(m));
   }

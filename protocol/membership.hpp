@@ -76,13 +76,16 @@ struct member {
   /// Random id of the member's data directory; 0: not known yet (a
   /// bootstrap member before the first leader seals it).
   uint64_t incarnation = 0;
+  /// A learner to promote once it has caught up (the leader does it when
+  /// its lag is within bounds); clear: a learner on purpose.
+  bool promote = false;
 
   bool has(role_bits r) const { return (roles & r) != 0; }
 
   friend bool operator==(const member& a, const member& b) {
     return a.id == b.id && a.host == b.host && a.port == b.port
            && a.roles == b.roles && a.voter == b.voter
-           && a.incarnation == b.incarnation;
+           && a.promote == b.promote && a.incarnation == b.incarnation;
   }
   friend bool operator!=(const member& a, const member& b) {
     return !(a == b);
@@ -92,7 +95,7 @@ struct member {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member& x) {
   return f(caf::meta::type_name("member"), x.id, x.host, x.port, x.roles,
-           x.voter, x.incarnation);
+           x.voter, x.promote, x.incarnation);
 }
 
 struct configuration {

@@ -587,13 +587,15 @@ PAXOSKV_HANDLED_BY(read_probe_ack, proposer)
 /// fails to compile when a type is added here and not handled there.
 /// What a membership change does to the newest configuration.
 enum class member_change : uint8_t {
-  /// Adds `target` as a learner (its `voter` flag is ignored).
+  /// Adds `target` as a learner (its `voter` flag is ignored; with
+  /// `promote` set, the leader promotes it once it has caught up).
   add = 0,
   /// Makes learner `target.id` a voter.
   promote = 1,
   /// Removes member `target.id`.
   remove = 2,
-  /// Makes voter `target.id` a learner.
+  /// Makes voter `target.id` a learner (one to promote again once caught
+  /// up if `target.promote` is set).
   demote = 3,
 };
 
@@ -645,6 +647,22 @@ typename Inspector::result_type inspect(Inspector& f, membership_reply& x) {
 
 PAXOSKV_HANDLED_BY(membership_reply, client)
 
+/// A learner the leader is to promote once it has caught up (`promote` in
+/// its membership entry) tells the proposers how far it has applied, once
+/// per heartbeat interval, until it is a voter.
+struct learner_progress {
+  node_id learner = 0;
+  /// The first slot it has not applied.
+  slot_t applied = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, learner_progress& x) {
+  return f(caf::meta::type_name("learner_progress"), x.learner, x.applied);
+}
+
+PAXOSKV_HANDLED_BY(learner_progress, proposer)
+
 using message = std::variant<prepare, promise, accept, accepted, nack, success,
                              success_ack, success_relay, chosen, learn_request, heartbeat,
                              leader_change, client_command, client_batch,
@@ -652,7 +670,7 @@ using message = std::variant<prepare, promise, accept, accepted, nack, success,
                              read_index, read_refused, read_probe,
                              read_probe_ack, snapshot_request,
                              snapshot_chunk, membership_request,
-                             membership_reply>;
+                             membership_reply, learner_progress>;
 
 
 /// A message addressed to a node (the role follows from the message type).

@@ -359,6 +359,7 @@ proposer_step proposer::on_tick(clock_ms now) {
       break;
     case proposer_phase::leading:
       retransmit(out);
+      maybe_promote(out);
       if (round_open_) {
         if (now_ - round_tick_ >= cfg_.retransmit_ticks)
           resend_read_round(out);

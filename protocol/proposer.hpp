@@ -113,6 +113,13 @@ struct proposer_config {
   /// While leading with leases on, a read round is sent at least this often
   /// so the lease is renewed before it runs out.
   uint32_t lease_renew_ms = 0;
+  /// A learner added to be promoted (membership.hpp) is promoted by the
+  /// leader once it reports having applied up to within this many slots of
+  /// first_unchosen, holding at most this many bytes of values, in a
+  /// report at most `progress_fresh_ticks` old.
+  slot_t promote_lag_slots = 1000;
+  uint64_t promote_lag_bytes = uint64_t{4} << 20;
+  uint32_t progress_fresh_ticks = 40;
 };
 
 using proposer_step = durable_step<proposer_write>;
@@ -147,6 +154,10 @@ public:
   /// while another is in progress, else proposes the next configuration
   /// and answers once it is chosen; a follower forwards it to the leader.
   proposer_step on_membership_request(const membership_request& m);
+
+  /// A learner to be promoted reports how far it has applied; the leader
+  /// promotes it (one change, as an operator's) once it is close enough.
+  proposer_step on_learner_progress(const learner_progress& m);
 
   proposer_step on_promise(const promise& m);
   proposer_step on_nack(const nack& m);
@@ -302,6 +313,12 @@ private:
   /// chosen and not yet in force).
   std::string change_in_progress() const;
   void answer_change(const std::string& error, proposer_step& out);
+  /// Leading with no change under way: promotes a learner that has caught
+  /// up (see proposer_config::promote_lag_slots).
+  void maybe_promote(proposer_step& out);
+  /// Whether a learner that applied up to `applied` is close enough to
+  /// first_unchosen to vote.
+  bool caught_up(slot_t applied) const;
   /// The change's slot is below first_unchosen: answers whether it took
   /// effect.
   void settle_change(proposer_step& out);
@@ -342,6 +359,9 @@ private:
     slot_t slot = 0;
   };
   std::optional<change> change_;
+  /// The newest progress report of each learner to be promoted: the slot
+  /// it reported and the tick it came.
+  std::map<node_id, std::pair<slot_t, uint64_t>> progress_;
   std::deque<client_command> queue_;
   /// (client, sequence) of every command in queue_ or in flight: a resend
   /// of one of them is dropped instead of taking a second log entry.

@@ -143,7 +143,9 @@ proposer::changed(const membership_request& m, std::string& why) const {
         why = name + " is a member already";
       } else {
         auto added = m.target;
-        added.voter = false; // Learner first; promoted when caught up.
+        // Learner first; promoted by the leader once caught up when
+        // `promote` is set (a learner on purpose otherwise).
+        added.voter = false;
         auto at = std::find_if(next.members.begin(), next.members.end(),
                                [&](const member& x) { return x.id > id; });
         next.members.insert(at, added);
@@ -157,8 +159,12 @@ proposer::changed(const membership_request& m, std::string& why) const {
         why = name + " is not a member";
       else if (it->voter == promote)
         why = name + " is a " + (promote ? "voter" : "learner") + " already";
-      else
+      else {
         it->voter = promote;
+        // A demoted voter may be marked to be promoted again once it has
+        // caught up (`target.promote`).
+        it->promote = !promote && m.target.promote;
+      }
       break;
     }
     case member_change::remove:
@@ -257,6 +263,71 @@ proposer_step proposer::on_membership_request(const membership_request& m) {
   change_ = change{m, std::move(*next)};
   fill_window(out);
   return out;
+}
+
+proposer_step proposer::on_learner_progress(const learner_progress& m) {
+  proposer_step out;
+  auto* who = configs_.latest().config.find(m.learner);
+  if (who == nullptr || who->voter || !who->promote)
+    return out;
+  progress_[m.learner] = {m.applied, now_};
+  return out;
+}
+
+bool proposer::caught_up(slot_t applied) const {
+  if (applied >= first_unchosen_)
+    return true;
+  if (first_unchosen_ - applied > cfg_.promote_lag_slots)
+    return false;
+  // Bytes still to apply, from the values kept here; a slot not kept means
+  // a lag beyond what is kept.
+  uint64_t bytes = 0;
+  for (auto s = applied; s < first_unchosen_; ++s) {
+    auto i = chosen_.find(s);
+    if (i == chosen_.end())
+      return false;
+    bytes += i->second.size_bytes();
+    if (bytes > cfg_.promote_lag_bytes)
+      return false;
+  }
+  return true;
+}
+
+void proposer::maybe_promote(proposer_step& out) {
+  if (change_)
+    return;
+  auto& c = configs_.latest().config;
+  for (auto i = progress_.begin(); i != progress_.end();) {
+    auto* m = c.find(i->first);
+    if (m == nullptr || m->voter || !m->promote)
+      i = progress_.erase(i);
+    else
+      ++i;
+  }
+  for (auto& [id, p] : progress_) {
+    if (now_ - p.second > cfg_.progress_fresh_ticks || !caught_up(p.first))
+      continue;
+    if (!change_in_progress().empty())
+      return;
+    membership_request r;
+    r.change = member_change::promote;
+    r.target.id = id;
+    r.expected_epoch = configs_.epoch();
+    std::string why;
+    auto next = changed(r, why);
+    if (!next) {
+      out.log.push_back("cannot promote node " + std::to_string(id) + ": "
+                        + why);
+      continue;
+    }
+    out.notices.push_back("promoting node " + std::to_string(id)
+                          + ": it applied up to slot "
+                          + std::to_string(p.first) + ", first unchosen "
+                          + std::to_string(first_unchosen_));
+    change_ = change{r, std::move(*next)};
+    fill_window(out);
+    return;
+  }
 }
 
 } // namespace paxoskv

@@ -50,6 +50,7 @@ inline std::vector<message> sample_messages() {
     snapshot_chunk{3, 40, 9000, 77, 4096, "bytes", 12, ""},
     membership_request{5, 1001, member_change::add, grown.members[1], 1, 1},
     membership_reply{5, true, "", grown, 36},
+    learner_progress{4, 1234},
   };
 }
 

@@ -455,6 +455,9 @@ void cluster::deliver_to_node(node& nd, uint64_t from, const message& m) {
         fail("membership_reply sent from " + std::to_string(from)
              + " to a node");
       },
+      [&](const learner_progress& x) {
+        handle(nd, nd.prop->on_learner_progress(x));
+      },
     },
     m);
 }

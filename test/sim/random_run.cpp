@@ -260,6 +260,8 @@ void random_membership_change(cluster& c) {
   if (options.empty())
     return;
   auto r = options[rng() % options.size()];
+  // Half the learners made are to be promoted by the leader once caught up.
+  r.target.promote = rng() % 2 == 0;
   r.expected_epoch = rng() % 4 == 0 ? 0 : config.epoch;
   if (rng() % 10 == 0)
     r.expected_epoch = config.epoch > 1 ? config.epoch - 1 : 7;
