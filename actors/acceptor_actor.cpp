@@ -52,8 +52,11 @@ acceptor_shell(acceptor_pointer self, acceptor_config cfg,
       return acceptor_status{st.core->config().self, st.core->promised(),
                              st.core->first_unchosen(),
                              st.core->entries().size(), st.writes_done,
-                             st.outbox.pending()};
+                             st.outbox.pending(),
+                             st.core->config().incarnation,
+                             st.core->configs_known().epoch()};
     },
+    [=](configs_atom) { return self->state.core->configs(); },
   };
 }
 

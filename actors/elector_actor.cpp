@@ -29,29 +29,23 @@ void handle(elector_pointer self, const elector_step& step) {
 
 elector_actor::behavior_type elector_shell(elector_pointer self,
                                            elector_config cfg,
+                                           configuration members,
                                            tick_duration tick) {
   self->state.node = cfg.self;
   self->state.core = std::make_unique<elector>(cfg);
+  if (!members.empty())
+    self->state.core->follow(members);
   self->state.tick = tick;
   self->delayed_send(self, tick, tick_atom_v);
   return {
     [=](heartbeat& m) { handle(self, self->state.core->on_heartbeat(m)); },
     [=](configuration& c) {
-      // The directory passes on each newer configuration: heartbeats go to
-      // every member hosting an elector; voters (hosting a proposer) may
-      // lead; eligibility counts the voting acceptors.
+      // The directory passes on each newer configuration.
       auto& st = self->state;
-      std::vector<node_id> nodes;
-      for (auto& m : c.members)
-        if (m.has(role_elector))
-          nodes.push_back(m.id);
-      auto* me = c.find(st.node);
-      bool candidate = me != nullptr && me->voter && me->has(role_elector)
-                       && me->has(role_proposer);
-      log_line(log_level::info, st.node, "elector",
-               "configuration epoch " + std::to_string(c.epoch)
-                 + (candidate ? "" : "; this node does not lead"));
-      st.core->set_members(std::move(nodes), c.voters(), candidate);
+      if (st.core->follow(c))
+        log_line(log_level::info, st.node, "elector",
+                 "configuration epoch " + std::to_string(c.epoch)
+                   + (st.core->candidate() ? "" : "; this node does not lead"));
     },
     [=](tick_atom) {
       handle(self, self->state.core->on_tick());
@@ -95,8 +89,8 @@ elector_actor::behavior_type elector_shell(elector_pointer self,
 } // namespace
 
 elector_actor spawn_elector(caf::actor_system& sys, elector_config cfg,
-                            tick_duration tick) {
-  return sys.spawn(elector_shell, std::move(cfg), tick);
+                            configuration members, tick_duration tick) {
+  return sys.spawn(elector_shell, std::move(cfg), std::move(members), tick);
 }
 
 } // namespace paxoskv

@@ -35,6 +35,8 @@ using relay_atom = caf::atom_constant<caf::atom("relay")>;
 constexpr relay_atom relay_atom_v = relay_atom{};
 using members_atom = caf::atom_constant<caf::atom("members")>;
 constexpr members_atom members_atom_v = members_atom{};
+using configs_atom = caf::atom_constant<caf::atom("configs")>;
+constexpr configs_atom configs_atom_v = configs_atom{};
 
 struct route_table;
 
@@ -75,7 +77,8 @@ using acceptor_actor = caf::typed_actor<
   caf::reacts_to<success_relay>,
   caf::reacts_to<learn_request>, caf::reacts_to<read_probe>,
   caf::reacts_to<route_table>,
-  caf::replies_to<status_atom>::with<acceptor_status>>;
+  caf::replies_to<status_atom>::with<acceptor_status>,
+  caf::replies_to<configs_atom>::with<config_history>>;
 
 using proposer_actor = caf::typed_actor<
   caf::reacts_to<promise>, caf::reacts_to<accepted>, caf::reacts_to<nack>,

@@ -67,8 +67,10 @@ learner_actor spawn_learner(caf::actor_system& sys, learner_shell_config cfg,
                             std::unique_ptr<state_machine> sm,
                             state_actor writer);
 
+/// An elector following `members` (elector::follow) from the start; an
+/// empty configuration leaves `cfg`'s lists.
 elector_actor spawn_elector(caf::actor_system& sys, elector_config cfg,
-                            tick_duration tick);
+                            configuration members, tick_duration tick);
 
 /// Where another process of the cluster listens.
 struct peer_address {

@@ -36,6 +36,10 @@ struct acceptor_status {
   /// Writes confirmed durable, and writes waiting for a group commit.
   uint64_t writes_done = 0;
   uint64_t writes_pending = 0;
+  /// The data directory's incarnation (membership.hpp).
+  uint64_t incarnation = 0;
+  /// The newest configuration epoch the acceptor knows.
+  uint64_t config_epoch = 0;
 };
 
 template <class Inspector>
@@ -43,7 +47,9 @@ typename Inspector::result_type inspect(Inspector& f, acceptor_status& x) {
   return f(caf::meta::type_name("acceptor_status"), field("node"), x.node,
            field("promised"), x.promised, field("first_unchosen"),
            x.first_unchosen, field("entries"), x.entries, field("writes_done"),
-           x.writes_done, field("writes_pending"), x.writes_pending);
+           x.writes_done, field("writes_pending"), x.writes_pending,
+           field("incarnation"), x.incarnation, field("config_epoch"),
+           x.config_epoch);
 }
 
 struct proposer_status {

@@ -4,6 +4,7 @@
 //   paxoskv-cli [--node HOST:PORT] get KEY
 //   paxoskv-cli [--node HOST:PORT] del KEY
 //   paxoskv-cli status [--json] HOST:PORT [HOST:PORT...]
+//   paxoskv-cli member list|add|remove|replace ... (cli_member.cpp)
 //
 // Exit status: 0 ok, 1 not applied (safe to retry) or unreachable,
 // 2 usage, 3 outcome unknown (the command may still take effect).
@@ -21,24 +22,65 @@
 #include <caf/scoped_actor.hpp>
 
 #include "actors/type_ids.hpp"
+#include "app/cli.hpp"
 #include "app/config.hpp"
 
 using namespace paxoskv;
+using namespace paxoskv::cli;
+
+namespace paxoskv::cli {
+
+std::chrono::milliseconds request_timeout{10000};
+std::atomic<bool> command_sent{false};
+
+std::optional<caf::actor> directory_at(caf::actor_system& sys,
+                                       const std::string& address,
+                                       bool quiet) {
+  auto hp = parse_host_port(address);
+  if (!hp) {
+    std::cerr << "paxoskv-cli: '" << address << "' is not HOST:PORT\n";
+    return std::nullopt;
+  }
+  auto dir = sys.middleman().remote_actor(hp->first, hp->second);
+  if (!dir) {
+    if (!quiet)
+      std::cerr << "paxoskv-cli: cannot reach " << address << ": "
+                << sys.render(dir.error()) << "\n";
+    return std::nullopt;
+  }
+  return *dir;
+}
+
+std::optional<role_handles> lookup(caf::actor_system& sys,
+                                   const std::string& address, bool quiet) {
+  auto dir = directory_at(sys, address, quiet);
+  if (!dir)
+    return std::nullopt;
+  caf::scoped_actor self{sys};
+  std::optional<role_handles> result;
+  self->request(*dir, request_timeout, lookup_atom_v, node_id{0})
+    .receive([&](role_handles& h) { result = std::move(h); },
+             [&](caf::error& err) {
+               if (!quiet)
+                 std::cerr << "paxoskv-cli: " << address << ": "
+                         << sys.render(err) << "\n";
+             });
+  return result;
+}
+
+} // namespace paxoskv::cli
 
 namespace {
-
-/// Every request waits at most this long (--timeout-ms); the whole run is
-/// bounded by a watchdog too, since connecting is a blocking call that a
-/// port speaking another protocol, or a frozen node, never answers.
-std::chrono::milliseconds request_timeout{10000};
-/// Set once a command was sent: it may take effect even if no answer comes.
-std::atomic<bool> command_sent{false};
 
 int usage() {
   std::cerr << "usage: paxoskv-cli [--node HOST:PORT] [--timeout-ms MS] set KEY VALUE\n"
                "       paxoskv-cli [--node HOST:PORT] [--timeout-ms MS] get KEY\n"
                "       paxoskv-cli [--node HOST:PORT] [--timeout-ms MS] del KEY\n"
                "       paxoskv-cli status [--json] [--timeout-ms MS] HOST:PORT [HOST:PORT...]\n"
+               "       paxoskv-cli member list [--json] HOST:PORT\n"
+               "       paxoskv-cli member add HOST:PORT ID@PEERHOST:PEERPORT [--learner]\n"
+               "       paxoskv-cli member remove HOST:PORT ID\n"
+               "       paxoskv-cli member replace [--wait-s S] HOST:PORT OLD_ID NEW_ID@PEERHOST:PEERPORT\n"
                "HOST:PORT is a node's peer port (not its Redis client port).\n"
                "Waits at most --timeout-ms per node (default 10000).\n";
   return 2;
@@ -54,30 +96,6 @@ void start_watchdog(std::chrono::milliseconds limit, std::string what) {
     std::fflush(stderr);
     std::_Exit(command_sent ? 3 : 1);
   }).detach();
-}
-
-std::optional<role_handles> lookup(caf::actor_system& sys,
-                                   const std::string& address) {
-  auto hp = parse_host_port(address);
-  if (!hp) {
-    std::cerr << "paxoskv-cli: '" << address << "' is not HOST:PORT\n";
-    return std::nullopt;
-  }
-  auto dir = sys.middleman().remote_actor(hp->first, hp->second);
-  if (!dir) {
-    std::cerr << "paxoskv-cli: cannot reach " << address << ": "
-              << sys.render(dir.error()) << "\n";
-    return std::nullopt;
-  }
-  caf::scoped_actor self{sys};
-  std::optional<role_handles> result;
-  self->request(*dir, request_timeout, lookup_atom_v, node_id{0})
-    .receive([&](role_handles& h) { result = std::move(h); },
-             [&](caf::error& err) {
-               std::cerr << "paxoskv-cli: " << address << ": "
-                         << sys.render(err) << "\n";
-             });
-  return result;
 }
 
 template <class Handle, class Status>
@@ -203,6 +221,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string node = "127.0.0.1:7101";
   bool json = false;
+  member_options member_opts;
   std::vector<std::string> rest;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--node" && i + 1 < args.size())
@@ -214,7 +233,15 @@ int main(int argc, char** argv) {
       request_timeout = std::chrono::milliseconds(ms);
     }
     else if (args[i] == "--json")
-      json = true;
+      json = member_opts.json = true;
+    else if (args[i] == "--learner")
+      member_opts.learner = true;
+    else if (args[i] == "--wait-s" && i + 1 < args.size()) {
+      auto s = std::strtoll(args[++i].c_str(), nullptr, 10);
+      if (s <= 0)
+        return usage();
+      member_opts.catch_up_wait = std::chrono::seconds(s);
+    }
     else if (args[i] == "-h" || args[i] == "--help")
       return usage(), 0;
     else
@@ -233,10 +260,17 @@ int main(int argc, char** argv) {
   auto& verb = rest[0];
   // Connecting, asking and answering per node, plus a little slack.
   auto nodes = verb == "status" ? std::max<size_t>(1, rest.size() - 1) : 1;
-  start_watchdog(request_timeout * static_cast<int>(2 * nodes)
-                   + std::chrono::milliseconds(500),
-                 verb == "status" && rest.size() > 1 ? "the nodes" : node);
+  std::vector<std::string> member_args(rest.begin() + 1, rest.end());
+  start_watchdog(verb == "member"
+                   ? member_command_limit(member_args, member_opts)
+                   : request_timeout * static_cast<int>(2 * nodes)
+                       + std::chrono::milliseconds(500),
+                 verb == "status" && rest.size() > 1 ? "the nodes"
+                 : verb == "member"                  ? "the cluster"
+                                                     : node);
   caf::actor_system sys{cfg};
+  if (verb == "member")
+    return member_command(sys, member_args, member_opts);
   if (verb == "status")
     return status(sys, rest.size() > 1
                          ? std::vector<std::string>(rest.begin() + 1,

@@ -73,7 +73,21 @@ node_config::node_config() {
          "least 1000)")
     .add(worker_threads, "worker-threads",
          "threads running the role actors (1); fsyncs, the network and "
-         "the client service have threads of their own");
+         "the client service have threads of their own")
+    .add(bootstrap, "bootstrap",
+         "create a new cluster if the data directory is empty: the role "
+         "lists and peers are its first membership (ignored once the "
+         "directory holds data)")
+    .add(join, "join",
+         "this node is not a member yet: if the data directory is empty, "
+         "ask the peers listed for the cluster's membership and wait to be "
+         "added with paxoskv-cli member add (ignored once the directory "
+         "holds data)")
+    .add(join_timeout_s, "join-timeout-s",
+         "how long --join looks for a member that answers (60)")
+    .add(alpha, "alpha",
+         "membership window: a configuration chosen at slot i governs from "
+         "slot i + alpha; fixed at --bootstrap (64, at least 16)");
 }
 
 bool node_config::check_config_file(std::string& error) const {
@@ -362,6 +376,30 @@ std::optional<validated_config> validate(const node_config& cfg,
     return std::nullopt;
   }
   v.worker_threads = cfg.worker_threads;
+  if (cfg.bootstrap && cfg.join) {
+    error = "bootstrap: --bootstrap creates a cluster and --join joins one; "
+            "give one of them";
+    return std::nullopt;
+  }
+  s.mode = cfg.bootstrap ? start_mode::bootstrap
+           : cfg.join    ? start_mode::join
+                         : start_mode::existing_only;
+  if (cfg.join && s.peers.size() < 2) {
+    error = "peers: --join needs a member to ask (ID@HOST:PORT of a member "
+            "besides this node's entry)";
+    return std::nullopt;
+  }
+  if (cfg.join_timeout_s < 1 || cfg.join_timeout_s > 86400) {
+    error = "join-timeout-s: must be between 1 and 86400";
+    return std::nullopt;
+  }
+  v.join_timeout = std::chrono::seconds(cfg.join_timeout_s);
+  // At least the proposer's window of slots in flight (16).
+  if (cfg.alpha < 16 || cfg.alpha > 1000000) {
+    error = "alpha: must be between 16 and 1000000";
+    return std::nullopt;
+  }
+  s.alpha = cfg.alpha;
   auto peer_timeout = cfg.peer_timeout_ms >= 0
                         ? cfg.peer_timeout_ms
                         : std::max<int64_t>(1000, 10 * int64_t{cfg.heartbeat_ms});

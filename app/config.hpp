@@ -43,6 +43,10 @@ public:
   std::string log_level = "info";
   uint32_t worker_threads = 1;
   int64_t peer_timeout_ms = -1;
+  bool bootstrap = false;
+  bool join = false;
+  uint32_t join_timeout_s = 60;
+  uint32_t alpha = 64;
 
   /// Checks that every key of the INI file read by parse() names an
   /// option: CAF ignores unknown keys, so a misspelt `client-port` would
@@ -63,6 +67,8 @@ struct validated_config {
   uint32_t worker_threads = 1;
   /// A peer connection silent this long is dropped (and redialled).
   std::chrono::milliseconds peer_timeout{1000};
+  /// How long --join looks for a member that answers.
+  std::chrono::seconds join_timeout{60};
 };
 
 /// Checks every field and their consistency. On error, `error` holds a

@@ -1,6 +1,8 @@
 // paxoskv-node: one process of a paxoskv cluster, hosting any subset of the
 // four roles. See README.md and `paxoskv-node --help`.
 #include <csignal>
+#include <optional>
+#include <set>
 #include <iostream>
 #include <pthread.h>
 #include <thread>
@@ -28,6 +30,65 @@ std::string role_list(const node_settings& s) {
     if (on)
       out += out.empty() ? name : std::string(",") + name;
   return out;
+}
+
+/// --join on an empty data directory: the configurations a member's
+/// acceptor knows, asked of the peers listed in turn until one answers
+/// (each attempt bounded; the whole at most `limit`, or until SIGINT or
+/// SIGTERM).
+std::optional<config_history> fetch_membership(caf::actor_system& sys,
+                                               const node_settings& s,
+                                               std::chrono::seconds limit,
+                                               const sigset_t& signals) {
+  using clock = std::chrono::steady_clock;
+  caf::scoped_actor self{sys};
+  auto mm = sys.middleman().actor_handle();
+  auto until = clock::now() + limit;
+  constexpr auto per_try = std::chrono::seconds(2);
+  for (;;) {
+    for (auto& p : s.peers) {
+      if (p.node == s.self)
+        continue;
+      std::optional<config_history> got;
+      auto ask_acceptor = [&](const role_handles& h) {
+        if (!h.acceptor)
+          return;
+        self->request(h.acceptor, per_try, configs_atom_v)
+          .receive(
+            [&](config_history& c) {
+              if (!c.empty())
+                got = std::move(c);
+            },
+            [](caf::error&) {});
+      };
+      self->request(mm, per_try, caf::connect_atom_v, p.host, p.port)
+        .receive(
+          [&](const caf::node_id&, caf::strong_actor_ptr& ptr,
+              const std::set<std::string>&) {
+            auto dir = caf::actor_cast<caf::actor>(ptr);
+            if (!dir)
+              return;
+            self->request(dir, per_try, lookup_atom_v, node_id{0})
+              .receive([&](role_handles& h) { ask_acceptor(h); },
+                       [](caf::error&) {});
+          },
+          [](caf::error&) {});
+      if (got) {
+        log_line(log_level::info, s.self, "node",
+                 "join: node " + std::to_string(p.node) + " at " + p.host
+                   + ":" + std::to_string(p.port) + " answered with "
+                   + to_string(got->latest().config));
+        return got;
+      }
+    }
+    if (clock::now() >= until)
+      return std::nullopt;
+    log_line(log_level::info, s.self, "node",
+             "join: no member answered yet; trying again");
+    timespec pause{1, 0};
+    if (sigtimedwait(&signals, nullptr, &pause) > 0)
+      return std::nullopt;
+  }
 }
 
 } // namespace
@@ -76,6 +137,16 @@ int main(int argc, char** argv) {
   cfg.set("middleman.connection-timeout", caf::timespan{v->peer_timeout});
   auto& s = v->settings;
   caf::actor_system sys{cfg};
+  if (s.mode == start_mode::join && data_dir_is_new(s.data_dir)) {
+    auto joined = fetch_membership(sys, s, v->join_timeout, signals);
+    if (!joined) {
+      log_line(log_level::error, s.self, "node",
+               "join: no member of the cluster answered at the peers listed "
+               "(--peers); is the cluster running and reachable?");
+      return 1;
+    }
+    s.joined = std::move(*joined);
+  }
   auto rt = start_node(sys, s);
   if (!rt) {
     log_line(log_level::error, s.self, "node", rt.error().message);

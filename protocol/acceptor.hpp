@@ -104,6 +104,8 @@ struct acceptor_config {
   uint64_t tail_bytes = uint64_t{64} << 20;
   /// Compaction off: the log is never truncated.
   bool compaction = true;
+  /// The data directory's incarnation (membership.hpp; 0: unknown).
+  uint64_t incarnation = 0;
 };
 
 using acceptor_step = durable_step<acceptor_write>;

@@ -62,6 +62,21 @@ void elector::set_members(std::vector<node_id> nodes,
       peers_[n];
 }
 
+bool elector::follow(const configuration& c) {
+  auto voters = c.voters();
+  if (voters.empty())
+    return false;
+  std::vector<node_id> nodes;
+  for (auto& m : c.members)
+    if (m.has(role_elector))
+      nodes.push_back(m.id);
+  auto* me = c.find(cfg_.self);
+  bool candidate = me != nullptr && me->voter && me->has(role_elector)
+                   && me->has(role_proposer);
+  set_members(std::move(nodes), std::move(voters), candidate);
+  return true;
+}
+
 bool elector::eligible() const {
   if (!cfg_.candidate)
     return false;

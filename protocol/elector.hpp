@@ -96,6 +96,13 @@ public:
   /// may lead. Peers no longer listed are forgotten.
   void set_members(std::vector<node_id> nodes, std::vector<node_id> acceptors,
                    bool candidate);
+  /// set_members from a configuration: heartbeats to every member hosting
+  /// an elector, eligibility over its voting acceptors, and this node a
+  /// candidate if it is a voter hosting a proposer. False (and no change)
+  /// when it lists no voting acceptor.
+  bool follow(const configuration& c);
+  /// Whether this node may lead at all.
+  bool candidate() const { return cfg_.candidate; }
 
 private:
   struct peer {

@@ -26,9 +26,16 @@ node_id learner_node::proposer_for() {
     return cfg_.learner.self;
   if (leader_hint_ != 0 && now_ - hint_tick_ <= 4 * cfg_.table.resend_ticks)
     return leader_hint_;
-  if (cfg_.proposers.empty())
+  // The proposers of the newest configuration known (membership.hpp);
+  // the configured list before any.
+  auto& configs = learner_.configs();
+  auto from_config = configs.empty()
+                       ? std::vector<node_id>{}
+                       : configs.latest().config.with_role(role_proposer);
+  auto& proposers = from_config.empty() ? cfg_.proposers : from_config;
+  if (proposers.empty())
     return 0;
-  return cfg_.proposers[next_proposer_++ % cfg_.proposers.size()];
+  return proposers[next_proposer_++ % proposers.size()];
 }
 
 void learner_node::absorb(client_table_step&& s, learner_node_step& out) {

@@ -1,6 +1,7 @@
 #include "storage/lmdb_store.hpp"
 
 #include <new>
+#include <random>
 
 #include "storage/schema.hpp"
 
@@ -64,6 +65,8 @@ storage_status lmdb_store::check_or_init_meta() {
              : fail_lmdb("cannot open the acceptor log", rc);
   if (auto err = check_meta(t))
     return err;
+  if (auto err = read_or_draw_incarnation(t))
+    return err;
   // Directories from before chosen marks were kept apart get the database.
   if ((rc = mdb_dbi_open(t.get(), schema::marks_db, MDB_CREATE, &marks_)) != 0)
     return fail_lmdb("cannot open the chosen marks", rc);
@@ -91,8 +94,35 @@ storage_status lmdb_store::init_meta(lmdb::txn t) {
       || (rc = put(schema::key_cluster_id, opts_.cluster_id)) != 0
       || (rc = put(schema::key_node_id, schema::encode_u32(opts_.node))) != 0)
     return fail_lmdb("cannot initialise", rc);
+  if (auto err = read_or_draw_incarnation(t))
+    return err;
   if ((rc = t.commit()) != 0)
     return fail_lmdb("cannot initialise", rc);
+  created_ = true;
+  return std::nullopt;
+}
+
+storage_status lmdb_store::read_or_draw_incarnation(lmdb::txn& t) {
+  auto k = lmdb::val(schema::key_incarnation);
+  MDB_val v;
+  int rc = mdb_get(t.get(), meta_, &k, &v);
+  if (rc == 0) {
+    auto i = schema::decode_u64(lmdb::view(v));
+    if (!i || *i == 0)
+      return fail(storage_errc::corrupt, "the incarnation record is damaged");
+    incarnation_ = *i;
+    return std::nullopt;
+  }
+  if (rc != MDB_NOTFOUND)
+    return fail_lmdb("cannot read the incarnation", rc);
+  std::random_device rd;
+  do
+    incarnation_ = (uint64_t{rd()} << 32) ^ rd();
+  while (incarnation_ == 0);
+  auto bytes = schema::encode_u64(incarnation_);
+  auto value = lmdb::val(bytes);
+  if ((rc = mdb_put(t.get(), meta_, &k, &value, 0)) != 0)
+    return fail_lmdb("cannot store the incarnation", rc);
   return std::nullopt;
 }
 

@@ -47,6 +47,10 @@ public:
   storage_status commit(const durable_batch& batch) override;
 
   const lmdb_options& options() const { return opts_; }
+  /// The directory's incarnation (membership.hpp).
+  uint64_t incarnation() const { return incarnation_; }
+  /// Whether this open created the directory's databases.
+  bool created() const { return created_; }
 
 private:
   lmdb_store() = default;
@@ -54,6 +58,9 @@ private:
   storage_status check_or_init_meta();
   storage_status init_meta(lmdb::txn t);
   storage_status check_meta(lmdb::txn& t);
+  /// Reads the incarnation, drawing and storing one if the directory
+  /// predates incarnations.
+  storage_status read_or_draw_incarnation(lmdb::txn& t);
   storage_status load_log(lmdb::txn& t, acceptor_state& out) const;
   /// Reads an optional u64 record of "meta" into `out` (absent: unchanged).
   storage_status load_u64(lmdb::txn& t, const char* key, uint64_t& out) const;
@@ -67,6 +74,8 @@ private:
   MDB_dbi meta_ = 0;
   MDB_dbi log_ = 0;
   MDB_dbi marks_ = 0;
+  uint64_t incarnation_ = 0;
+  bool created_ = false;
 };
 
 } // namespace paxoskv

@@ -78,6 +78,9 @@ constexpr const char* key_promised = "promised";
 constexpr const char* key_proposer_round = "proposer_round";
 constexpr const char* key_log_start = "log_start";
 constexpr const char* key_acceptor_configs = "acceptor_configs";
+/// A random u64 drawn when the directory is created (membership.hpp):
+/// a wiped and recreated directory has another one.
+constexpr const char* key_incarnation = "incarnation";
 
 std::string encode_u32(uint32_t x);
 std::string encode_u64(uint64_t x);

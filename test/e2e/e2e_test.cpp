@@ -227,6 +227,7 @@ TEST_CASE("a node that cannot listen exits with its reason instead of "
   auto busy = std::to_string(holder.port);
   paxoskv::test::temp_dir dir;
   auto base = std::vector<std::string>{"--cluster-id=c", "--node-id=1",
+                                       "--bootstrap",
                                        "--data-dir=" + dir.sub("data")};
   auto peer_busy = base;
   peer_busy.push_back("--peers=1@127.0.0.1:" + busy);

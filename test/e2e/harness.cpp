@@ -156,7 +156,7 @@ void cluster::start(uint32_t node) {
     "--node-id=" + std::to_string(node),
     "--roles=" + spec->roles,
     "--data-dir=" + dir_.sub("data" + std::to_string(node)),
-    "--peers=" + peers_,
+    "--peers=" + (joining_.count(node) > 0 ? joining_.at(node) : peers_),
     "--heartbeat-ms=" + std::to_string(heartbeat_ms_),
     "--client-timeout-ms=" + std::to_string(client_timeout_ms_),
     "--map-size-mb=64",
@@ -164,9 +164,30 @@ void cluster::start(uint32_t node) {
   if (spec->roles.find("learner") != std::string::npos)
     argv.push_back("--client-port=" + std::to_string(client_ports_.at(node)));
   argv.insert(argv.end(), extra_.begin(), extra_.end());
+  if (started_.insert(node).second)
+    argv.push_back(joining_.count(node) > 0 ? "--join" : "--bootstrap");
   int fd = ::open(logs_[node].c_str(), O_WRONLY | O_CREAT | O_APPEND, 0640);
   pids_[node] = spawn(argv, fd, fd);
   ::close(fd);
+}
+
+void cluster::add_joining(process_spec spec) {
+  auto node = spec.node;
+  if (ports_.count(node) > 0)
+    throw std::runtime_error("node id in use");
+  ports_[node] = free_port();
+  client_ports_[node] = free_port();
+  joining_[node] = peers_ + "," + std::to_string(node) + "@127.0.0.1:"
+                   + std::to_string(ports_[node]);
+  logs_[node] = log_dir() + "/node" + std::to_string(node) + ".log";
+  procs_.push_back(std::move(spec));
+}
+
+void cluster::wipe(uint32_t node) {
+  if (running(node))
+    throw std::runtime_error("wipe of a running node");
+  // Started before: a restart gets neither --bootstrap nor --join.
+  std::filesystem::remove_all(dir_.sub("data" + std::to_string(node)));
 }
 
 void cluster::start_all() {

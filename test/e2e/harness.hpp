@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -39,8 +40,15 @@ public:
           uint32_t client_timeout_ms = 2000);
   ~cluster();
 
+  /// Starts a node: with --bootstrap the first time (a node added with
+  /// add_joining: --join), plain afterwards.
   void start(uint32_t node);
   void start_all();
+  /// A process that is not a member yet, started with --join: its peer
+  /// list names it and the cluster's first members. Not started here.
+  void add_joining(process_spec spec);
+  /// Deletes a stopped node's data directory (a lost disk).
+  void wipe(uint32_t node);
   /// Sends `sig` and reaps the process (bounded).
   void kill(uint32_t node, int sig = 9);
   bool running(uint32_t node) const;
@@ -77,6 +85,10 @@ private:
   std::map<uint32_t, pid_t> pids_;
   std::map<uint32_t, std::string> logs_;
   std::string peers_;
+  /// Nodes started at least once since their data directory was made.
+  std::set<uint32_t> started_;
+  /// Nodes to start with --join, with their peer list.
+  std::map<uint32_t, std::string> joining_;
 };
 
 /// Runs `program` with `args`, killed after `deadline`.
