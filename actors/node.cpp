@@ -240,6 +240,7 @@ storage_result<node_runtime> start_node(caf::actor_system& sys,
                         [&](const peer_address& p) { return p.node == m.id; }))
       peers.push_back({m.id, m.host, m.port});
   rt.directory = spawn_directory(sys, rt.roles, peers);
+  rt.roles.directory = rt.directory;
   return rt;
 }
 

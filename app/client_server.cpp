@@ -55,9 +55,33 @@ struct info_state {
 
 constexpr auto status_timeout = std::chrono::seconds(2);
 
-void info_elector(caf::event_based_actor* self, role_handles roles,
+/// The membership, as this process's directory knows it (the newest
+/// configuration its roles announced).
+void info_members(caf::event_based_actor* self, role_handles roles,
                   std::shared_ptr<info_state> st) {
   auto finish = [st] { st->done(st->text); };
+  if (!roles.directory)
+    return finish();
+  self->request(roles.directory, status_timeout, members_atom_v)
+    .then(
+      [st, finish, node = roles.node](configuration& c) {
+        std::string list;
+        for (auto& m : c.members)
+          list += (list.empty() ? "" : ",") + std::to_string(m.id)
+                  + (m.voter ? ":voter" : ":learner");
+        auto* me = c.find(node);
+        st->text += "config_epoch:" + std::to_string(c.epoch)
+                    + "\r\nconfig_members:" + list + "\r\nmember:"
+                    + (me == nullptr ? "no" : me->voter ? "voter" : "learner")
+                    + "\r\n";
+        finish();
+      },
+      [finish](caf::error&) { finish(); });
+}
+
+void info_elector(caf::event_based_actor* self, role_handles roles,
+                  std::shared_ptr<info_state> st) {
+  auto finish = [self, roles, st] { info_members(self, roles, st); };
   if (!roles.elector)
     return finish();
   self->request(roles.elector, status_timeout, status_atom_v)
