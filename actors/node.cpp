@@ -97,6 +97,7 @@ storage_result<node_runtime> start_node(caf::actor_system& sys,
   }
   durable_state restored;
   uint64_t incarnation = 0;
+  bool bootstrapped = true;
   if (s.acceptor || s.proposer) {
     lmdb_options o;
     o.dir = s.data_dir;
@@ -104,10 +105,12 @@ storage_result<node_runtime> start_node(caf::actor_system& sys,
     o.cluster_id = s.cluster_id;
     o.node = s.self;
     o.map_size_bytes = s.map_size_bytes;
+    o.bootstrap = s.mode != start_mode::join;
     auto opened = lmdb_store::open(o);
     if (!opened)
       return opened.error();
     incarnation = opened.value()->incarnation();
+    bootstrapped = opened.value()->bootstrapped();
     if (fresh) {
       // The first membership is durable before anything else happens.
       durable_batch b;
@@ -188,6 +191,7 @@ storage_result<node_runtime> start_node(caf::actor_system& sys,
     cfg.tail_slots = s.log_tail_slots;
     cfg.tail_bytes = s.log_tail_bytes;
     cfg.incarnation = incarnation;
+    cfg.bootstrapped = bootstrapped;
     rt.roles.acceptor
       = spawn_acceptor(sys, cfg, std::move(restored.acceptor), rt.disk);
   }
@@ -195,6 +199,8 @@ storage_result<node_runtime> start_node(caf::actor_system& sys,
     proposer_config cfg;
     cfg.self = s.self;
     cfg.configs = known;
+    cfg.incarnation = incarnation;
+    cfg.bootstrapped = bootstrapped;
     cfg.lease_ms = static_cast<uint32_t>(s.lease.count());
     cfg.lease_margin_ms = static_cast<uint32_t>(s.lease_margin.count());
     cfg.lease_renew_ms = static_cast<uint32_t>(s.heartbeat.count());

@@ -99,6 +99,8 @@ bool shows(const configuration& c, const membership_request& r) {
       return m != nullptr && m->voter;
     case member_change::demote:
       return m != nullptr && !m->voter;
+    case member_change::seal:
+      return false;
   }
   return false;
 }
@@ -223,6 +225,9 @@ std::optional<member> describe_new(caf::actor_system& sys, member m) {
               << h->node << ", not " << m.id << "\n";
     return std::nullopt;
   }
+  // Its data directory's incarnation: only that directory counts as it.
+  if (auto a = status_of<acceptor_status>(sys, h->acceptor))
+    m.incarnation = a->incarnation;
   m.roles = static_cast<uint8_t>((h->acceptor ? role_acceptor : 0)
                                  | (h->proposer ? role_proposer : 0)
                                  | (h->learner ? role_learner : 0)

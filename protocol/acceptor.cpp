@@ -54,6 +54,33 @@ bool acceptor::is_learner(node_id learner) const {
   return std::find(ls.begin(), ls.end(), learner) != ls.end();
 }
 
+bool acceptor::not_this_member(uint64_t expected) const {
+  if (cfg_.incarnation == 0)
+    return false; // Unknown (tests without data directories).
+  return expected != 0 ? expected != cfg_.incarnation : !cfg_.bootstrapped;
+}
+
+acceptor_step acceptor::stamped(acceptor_step step) const {
+  auto stamp = [&](envelope& e) {
+    std::visit(
+      [&](auto& m) {
+        using type = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<type, promise>
+                      || std::is_same_v<type, accepted>
+                      || std::is_same_v<type, nack>
+                      || std::is_same_v<type, success_ack>
+                      || std::is_same_v<type, read_probe_ack>)
+          m.incarnation = cfg_.incarnation;
+      },
+      e.msg);
+  };
+  for (auto& e : step.send_now)
+    stamp(e);
+  for (auto& e : step.after_write)
+    stamp(e);
+  return step;
+}
+
 void acceptor::raise_promise(const ballot& b, acceptor_write& w) {
   if (b > state_.promised) {
     state_.promised = b;
@@ -115,6 +142,13 @@ std::string acceptor::lease_refusal(const prepare& m, clock_ms now) const {
 
 acceptor_step acceptor::on_read_probe(const read_probe& m, clock_ms now) {
   acceptor_step out;
+  if (not_this_member(m.incarnation)) {
+    // No answer: this directory is not the member the sender addresses.
+    out.log.push_back("ignore_read_probe: the sender addresses node "
+                      + std::to_string(cfg_.self)
+                      + " as another data directory");
+    return out;
+  }
   // A running lease of a newer ballot is not replaced by an older one; a
   // lease longer than this acceptor honours is not granted at all.
   bool granted = m.lease_ms > 0 && m.lease_ms <= cfg_.lease_ms
@@ -127,21 +161,28 @@ acceptor_step acceptor::on_read_probe(const read_probe& m, clock_ms now) {
   out.send_now.push_back({m.proposer, read_probe_ack{m.b, m.probe,
                                                      state_.promised,
                                                      cfg_.self, granted}});
-  return out;
+  return stamped(std::move(out));
 }
 
 acceptor_step acceptor::on_prepare(const prepare& m, clock_ms now) {
   acceptor_step out;
+  if (not_this_member(m.incarnation)) {
+    // No answer: this directory is not the member the sender addresses.
+    out.log.push_back("ignore_prepare: the sender addresses node "
+                      + std::to_string(cfg_.self)
+                      + " as another data directory");
+    return out;
+  }
   if (auto why = lease_refusal(m, now); !why.empty()) {
     // No answer: the proposer retransmits until the lease ran out.
     out.log.push_back("ignore_prepare: " + to_string(m.b) + " waits; " + why);
-    return out;
+    return stamped(std::move(out));
   }
   if (m.b < state_.promised) {
     out.log.push_back("ignore_prepare: ballot " + to_string(m.b)
                       + " below promise " + to_string(state_.promised));
     out.send_now.push_back({m.proposer, nack{m.b, state_.promised, cfg_.self}});
-    return out;
+    return stamped(std::move(out));
   }
   raise_promise(m.b, out.mutable_write());
   promise reply;
@@ -165,18 +206,25 @@ acceptor_step acceptor::on_prepare(const prepare& m, clock_ms now) {
   out.after_write.push_back({m.proposer, std::move(reply)});
   if (out.write->empty())
     out.write.reset();
-  return out;
+  return stamped(std::move(out));
 }
 
 acceptor_step acceptor::on_accept(const accept& m) {
   acceptor_step out;
+  if (not_this_member(m.incarnation)) {
+    // No answer: this directory is not the member the sender addresses.
+    out.log.push_back("ignore_accept: the sender addresses node "
+                      + std::to_string(cfg_.self)
+                      + " as another data directory");
+    return out;
+  }
   if (m.b < state_.promised) {
     out.log.push_back("ignore_accept: ballot " + to_string(m.b)
                       + " below promise " + to_string(state_.promised));
     out.send_now.push_back({m.proposer, accepted{m.b, m.slot, state_.promised,
                                                  first_unchosen_, cfg_.self,
                                                  configs_.epoch()}});
-    return out;
+    return stamped(std::move(out));
   }
   auto i = state_.entries.find(m.slot);
   bool known_chosen = i != state_.entries.end() && i->second.chosen;
@@ -190,7 +238,7 @@ acceptor_step acceptor::on_accept(const accept& m) {
                                                     first_unchosen_,
                                                     state_.promised,
                                                     configs()}});
-    return out;
+    return stamped(std::move(out));
   }
   if (known_chosen && i->second.value != m.value) {
     // A leader that missed a newer leadership (it was cut off, and this
@@ -204,7 +252,7 @@ acceptor_step acceptor::on_accept(const accept& m) {
                                                     first_unchosen_,
                                                     state_.promised,
                                                     configs()}});
-    return out;
+    return stamped(std::move(out));
   }
   auto& w = out.mutable_write();
   raise_promise(m.b, w);
@@ -216,7 +264,7 @@ acceptor_step acceptor::on_accept(const accept& m) {
                                                   configs_.epoch()}});
   if (w.empty())
     out.write.reset();
-  return out;
+  return stamped(std::move(out));
 }
 
 void acceptor::mark_chosen_below(slot_t leader_first_unchosen, const ballot& b,
@@ -275,7 +323,7 @@ acceptor_step acceptor::on_success(const success& m) {
                                                      configs()}});
   if (w.empty())
     out.write.reset();
-  return out;
+  return stamped(std::move(out));
 }
 
 std::vector<chosen_entry> acceptor::chosen_run(slot_t from,

@@ -104,8 +104,11 @@ struct acceptor_config {
   uint64_t tail_bytes = uint64_t{64} << 20;
   /// Compaction off: the log is never truncated.
   bool compaction = true;
-  /// The data directory's incarnation (membership.hpp; 0: unknown).
+  /// The data directory's incarnation (membership.hpp; 0: unknown), and
+  /// whether it was created by a bootstrap (a first member) rather than by
+  /// a join.
   uint64_t incarnation = 0;
+  bool bootstrapped = true;
 };
 
 using acceptor_step = durable_step<acceptor_write>;
@@ -172,6 +175,15 @@ private:
   /// Moves first_unchosen past the chosen entries held, taking the
   /// configurations among them.
   void advance_first_unchosen();
+  /// Every reply to a proposer in `step` carries this data directory's
+  /// incarnation (membership.hpp).
+  acceptor_step stamped(acceptor_step step) const;
+  /// A proposer addresses this node as another data directory (`expected`,
+  /// the incarnation its configurations give this member: a wiped disk) or,
+  /// for a directory that joined, as one whose incarnation is not recorded:
+  /// it must not vote (it promised and accepted nothing of what its former
+  /// self did).
+  bool not_this_member(uint64_t expected) const;
 
   /// Whether `learner` is a learner of the newest configuration.
   bool is_learner(node_id learner) const;

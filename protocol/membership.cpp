@@ -225,6 +225,19 @@ configuration configuration_from_lists(const std::vector<node_id>& acceptors,
   return c;
 }
 
+bool lists_as_another(const config_history& h, node_id self,
+                      uint64_t incarnation, bool bootstrapped) {
+  if (incarnation == 0)
+    return false; // Unknown (tests without data directories).
+  // The newest configuration listing the node says who it is (a member
+  // removed and added again comes back with its new directory).
+  for (auto e = h.entries.rbegin(); e != h.entries.rend(); ++e)
+    if (auto* m = e->config.find(self))
+      return m->incarnation != incarnation
+             && (m->incarnation != 0 || !bootstrapped);
+  return false;
+}
+
 void encode(std::string& out, const configuration& c) {
   codec::put_u64(out, c.epoch);
   codec::put_u32(out, c.alpha);

@@ -204,6 +204,13 @@ typename Inspector::result_type inspect(Inspector& f, config_history& x) {
   return f(caf::meta::type_name("config_history"), x.entries);
 }
 
+/// Whether the newest configuration of `h` that lists node `self` lists it
+/// as another data directory than the one of `incarnation`: with a
+/// different incarnation, or with none recorded when the directory did not
+/// come from a bootstrap (membership.hpp). False for incarnation 0.
+bool lists_as_another(const config_history& h, node_id self,
+                      uint64_t incarnation, bool bootstrapped);
+
 /// The history of a cluster just created: `c` governs from slot 0.
 config_history bootstrap_history(configuration c);
 

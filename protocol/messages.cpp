@@ -106,6 +106,8 @@ std::string to_string(member_change c) {
       return "remove";
     case member_change::demote:
       return "demote";
+    case member_change::seal:
+      return "seal";
   }
   return "?";
 }

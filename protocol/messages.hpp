@@ -47,11 +47,16 @@ struct prepare {
   slot_t from_slot = 0;
   /// The sending proposer's node.
   node_id proposer = 0;
+  /// The incarnation the sender's configurations give the receiving
+  /// acceptor (membership.hpp; 0: none recorded): a data directory that is
+  /// not that one does not answer.
+  uint64_t incarnation = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, prepare& x) {
-  return f(caf::meta::type_name("prepare"), x.b, x.from_slot, x.proposer);
+  return f(caf::meta::type_name("prepare"), x.b, x.from_slot, x.proposer,
+           x.incarnation);
 }
 
 PAXOSKV_HANDLED_BY(prepare, acceptor)
@@ -75,12 +80,16 @@ struct promise {
   /// H(first_unchosen): the configurations governing the slots from
   /// first_unchosen on (membership.hpp).
   config_history configs;
+  /// The incarnation of the acceptor's data directory (membership.hpp): a
+  /// reply counts only for a member with that incarnation (or none known).
+  uint64_t incarnation = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, promise& x) {
   return f(caf::meta::type_name("promise"), x.b, x.acceptor, x.from_slot,
-           x.entries, x.no_more_accepted, x.first_unchosen, x.configs);
+           x.entries, x.no_more_accepted, x.first_unchosen, x.configs,
+           x.incarnation);
 }
 
 PAXOSKV_HANDLED_BY(promise, proposer)
@@ -98,12 +107,16 @@ struct accept {
   slot_t first_unchosen = 0;
   /// The sending proposer's node.
   node_id proposer = 0;
+  /// The incarnation the sender's configurations give the receiving
+  /// acceptor (membership.hpp; 0: none recorded): a data directory that is
+  /// not that one does not answer.
+  uint64_t incarnation = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, accept& x) {
   return f(caf::meta::type_name("accept"), x.b, x.slot, x.value,
-           x.first_unchosen, x.proposer);
+           x.first_unchosen, x.proposer, x.incarnation);
 }
 
 PAXOSKV_HANDLED_BY(accept, acceptor)
@@ -125,12 +138,15 @@ struct accepted {
   /// that knows an older one does not adopt first_unchosen from this
   /// answer (it would not know the configurations below it).
   uint64_t config_epoch = 0;
+  /// The incarnation of the acceptor's data directory (membership.hpp): a
+  /// reply counts only for a member with that incarnation (or none known).
+  uint64_t incarnation = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, accepted& x) {
   return f(caf::meta::type_name("accepted"), x.b, x.slot, x.promised,
-           x.first_unchosen, x.acceptor, x.config_epoch);
+           x.first_unchosen, x.acceptor, x.config_epoch, x.incarnation);
 }
 
 PAXOSKV_HANDLED_BY(accepted, proposer)
@@ -143,11 +159,15 @@ struct nack {
   ballot promised;
   /// The refusing acceptor's node.
   node_id acceptor = 0;
+  /// The incarnation of the acceptor's data directory (membership.hpp): a
+  /// reply counts only for a member with that incarnation (or none known).
+  uint64_t incarnation = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, nack& x) {
-  return f(caf::meta::type_name("nack"), x.b, x.promised, x.acceptor);
+  return f(caf::meta::type_name("nack"), x.b, x.promised, x.acceptor,
+           x.incarnation);
 }
 
 PAXOSKV_HANDLED_BY(nack, proposer)
@@ -209,12 +229,15 @@ struct success_ack {
   ballot promised;
   /// H(first_unchosen).
   config_history configs;
+  /// The incarnation of the acceptor's data directory (membership.hpp): a
+  /// reply counts only for a member with that incarnation (or none known).
+  uint64_t incarnation = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, success_ack& x) {
   return f(caf::meta::type_name("success_ack"), x.acceptor, x.first_unchosen,
-           x.promised, x.configs);
+           x.promised, x.configs, x.incarnation);
 }
 
 PAXOSKV_HANDLED_BY(success_ack, proposer)
@@ -551,12 +574,16 @@ struct read_probe {
   node_id proposer = 0;
   /// Lease asked for, in ms of the acceptor's clock (0: none).
   uint32_t lease_ms = 0;
+  /// The incarnation the sender's configurations give the receiving
+  /// acceptor (membership.hpp; 0: none recorded): a data directory that is
+  /// not that one does not answer.
+  uint64_t incarnation = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, read_probe& x) {
   return f(caf::meta::type_name("read_probe"), x.b, x.probe, x.proposer,
-           x.lease_ms);
+           x.lease_ms, x.incarnation);
 }
 
 PAXOSKV_HANDLED_BY(read_probe, acceptor)
@@ -573,12 +600,15 @@ struct read_probe_ack {
   node_id acceptor = 0;
   /// True when it granted the lease asked for.
   bool lease_granted = false;
+  /// The incarnation of the acceptor's data directory (membership.hpp): a
+  /// reply counts only for a member with that incarnation (or none known).
+  uint64_t incarnation = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, read_probe_ack& x) {
   return f(caf::meta::type_name("read_probe_ack"), x.b, x.probe, x.promised,
-           x.acceptor, x.lease_granted);
+           x.acceptor, x.lease_granted, x.incarnation);
 }
 
 PAXOSKV_HANDLED_BY(read_probe_ack, proposer)
@@ -597,6 +627,9 @@ enum class member_change : uint8_t {
   /// Makes voter `target.id` a learner (one to promote again once caught
   /// up if `target.promote` is set).
   demote = 3,
+  /// Records the incarnations of members that had none (the leader's own
+  /// change; `target` unused).
+  seal = 4,
 };
 
 std::string to_string(member_change c);

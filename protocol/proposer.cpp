@@ -59,6 +59,18 @@ proposer_step proposer::on_leader_change(const leader_change& m) {
 }
 
 void proposer::start_phase1(proposer_step& out) {
+  if (lost_data()) {
+    out.notices.push_back(
+      "node " + std::to_string(cfg_.self)
+      + " is known to the cluster with another data directory (this one's "
+        "incarnation is "
+      + std::to_string(cfg_.incarnation)
+      + "): its data was lost, so it does not lead; replace it (paxoskv-cli "
+        "member replace)");
+    if (phase_ != proposer_phase::follower)
+      become_follower(out);
+    return;
+  }
   round_ = std::max(round_, seen_round_) + 1;
   seen_round_ = round_;
   ballot_ = ballot{round_, cfg_.self};
@@ -75,7 +87,7 @@ void proposer::start_phase1(proposer_step& out) {
     p.prepare_tick = now_;
     // The round must be durable before its ballot is used.
     out.after_write.push_back({id, prepare{ballot_, first_unchosen_,
-                                           cfg_.self}});
+                                           cfg_.self, incarnation_of(id)}});
   }
 }
 
@@ -204,6 +216,8 @@ bool proposer::may_retransmit(peer& p) {
 
 proposer_step proposer::on_promise(const promise& m) {
   proposer_step out;
+  if (!from_member(m.acceptor, m.incarnation, out))
+    return out;
   heard_from(m.acceptor);
   auto pi = peers_.find(m.acceptor);
   if (phase_ != proposer_phase::preparing || m.b != ballot_
@@ -242,8 +256,9 @@ proposer_step proposer::on_promise(const promise& m) {
     // Slots below first_unchosen need no report (they are chosen).
     p.prepare_from = std::max(m.entries.back().slot + 1, first_unchosen_);
     p.prepare_tick = now_;
-    out.send_now.push_back({m.acceptor, prepare{ballot_, p.prepare_from,
-                                                cfg_.self}});
+    out.send_now.push_back({m.acceptor,
+                            prepare{ballot_, p.prepare_from, cfg_.self,
+                                    incarnation_of(m.acceptor)}});
     return out;
   }
   p.prepare_done = true;
@@ -275,6 +290,8 @@ void proposer::finish_phase1(proposer_step& out) {
 
 proposer_step proposer::on_nack(const nack& m) {
   proposer_step out;
+  if (!from_member(m.acceptor, m.incarnation, out))
+    return out;
   heard_from(m.acceptor);
   seen_round_ = std::max(seen_round_, m.promised.round);
   if (m.b == ballot_ && m.promised > ballot_)
@@ -284,6 +301,8 @@ proposer_step proposer::on_nack(const nack& m) {
 
 proposer_step proposer::on_accepted(const accepted& m) {
   proposer_step out;
+  if (!from_member(m.acceptor, m.incarnation, out))
+    return out;
   heard_from(m.acceptor);
   if (m.promised > ballot_) {
     step_down(m.promised, out);
@@ -312,6 +331,8 @@ proposer_step proposer::on_accepted(const accepted& m) {
 
 proposer_step proposer::on_success_ack(const success_ack& m) {
   proposer_step out;
+  if (!from_member(m.acceptor, m.incarnation, out))
+    return out;
   heard_from(m.acceptor);
   if (m.promised > ballot_) {
     step_down(m.promised, out);
@@ -354,11 +375,13 @@ proposer_step proposer::on_tick(clock_ms now) {
             && may_retransmit(p)) {
           p.prepare_tick = now_;
           out.after_write.push_back({id, prepare{ballot_, p.prepare_from,
-                                                 cfg_.self}});
+                                                 cfg_.self,
+                                                 incarnation_of(id)}});
         }
       break;
     case proposer_phase::leading:
       retransmit(out);
+      maybe_seal(out);
       maybe_promote(out);
       if (round_open_) {
         if (now_ - round_tick_ >= cfg_.retransmit_ticks)
@@ -453,7 +476,8 @@ void proposer::send_accept(node_id acceptor, slot_t slot,
                            const log_value& value, proposer_step& out) {
   peers_.at(acceptor).sent_tick = now_;
   out.send_now.push_back(
-    {acceptor, accept{ballot_, slot, value, first_unchosen_, cfg_.self}});
+    {acceptor, accept{ballot_, slot, value, first_unchosen_, cfg_.self,
+                      incarnation_of(acceptor)}});
 }
 
 void proposer::fill_window(proposer_step& out) {

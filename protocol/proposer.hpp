@@ -120,6 +120,10 @@ struct proposer_config {
   slot_t promote_lag_slots = 1000;
   uint64_t promote_lag_bytes = uint64_t{4} << 20;
   uint32_t progress_fresh_ticks = 40;
+  /// The incarnation of this node's data directory (membership.hpp; 0:
+  /// unknown), and whether a bootstrap created it.
+  uint64_t incarnation = 0;
+  bool bootstrapped = true;
 };
 
 using proposer_step = durable_step<proposer_write>;
@@ -313,6 +317,21 @@ private:
   /// chosen and not yet in force).
   std::string change_in_progress() const;
   void answer_change(const std::string& error, proposer_step& out);
+  /// Whether a reply from `acceptor`'s data directory `incarnation` may
+  /// count: no configuration governing the slots from first_unchosen on
+  /// lists that member with another incarnation (a wiped disk). Records the
+  /// incarnation for sealing.
+  bool from_member(node_id acceptor, uint64_t incarnation, proposer_step& out);
+  /// The newest configuration knows this node with another data directory
+  /// (its disk was wiped): it must not lead (its old ballots may be reused).
+  bool lost_data() const;
+  /// The incarnation the newest configuration listing `acceptor` gives it
+  /// (0: none recorded), sent with prepares, accepts and read probes.
+  uint64_t incarnation_of(node_id acceptor) const;
+  /// Leading with no change under way: records the incarnations of the
+  /// voters that answered and whose incarnation no configuration has yet
+  /// (the bootstrap members), as a change of its own.
+  void maybe_seal(proposer_step& out);
   /// Leading with no change under way: promotes a learner that has caught
   /// up (see proposer_config::promote_lag_slots).
   void maybe_promote(proposer_step& out);
@@ -362,6 +381,8 @@ private:
   /// The newest progress report of each learner to be promoted: the slot
   /// it reported and the tick it came.
   std::map<node_id, std::pair<slot_t, uint64_t>> progress_;
+  /// The incarnation each acceptor's replies carry (for sealing).
+  std::map<node_id, uint64_t> incarnations_;
   std::deque<client_command> queue_;
   /// (client, sequence) of every command in queue_ or in flight: a resend
   /// of one of them is dropped instead of taking a second log entry.

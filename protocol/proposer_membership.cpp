@@ -29,6 +29,8 @@ std::vector<node_id> proposer::refresh_peers() {
       p.progress_tick = now_;
     }
     p.retired = want.count(id) == 0;
+    if (p.retired)
+      incarnations_.erase(id);
     retired += p.retired ? 1 : 0;
   }
   for (auto i = peers_.begin(); retired > retired_max && i != peers_.end();)
@@ -75,6 +77,18 @@ bool proposer::within_window(slot_t slot) const {
   return slot < first_unchosen_ + configs_.latest().config.alpha;
 }
 
+uint64_t proposer::incarnation_of(node_id acceptor) const {
+  for (auto e = configs_.entries.rbegin(); e != configs_.entries.rend(); ++e)
+    if (auto* m = e->config.find(acceptor))
+      return m->incarnation;
+  return 0;
+}
+
+bool proposer::lost_data() const {
+  return lists_as_another(configs_, cfg_.self, cfg_.incarnation,
+                          cfg_.bootstrapped);
+}
+
 void proposer::configs_changed(proposer_step& out) {
   auto added = refresh_peers();
   out.notices.push_back("configuration: " + to_string(configs_.latest().config)
@@ -82,6 +96,10 @@ void proposer::configs_changed(proposer_step& out) {
                              ? ", in force from slot "
                                  + std::to_string(configs_.latest().effective)
                              : ""));
+  if (phase_ != proposer_phase::follower && lost_data()) {
+    start_phase1(out); // Says why, and follows.
+    return;
+  }
   if (phase_ == proposer_phase::leading) {
     // Phase 1 must hold a majority of every configuration now governing
     // the slots ahead (new voters may hold values accepted under an older
@@ -101,7 +119,7 @@ void proposer::configs_changed(proposer_step& out) {
       p.prepare_done = false;
       p.prepare_tick = now_;
       out.after_write.push_back({id, prepare{ballot_, first_unchosen_,
-                                             cfg_.self}});
+                                             cfg_.self, incarnation_of(id)}});
     }
   }
 }
@@ -167,6 +185,9 @@ proposer::changed(const membership_request& m, std::string& why) const {
       }
       break;
     }
+    case member_change::seal:
+      why = "sealing incarnations is the leader's own change";
+      break;
     case member_change::remove:
       if (it == next.members.end())
         why = name + " is not a member";
@@ -328,6 +349,47 @@ void proposer::maybe_promote(proposer_step& out) {
     fill_window(out);
     return;
   }
+}
+
+bool proposer::from_member(node_id acceptor, uint64_t incarnation,
+                           proposer_step& out) {
+  for (auto* c : configs_.governing(first_unchosen_, ~slot_t{0})) {
+    auto* m = c->find(acceptor);
+    if (m != nullptr && m->incarnation != 0 && m->incarnation != incarnation) {
+      out.log.push_back("ignore a reply of acceptor " + std::to_string(acceptor)
+                        + ": data directory incarnation "
+                        + std::to_string(incarnation) + ", the member's is "
+                        + std::to_string(m->incarnation));
+      return false;
+    }
+  }
+  if (incarnation != 0 && is_acceptor(acceptor))
+    incarnations_[acceptor] = incarnation;
+  return true;
+}
+
+void proposer::maybe_seal(proposer_step& out) {
+  if (change_ || incarnations_.empty())
+    return;
+  auto next = configs_.latest().config;
+  bool sealed = false;
+  for (auto& m : next.members) {
+    auto i = incarnations_.find(m.id);
+    if (m.incarnation == 0 && i != incarnations_.end()) {
+      m.incarnation = i->second;
+      sealed = true;
+    }
+  }
+  if (!sealed || !change_in_progress().empty())
+    return;
+  next.epoch += 1;
+  membership_request r;
+  r.change = member_change::seal;
+  r.expected_epoch = configs_.epoch();
+  out.notices.push_back("sealing the incarnations of the members that "
+                        "answered: " + to_string(next));
+  change_ = change{r, std::move(next)};
+  fill_window(out);
 }
 
 } // namespace paxoskv

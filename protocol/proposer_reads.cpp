@@ -64,7 +64,8 @@ void proposer::start_read_round(clock_ms now, proposer_step& out) {
 
 void proposer::send_read_probe(node_id acceptor, proposer_step& out) {
   out.send_now.push_back(
-    {acceptor, read_probe{ballot_, round_id_, cfg_.self, cfg_.lease_ms}});
+    {acceptor, read_probe{ballot_, round_id_, cfg_.self, cfg_.lease_ms,
+                          incarnation_of(acceptor)}});
 }
 
 void proposer::resend_read_round(proposer_step& out) {
@@ -82,6 +83,8 @@ void proposer::resend_read_round(proposer_step& out) {
 proposer_step proposer::on_read_probe_ack(const read_probe_ack& m,
                                           clock_ms now) {
   proposer_step out;
+  if (!from_member(m.acceptor, m.incarnation, out))
+    return out;
   heard_from(m.acceptor);
   if (m.promised > ballot_) {
     step_down(m.promised, out);

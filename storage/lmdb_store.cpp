@@ -67,6 +67,12 @@ storage_status lmdb_store::check_or_init_meta() {
     return err;
   if (auto err = read_or_draw_incarnation(t))
     return err;
+  {
+    auto k = lmdb::val(schema::key_origin);
+    MDB_val v;
+    if (mdb_get(t.get(), meta_, &k, &v) == 0)
+      bootstrapped_ = lmdb::view(v) != "join";
+  }
   // Directories from before chosen marks were kept apart get the database.
   if ((rc = mdb_dbi_open(t.get(), schema::marks_db, MDB_CREATE, &marks_)) != 0)
     return fail_lmdb("cannot open the chosen marks", rc);
@@ -92,8 +98,11 @@ storage_status lmdb_store::init_meta(lmdb::txn t) {
                 schema::encode_u32(schema::format_version)))
         != 0
       || (rc = put(schema::key_cluster_id, opts_.cluster_id)) != 0
-      || (rc = put(schema::key_node_id, schema::encode_u32(opts_.node))) != 0)
+      || (rc = put(schema::key_node_id, schema::encode_u32(opts_.node))) != 0
+      || (rc = put(schema::key_origin, opts_.bootstrap ? "bootstrap" : "join"))
+           != 0)
     return fail_lmdb("cannot initialise", rc);
+  bootstrapped_ = opts_.bootstrap;
   if (auto err = read_or_draw_incarnation(t))
     return err;
   if ((rc = t.commit()) != 0)

@@ -30,6 +30,9 @@ struct lmdb_options {
   std::string cluster_id;
   /// The node this directory must belong to (written on first open).
   node_id node = 0;
+  /// Written on first open: the directory belongs to a first member of the
+  /// cluster (--bootstrap) rather than to one that joined.
+  bool bootstrap = true;
   /// Largest size the data file may grow to. LMDB reserves address space,
   /// not disk, for it; when it is reached commits fail with map_full.
   uint64_t map_size_bytes = uint64_t{4} << 30;
@@ -51,6 +54,8 @@ public:
   uint64_t incarnation() const { return incarnation_; }
   /// Whether this open created the directory's databases.
   bool created() const { return created_; }
+  /// Whether the directory was created by a bootstrap (membership.hpp).
+  bool bootstrapped() const { return bootstrapped_; }
 
 private:
   lmdb_store() = default;
@@ -76,6 +81,7 @@ private:
   MDB_dbi marks_ = 0;
   uint64_t incarnation_ = 0;
   bool created_ = false;
+  bool bootstrapped_ = true;
 };
 
 } // namespace paxoskv

@@ -81,6 +81,9 @@ constexpr const char* key_acceptor_configs = "acceptor_configs";
 /// A random u64 drawn when the directory is created (membership.hpp):
 /// a wiped and recreated directory has another one.
 constexpr const char* key_incarnation = "incarnation";
+/// How the directory was created: "bootstrap" (a first member of its
+/// cluster) or "join". Absent (older directories): as bootstrap.
+constexpr const char* key_origin = "origin";
 
 std::string encode_u32(uint32_t x);
 std::string encode_u64(uint64_t x);

@@ -459,3 +459,38 @@ TEST_CASE("without leases an acceptor grants none and never waits") {
   CHECK_FALSE(probe(a, read_probe{ballot{1, 2}, 1, 2, 200}, 0).lease_granted);
   CHECK(answered(a.on_prepare(prepare{ballot{2, 3}, 0, 3}, 1)));
 }
+
+TEST_CASE("an acceptor answers only when addressed as its own data "
+          "directory, and stamps its replies with it") {
+  acceptor_config cfg;
+  cfg.self = 1;
+  cfg.incarnation = 77;
+  SUBCASE("created by a bootstrap: its own incarnation, or none recorded") {
+    acceptor a(cfg, {});
+    auto s = a.on_prepare(prepare{ballot{1, 2}, 0, 2, 0}, 0);
+    auto promises = of_type<promise>(s.after_write);
+    REQUIRE(promises.size() == 1);
+    CHECK(promises[0].second.incarnation == 77);
+    s = a.on_prepare(prepare{ballot{2, 2}, 0, 2, 77}, 0);
+    CHECK(of_type<promise>(s.after_write).size() == 1);
+    // A wiped disk: the sender knows the member by another directory.
+    s = a.on_prepare(prepare{ballot{3, 2}, 0, 2, 76}, 0);
+    CHECK(s.send_now.empty());
+    CHECK(s.after_write.empty());
+    CHECK(a.promised() == ballot{2, 2});
+    s = a.on_accept(accept{ballot{3, 2}, 0, val("x"), 0, 2, 76});
+    CHECK(s.send_now.empty());
+    CHECK(a.entries().empty());
+    s = a.on_read_probe(read_probe{ballot{3, 2}, 1, 2, 0, 76}, 0);
+    CHECK(s.send_now.empty());
+  }
+  SUBCASE("created by a join: only when its incarnation is recorded") {
+    cfg.bootstrapped = false;
+    acceptor a(cfg, {});
+    auto s = a.on_prepare(prepare{ballot{1, 2}, 0, 2, 0}, 0);
+    CHECK(s.after_write.empty());
+    CHECK(s.send_now.empty());
+    s = a.on_prepare(prepare{ballot{1, 2}, 0, 2, 77}, 0);
+    CHECK(of_type<promise>(s.after_write).size() == 1);
+  }
+}

@@ -127,3 +127,22 @@ TEST_CASE("a history survives its byte encoding, and damage is refused") {
   bad[bad.size() - 9] = 7; // the learner's voter byte
   CHECK_FALSE(decode_history(bad));
 }
+
+TEST_CASE("the newest configuration listing a node says which data "
+          "directory it is") {
+  config_history h = bootstrap_history(config_of(1, {voter(1), voter(2)}));
+  // Listed without an incarnation: a bootstrapped directory is it, one
+  // that joined is not.
+  CHECK_FALSE(lists_as_another(h, 1, 5, true));
+  CHECK(lists_as_another(h, 1, 5, false));
+  CHECK_FALSE(lists_as_another(h, 3, 5, false)); // Not listed at all.
+  CHECK(h.on_chosen(10, config_of(2, {voter(1, 5), voter(2, 6)})));
+  CHECK_FALSE(lists_as_another(h, 1, 5, true));
+  CHECK(lists_as_another(h, 1, 9, true)); // A wiped disk.
+  // Removed, then added again with its new directory.
+  CHECK(h.on_chosen(20, config_of(3, {voter(2, 6)})));
+  CHECK(h.on_chosen(30, config_of(4, {voter(1, 9), voter(2, 6)})));
+  CHECK_FALSE(lists_as_another(h, 1, 9, false));
+  CHECK(lists_as_another(h, 1, 5, true));
+  CHECK_FALSE(lists_as_another(h, 1, 0, false)); // Unknown: tests.
+}

@@ -314,6 +314,15 @@ TEST_CASE("with a stable leader each batch costs one accept and one reply per "
     REQUIRE(c.run_until([&] { return c.leader() != 0; }, 500));
     c.add_client(sets("warm", 1));
     REQUIRE(c.run_until([&] { return c.clients_done(); }, 1000));
+    // The first leader's one change, recording the members' incarnations,
+    // in force before counting.
+    REQUIRE(c.run_until(
+      [&] {
+        auto& h = c.chosen_configs();
+        return h.epoch() >= 2
+               && !h.pending(c.proposer_of(c.leader()).first_unchosen());
+      },
+      2000));
     auto leader = c.leader();
     auto slots_before = c.proposer_of(leader).first_unchosen();
     c.reset_counts();

@@ -14,6 +14,15 @@ namespace paxoskv::sim {
 
 namespace {
 
+/// SplitMix64's finaliser: a seed-derived incarnation without drawing from
+/// the run's generator.
+uint64_t mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
 /// More messages in flight than this is a violation (a message storm).
 constexpr size_t in_flight_max = 100000;
 
@@ -40,6 +49,9 @@ cluster::cluster(options opts) : opts_(std::move(opts)), rng_(opts_.seed) {
       nodes_[n]->clock_rate = static_cast<uint64_t>(
         10000 + std::uniform_int_distribution<int64_t>(-drift, drift)(rng_));
     nodes_[n]->clock_offset = rng_() % 1000000;
+    // Not from rng_: the runs' other draws stay as they were.
+    nodes_[n]->disk_incarnation = mix64(opts_.seed * 1009 + n) | 1;
+    nodes_[n]->bootstrapped = n <= members;
   }
   oracle_configs_ = bootstrap_configs();
   for (node_id n = 1; n <= total; ++n)
@@ -130,13 +142,18 @@ void cluster::boot(node_id n) {
     auto acfg = opts_.acceptor;
     acfg.self = n;
     acfg.started_ms = clock_of(nd);
-    acfg.configs = bootstrap_configs();
+    acfg.configs = nd.wiped && nd.wiped_knows_newest ? oracle_configs_
+                                                     : bootstrap_configs();
+    acfg.incarnation = nd.disk_incarnation;
+    acfg.bootstrapped = nd.bootstrapped;
     nd.acc = std::make_unique<acceptor>(acfg, std::move(disk.acceptor));
   }
   if (nd.hosts_front) {
     auto pcfg = opts_.proposer;
     pcfg.self = n;
     pcfg.configs = bootstrap_configs();
+    pcfg.incarnation = nd.disk_incarnation;
+    pcfg.bootstrapped = nd.bootstrapped;
     pcfg.jitter_seed = rng_();
     nd.prop = std::make_unique<proposer>(pcfg, disk.proposer_round);
     learner_node_config lcfg;
@@ -212,6 +229,50 @@ void cluster::crash(node_id n) {
   nd.pending = {};
   nd.held.clear();
   nd.inbox.clear();
+}
+
+uint64_t cluster::disk_incarnation(node_id n) const {
+  return at(n).disk_incarnation;
+}
+
+bool cluster::is_stale(node_id n) const {
+  auto& nd = at(n);
+  return lists_as_another(oracle_configs_, n, nd.disk_incarnation,
+                          nd.bootstrapped);
+}
+
+bool cluster::live_majority(const configuration& c, node_id also_dead) const {
+  size_t voters = 0, live = 0;
+  for (auto& m : c.members)
+    if (m.voter && m.has(role_acceptor)) {
+      ++voters;
+      if (m.id != also_dead && !is_stale(m.id))
+        ++live;
+    }
+  return voters > 0 && live >= majority_of(voters);
+}
+
+void cluster::wipe(node_id n) {
+  auto& nd = at(n);
+  if (opts_.make_store || nd.hosts_front)
+    return; // A real store stays; a learner's state is not wiped here.
+  // The cluster must stay able to decide without it (and remove it): the
+  // configurations in force and pending keep a live majority.
+  auto& e = oracle_configs_.entries;
+  for (size_t i = e.size() >= 2 ? e.size() - 2 : 0; i < e.size(); ++i)
+    if (!live_majority(e[i].config, n))
+      return;
+  crash(n);
+  nd.disk = memory_store{};
+  nd.disk_incarnation = mix64(nd.disk_incarnation) | 1;
+  nd.bootstrapped = false;
+  nd.wiped = true;
+  nd.wiped_knows_newest = chance(0.5);
+  ++wipes_;
+  trace("wipe node " + std::to_string(n) + ": incarnation "
+        + std::to_string(nd.disk_incarnation)
+        + (nd.wiped_knows_newest ? ", knows the newest configuration"
+                                 : ", knows the bootstrap configuration"));
 }
 
 void cluster::restart(node_id n) {

@@ -263,6 +263,19 @@ public:
   config_history bootstrap_configs() const;
   /// Nodes that are not members at start.
   std::vector<node_id> spare_ids() const;
+  /// The incarnation of node n's data directory (membership.hpp).
+  uint64_t disk_incarnation(node_id n) const;
+  /// Crashes node n and wipes its acceptor's disk (not with a real store):
+  /// restarted, it has a new incarnation, counts as a directory that
+  /// joined, and knows the bootstrap configuration or (as if fetched by a
+  /// join) the newest one chosen. It must never vote as its former self.
+  void wipe(node_id n);
+  /// Node n's disk was wiped and the newest chosen configuration lists it
+  /// as its former self: it does not vote until removed and added again.
+  bool is_stale(node_id n) const;
+  /// Whether `c` keeps a majority of its voters among members that are not
+  /// stale (and not `also_dead`): what a wipe or a change must leave.
+  bool live_majority(const configuration& c, node_id also_dead = 0) const;
 
   // -- membership ------------------------------------------------------------
 
@@ -278,6 +291,8 @@ public:
   const membership_counts& membership_answers() const {
     return membership_counts_;
   }
+  /// Disks wiped (see wipe).
+  uint64_t wipes() const { return wipes_; }
   std::mt19937_64& rng() { return rng_; }
 
 private:
@@ -385,6 +400,7 @@ private:
   /// Votes waiting for the configuration of their slot to be known.
   std::set<std::pair<slot_t, ballot>> deferred_votes_;
   membership_counts membership_counts_;
+  uint64_t wipes_ = 0;
   std::map<ballot, uint64_t> ballot_owner_;
   std::map<std::pair<slot_t, ballot>, log_value> proposed_;
   std::optional<std::string> violation_;
@@ -442,6 +458,8 @@ struct random_run {
   size_t spares = 0;
   double membership_rate = 0;
   uint32_t alpha = 64;
+  /// How often (per tick of the fault phase) a spare's disk is wiped.
+  double wipe_rate = 0;
   /// Leases on (lease reads answered without a round), the margin taken
   /// off them, and clock drift.
   bool leases = false;

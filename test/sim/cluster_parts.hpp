@@ -27,6 +27,13 @@ struct cluster::node {
   bool hosts_front = true;
   /// Not a member at start (an acceptor membership changes may add).
   bool spare = false;
+  /// The data directory (membership.hpp): its incarnation, whether a
+  /// bootstrap created it, and, after a wipe, whether it restarts knowing
+  /// the newest configuration (as a --join would fetch) or the bootstrap's.
+  uint64_t disk_incarnation = 0;
+  bool bootstrapped = true;
+  bool wiped = false;
+  bool wiped_knows_newest = false;
   /// What was committed, as the oracle sees it.
   memory_store disk;
   /// The real store under test, if any.

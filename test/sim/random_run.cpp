@@ -117,6 +117,9 @@ random_run random_run::from_seed(uint64_t seed) {
     uint32_t window = static_cast<uint32_t>(r.window_slots_max);
     const uint32_t alphas[] = {window, window + 5, 64};
     r.alpha = alphas[rng() % 3];
+    // In half of them spares' disks are wiped now and then (a lost disk
+    // restarted under the same id).
+    r.wipe_rate = rng() % 2 == 0 ? 0.002 : 0;
   }
   return r;
 }
@@ -144,7 +147,7 @@ std::string random_run::describe() const {
      << " snapshot_rate=" << snapshot_bytes_per_tick
      << " session_idle=" << session_idle_slots << " sessions_max="
      << sessions_max << " spares=" << spares << " membership_rate="
-     << membership_rate << " alpha=" << alpha;
+     << membership_rate << " alpha=" << alpha << " wipe=" << wipe_rate;
   return os.str();
 }
 
@@ -222,9 +225,32 @@ void random_membership_change(cluster& c) {
   auto& config = c.chosen_configs().latest().config;
   std::vector<membership_request> options;
   auto voters = config.voters();
+  // A change must leave a majority of voters that can vote (wiped ones
+  // cannot until removed and added again).
+  auto keeps_majority = [&](const membership_request& r) {
+    auto next = config;
+    auto* m = const_cast<member*>(next.find(r.target.id));
+    if (m == nullptr)
+      return true;
+    if (r.change == member_change::remove)
+      next.members.erase(next.members.begin() + (m - next.members.data()));
+    else
+      m->voter = r.change == member_change::promote;
+    return c.live_majority(next);
+  };
   for (auto& m : config.members) {
     if (!m.has(role_acceptor))
       continue; // The fronts of the split layout stay as they are.
+    if (c.is_stale(m.id)) {
+      // Its disk was wiped: the operator removes it (it may be added
+      // again later, with its new data directory).
+      membership_request r;
+      r.target = m;
+      r.change = member_change::remove;
+      options.push_back(r);
+      options.push_back(r);
+      continue;
+    }
     // Nodes hosting every role stay members (their learners are checked
     // to the end); their acceptors are demoted and promoted.
     bool removable = !m.has(role_learner);
@@ -254,9 +280,15 @@ void random_membership_change(cluster& c) {
       membership_request r;
       r.change = member_change::add;
       r.target = member{n, "node" + std::to_string(n),
-                        static_cast<uint16_t>(n), role_acceptor, false, 0};
+                        static_cast<uint16_t>(n), role_acceptor, false,
+                        c.disk_incarnation(n)};
       options.push_back(r);
     }
+  options.erase(std::remove_if(options.begin(), options.end(),
+                               [&](const membership_request& r) {
+                                 return !keeps_majority(r);
+                               }),
+                options.end());
   if (options.empty())
     return;
   auto r = options[rng() % options.size()];
@@ -289,6 +321,10 @@ void random_faults(cluster& c, const random_run& r, edge_episode& edge_ep) {
     c.crash(ids[rng() % ids.size()]);
   if (r.spares > 0 && coin(r.membership_rate))
     random_membership_change(c);
+  if (r.wipe_rate > 0 && coin(r.wipe_rate)) {
+    auto spares = c.spare_ids();
+    c.wipe(spares[rng() % spares.size()]);
+  }
   if (coin(r.edge_rate) && start_edge_episode(c, r, edge_ep))
     return;
   if (coin(r.pause_rate)) {
