@@ -91,6 +91,38 @@ std::optional<config_history> fetch_membership(caf::actor_system& sys,
   }
 }
 
+/// --bootstrap on an empty data directory: one pass over the peers listed,
+/// asking each for the configuration it knows (each bounded). The newest
+/// answer, if any.
+std::optional<configuration> running_configuration(caf::actor_system& sys,
+                                                   const node_settings& s) {
+  caf::scoped_actor self{sys};
+  auto mm = sys.middleman().actor_handle();
+  constexpr auto per_try = std::chrono::seconds(2);
+  std::optional<configuration> newest;
+  for (auto& p : s.peers) {
+    if (p.node == s.self)
+      continue;
+    self->request(mm, per_try, caf::connect_atom_v, p.host, p.port)
+      .receive(
+        [&](const caf::node_id&, caf::strong_actor_ptr& ptr,
+            const std::set<std::string>&) {
+          auto dir = caf::actor_cast<caf::actor>(ptr);
+          if (!dir)
+            return;
+          self->request(dir, per_try, members_atom_v)
+            .receive(
+              [&](configuration& c) {
+                if (!c.empty() && (!newest || c.epoch > newest->epoch))
+                  newest = std::move(c);
+              },
+              [](caf::error&) {});
+        },
+        [](caf::error&) {});
+  }
+  return newest;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -146,6 +178,26 @@ int main(int argc, char** argv) {
       return 1;
     }
     s.joined = std::move(*joined);
+  }
+  if (s.mode == start_mode::bootstrap && data_dir_is_new(s.data_dir)) {
+    // A cluster that already knows this node by its data directory means
+    // the directory was lost: bootstrapping it again would let it vote
+    // as the member it was, with nothing it promised or accepted.
+    if (auto c = running_configuration(sys, s)) {
+      auto* me = c->find(s.self);
+      if (me != nullptr && me->incarnation != 0) {
+        log_line(log_level::error, s.self, "node",
+                 "bootstrap refused: the running cluster (configuration "
+                 "epoch " + std::to_string(c->epoch) + ") knows node "
+                   + std::to_string(s.self)
+                   + " by a data directory that is not this empty one; its "
+                     "data was lost. Start this machine with --join under a "
+                     "new node id and run `paxoskv-cli member replace "
+                     "HOST:PORT "
+                   + std::to_string(s.self) + " NEW_ID@HOST:PORT`");
+        return 1;
+      }
+    }
   }
   auto rt = start_node(sys, s);
   if (!rt) {

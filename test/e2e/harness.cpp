@@ -141,7 +141,7 @@ const std::string& cluster::log_path(uint32_t node) const {
   return logs_.at(node);
 }
 
-void cluster::start(uint32_t node) {
+void cluster::start(uint32_t node, const std::vector<std::string>& flags) {
   if (running(node))
     return;
   const process_spec* spec = nullptr;
@@ -166,6 +166,7 @@ void cluster::start(uint32_t node) {
   argv.insert(argv.end(), extra_.begin(), extra_.end());
   if (started_.insert(node).second)
     argv.push_back(joining_.count(node) > 0 ? "--join" : "--bootstrap");
+  argv.insert(argv.end(), flags.begin(), flags.end());
   int fd = ::open(logs_[node].c_str(), O_WRONLY | O_CREAT | O_APPEND, 0640);
   pids_[node] = spawn(argv, fd, fd);
   ::close(fd);

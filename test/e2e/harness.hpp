@@ -41,8 +41,8 @@ public:
   ~cluster();
 
   /// Starts a node: with --bootstrap the first time (a node added with
-  /// add_joining: --join), plain afterwards.
-  void start(uint32_t node);
+  /// add_joining: --join), plain afterwards; `flags` are added.
+  void start(uint32_t node, const std::vector<std::string>& flags = {});
   void start_all();
   /// A process that is not a member yet, started with --join: its peer
   /// list names it and the cluster's first members. Not started here.

@@ -177,6 +177,11 @@ TEST_CASE("a node whose data directory was lost refuses to start; replaced "
   REQUIRE(wait_for([&] { return !c.running(3); }, ms{15000}, ms{50}));
   CHECK(log_of(c, 3).find("holds no data") != std::string::npos);
   CHECK(log_of(c, 3).find("member replace") != std::string::npos);
+  // Nor may it be bootstrapped again: the cluster knows node 3 by its
+  // lost directory (the first leader recorded the incarnations).
+  c.start(3, {"--bootstrap"});
+  REQUIRE(wait_for([&] { return !c.running(3); }, ms{15000}, ms{50}));
+  CHECK(log_of(c, 3).find("bootstrap refused") != std::string::npos);
   c.start(4);
   REQUIRE(wait_up(c, 4));
   auto r = member(c, {"replace", c.address(1), "3", "4@" + c.address(4)});
