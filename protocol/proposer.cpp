@@ -72,6 +72,7 @@ void proposer::start_phase1(proposer_step& out) {
     return;
   }
   round_ = std::max(round_, seen_round_) + 1;
+  marks_below_ = ~slot_t{0};
   seen_round_ = round_;
   ballot_ = ballot{round_, cfg_.self};
   out.mutable_write().round = round_;
@@ -476,7 +477,8 @@ void proposer::send_accept(node_id acceptor, slot_t slot,
                            const log_value& value, proposer_step& out) {
   peers_.at(acceptor).sent_tick = now_;
   out.send_now.push_back(
-    {acceptor, accept{ballot_, slot, value, first_unchosen_, cfg_.self,
+    {acceptor, accept{ballot_, slot, value,
+                      std::min(first_unchosen_, marks_below_), cfg_.self,
                       incarnation_of(acceptor)}});
 }
 
@@ -601,6 +603,10 @@ void proposer::adopt_first_unchosen(slot_t fu, proposer_step& out) {
   // were applied.
   for (auto i = in_flight_.begin();
        i != in_flight_.end() && i->first < first_unchosen_;) {
+    // Decided, but not seen decided here: acceptors may hold this ballot's
+    // value at the slot while another was chosen, so accepts no longer
+    // say that what this ballot left below first_unchosen is chosen.
+    marks_below_ = std::min(marks_below_, i->first);
     for (auto& c : i->second.value.commands)
       pending_ids_.erase({c.client_id, c.sequence});
     i = in_flight_.erase(i);

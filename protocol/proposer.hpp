@@ -360,6 +360,12 @@ private:
   uint64_t jitter_state_;
   slot_t first_unchosen_ = 0;
   slot_t next_slot_ = 0;
+  /// Accepts tell acceptors that what they accepted under this ballot below
+  /// min(first_unchosen, marks_below_) is chosen: true of the slots this
+  /// leader saw chosen itself, not of one it proposed at and then learned
+  /// decided from an acceptor (another value may have been chosen there).
+  /// The lowest such slot of this ballot; reset with every new ballot.
+  slot_t marks_below_ = ~slot_t{0};
   std::map<node_id, peer> peers_;
   std::map<slot_t, log_value> chosen_;
   /// Bytes of the values in chosen_.

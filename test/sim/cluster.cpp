@@ -257,11 +257,44 @@ void cluster::wipe(node_id n) {
   if (opts_.make_store || nd.hosts_front)
     return; // A real store stays; a learner's state is not wiped here.
   // The cluster must stay able to decide without it (and remove it): the
-  // configurations in force and pending keep a live majority.
+  // configurations in force and pending keep a live majority, and no
+  // change asked for earlier (without knowing of the wipe) is in flight.
+  auto& a = membership_counts_;
+  if (a.asked > a.done + a.refused + a.unknown)
+    return;
   auto& e = oracle_configs_.entries;
   for (size_t i = e.size() >= 2 ? e.size() - 2 : 0; i < e.size(); ++i)
     if (!live_majority(e[i].config, n))
       return;
+  // Half the wipes come at the worst moment: the other acceptors holding
+  // the newest value this one accepted go down with it, if enough voters
+  // stay up to decide (counting it). Were its former self's vote to count
+  // again, they would decide without that value.
+  auto& latest = oracle_configs_.latest().config;
+  if (latest.is_voter(n) && chance(0.5)) {
+    auto mine = nd.disk.load().value().acceptor.entries;
+    if (!mine.empty()) {
+      auto newest = mine.rbegin()->second;
+      std::vector<node_id> holders, up;
+      for (auto v : latest.voters()) {
+        if (v == n)
+          continue;
+        auto theirs = at(v).disk.load().value().acceptor.entries;
+        auto i = theirs.find(newest.slot);
+        if (i != theirs.end() && i->second.value == newest.value)
+          holders.push_back(v);
+        else if (at(v).up && !is_stale(v))
+          up.push_back(v);
+      }
+      if (up.size() + 1 >= majority_of(latest.voters().size())) {
+        trace("wipe node " + std::to_string(n) + " at its worst: slot "
+              + std::to_string(newest.slot) + " held also by "
+              + std::to_string(holders.size()) + " voters, which crash");
+        for (auto h : holders)
+          crash(h);
+      }
+    }
+  }
   crash(n);
   nd.disk = memory_store{};
   nd.disk_incarnation = mix64(nd.disk_incarnation) | 1;

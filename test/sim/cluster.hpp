@@ -294,6 +294,8 @@ public:
   /// Disks wiped (see wipe).
   uint64_t wipes() const { return wipes_; }
   std::mt19937_64& rng() { return rng_; }
+  /// A line of the run's trace (--verbose).
+  void trace(const std::string& line);
 
 private:
   struct node;
@@ -371,7 +373,6 @@ private:
   void on_membership_reply(const membership_reply& r);
   void check_chosen(slot_t slot, const log_value& v, const std::string& who);
   void fail(const std::string& what);
-  void trace(const std::string& line);
   bool chance(double p);
 
   options opts_;

@@ -119,7 +119,8 @@ random_run random_run::from_seed(uint64_t seed) {
     r.alpha = alphas[rng() % 3];
     // In half of them spares' disks are wiped now and then (a lost disk
     // restarted under the same id).
-    r.wipe_rate = rng() % 2 == 0 ? 0.002 : 0;
+    static const double wipe_rates[] = {0, 0.002, 0.01};
+    r.wipe_rate = wipe_rates[rng() % 3];
   }
   return r;
 }
@@ -159,6 +160,11 @@ struct edge_episode {
   uint64_t until = 0;
   /// The run's faults, back when it ends.
   faults saved;
+  /// A wipe episode (see random_faults): the voting spare to wipe, the
+  /// voters cut off with it, and when.
+  node_id wipe_spare = 0;
+  std::vector<node_id> wipe_with;
+  uint64_t wipe_at = 0;
 };
 
 /// Pauses the lease holder and cuts it off, on an otherwise healthy and
@@ -321,9 +327,66 @@ void random_faults(cluster& c, const random_run& r, edge_episode& edge_ep) {
     c.crash(ids[rng() % ids.size()]);
   if (r.spares > 0 && coin(r.membership_rate))
     random_membership_change(c);
+  if (edge_ep.wipe_spare != 0 && c.now() >= edge_ep.wipe_at) {
+    // The spare and the voters that decided with it lose it together: its
+    // disk is wiped and they crash, while the voters that missed all of it
+    // come back. Were the wiped spare's former self to vote again, they
+    // would decide those slots anew.
+    c.wipe(edge_ep.wipe_spare);
+    for (auto v : edge_ep.wipe_with)
+      c.crash(v);
+    c.heal_network();
+    c.restart(edge_ep.wipe_spare);
+    edge_ep.wipe_spare = 0;
+  } else if (edge_ep.wipe_spare == 0 && r.wipe_rate > 0
+             && coin(r.wipe_rate / 2)) {
+    // A wipe episode, where the arithmetic allows: the spare and just a
+    // majority less one of the voters decide alone for a while.
+    auto& config = c.chosen_configs().latest().config;
+    auto voters = config.voters();
+    std::vector<node_id> spares;
+    for (auto n : c.spare_ids())
+      if (config.is_voter(n) && c.is_up(n) && !c.is_stale(n))
+        spares.push_back(n);
+    auto need = majority_of(voters.size());
+    if (!spares.empty() && voters.size() + 1 >= 2 * need) {
+      auto spare = spares[rng() % spares.size()];
+      std::vector<node_id> others;
+      // The leader decides on the spare's side (not in the split layout,
+      // where leaders are not acceptors).
+      auto leader = c.leader();
+      if (leader != 0 && config.is_voter(leader) && leader != spare)
+        others.push_back(leader);
+      for (auto v : voters)
+        if (v != spare && v != leader && !c.is_stale(v))
+          others.push_back(v);
+      if (!others.empty() && others.front() == leader
+          && others.size() + 1 >= need) {
+        std::vector<node_id> side{spare};
+        side.insert(side.end(), others.begin(), others.begin() + (need - 1));
+        std::vector<node_id> rest;
+        for (auto n : c.node_ids())
+          if (std::find(side.begin(), side.end(), n) == side.end())
+            rest.push_back(n);
+        c.partition({side, rest});
+        edge_ep.wipe_spare = spare;
+        edge_ep.wipe_with.assign(side.begin() + 1, side.end());
+        edge_ep.wipe_at = c.now() + 100 + rng() % 200;
+        c.trace("wipe episode: node " + std::to_string(spare)
+                + " decides with a bare majority before its disk is wiped");
+      }
+    }
+  }
   if (r.wipe_rate > 0 && coin(r.wipe_rate)) {
+    // A voting spare: its lost acceptances are what a vote of its former
+    // self would wrongly stand for.
     auto spares = c.spare_ids();
-    c.wipe(spares[rng() % spares.size()]);
+    std::vector<node_id> voting;
+    for (auto n : spares)
+      if (c.chosen_configs().latest().config.is_voter(n) && c.is_up(n))
+        voting.push_back(n);
+    if (!voting.empty())
+      c.wipe(voting[rng() % voting.size()]);
   }
   if (coin(r.edge_rate) && start_edge_episode(c, r, edge_ep))
     return;
