@@ -32,6 +32,22 @@ std::string role_list(const node_settings& s) {
   return out;
 }
 
+/// Connects to the directory at `p` (bounded by `per_try`) and calls
+/// `use(directory)` if that works.
+template <class F>
+void at_directory(caf::scoped_actor& self, const peer_address& p,
+                  std::chrono::seconds per_try, F use) {
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, per_try, caf::connect_atom_v, p.host, p.port)
+    .receive(
+      [&](const caf::node_id&, caf::strong_actor_ptr& ptr,
+          const std::set<std::string>&) {
+        if (auto dir = caf::actor_cast<caf::actor>(ptr))
+          use(dir);
+      },
+      [](caf::error&) {});
+}
+
 /// --join on an empty data directory: the configurations a member's
 /// acceptor knows, asked of the peers listed in turn until one answers
 /// (each attempt bounded; the whole at most `limit`, or until SIGINT or
@@ -42,7 +58,6 @@ std::optional<config_history> fetch_membership(caf::actor_system& sys,
                                                const sigset_t& signals) {
   using clock = std::chrono::steady_clock;
   caf::scoped_actor self{sys};
-  auto mm = sys.middleman().actor_handle();
   auto until = clock::now() + limit;
   constexpr auto per_try = std::chrono::seconds(2);
   for (;;) {
@@ -61,18 +76,11 @@ std::optional<config_history> fetch_membership(caf::actor_system& sys,
             },
             [](caf::error&) {});
       };
-      self->request(mm, per_try, caf::connect_atom_v, p.host, p.port)
-        .receive(
-          [&](const caf::node_id&, caf::strong_actor_ptr& ptr,
-              const std::set<std::string>&) {
-            auto dir = caf::actor_cast<caf::actor>(ptr);
-            if (!dir)
-              return;
-            self->request(dir, per_try, lookup_atom_v, node_id{0})
-              .receive([&](role_handles& h) { ask_acceptor(h); },
-                       [](caf::error&) {});
-          },
-          [](caf::error&) {});
+      at_directory(self, p, per_try, [&](const caf::actor& dir) {
+        self->request(dir, per_try, lookup_atom_v, node_id{0})
+          .receive([&](role_handles& h) { ask_acceptor(h); },
+                   [](caf::error&) {});
+      });
       if (got) {
         log_line(log_level::info, s.self, "node",
                  "join: node " + std::to_string(p.node) + " at " + p.host
@@ -97,28 +105,20 @@ std::optional<config_history> fetch_membership(caf::actor_system& sys,
 std::optional<configuration> running_configuration(caf::actor_system& sys,
                                                    const node_settings& s) {
   caf::scoped_actor self{sys};
-  auto mm = sys.middleman().actor_handle();
   constexpr auto per_try = std::chrono::seconds(2);
   std::optional<configuration> newest;
   for (auto& p : s.peers) {
     if (p.node == s.self)
       continue;
-    self->request(mm, per_try, caf::connect_atom_v, p.host, p.port)
-      .receive(
-        [&](const caf::node_id&, caf::strong_actor_ptr& ptr,
-            const std::set<std::string>&) {
-          auto dir = caf::actor_cast<caf::actor>(ptr);
-          if (!dir)
-            return;
-          self->request(dir, per_try, members_atom_v)
-            .receive(
-              [&](configuration& c) {
-                if (!c.empty() && (!newest || c.epoch > newest->epoch))
-                  newest = std::move(c);
-              },
-              [](caf::error&) {});
-        },
-        [](caf::error&) {});
+    at_directory(self, p, per_try, [&](const caf::actor& dir) {
+      self->request(dir, per_try, members_atom_v)
+        .receive(
+          [&](configuration& c) {
+            if (!c.empty() && (!newest || c.epoch > newest->epoch))
+              newest = std::move(c);
+          },
+          [](caf::error&) {});
+    });
   }
   return newest;
 }

@@ -18,20 +18,6 @@ using namespace paxoskv::e2e;
 
 namespace {
 
-std::vector<process_spec> full_nodes(uint32_t n) {
-  std::vector<process_spec> out;
-  for (uint32_t i = 1; i <= n; ++i)
-    out.push_back({i});
-  return out;
-}
-
-std::string log_of(const cluster& c, uint32_t node) {
-  std::ifstream in(c.log_path(node));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 /// SET through `node`; true if acknowledged.
 bool set(const cluster& c, uint32_t node, const std::string& key,
          const std::string& value) {

@@ -4,6 +4,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <cstring>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -222,6 +224,20 @@ bool cluster::running(uint32_t node) const {
 cli_result cluster::cli(const std::vector<std::string>& args,
                         ms deadline) const {
   return run_program(PAXOSKV_CLI_BIN, args, deadline);
+}
+
+std::vector<process_spec> full_nodes(uint32_t n) {
+  std::vector<process_spec> out;
+  for (uint32_t i = 1; i <= n; ++i)
+    out.push_back({i});
+  return out;
+}
+
+std::string log_of(const cluster& c, uint32_t node) {
+  std::ifstream in(c.log_path(node));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 cli_result run_program(const std::string& program,

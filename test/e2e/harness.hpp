@@ -91,6 +91,12 @@ private:
   std::map<uint32_t, std::string> joining_;
 };
 
+/// Processes 1..n hosting every role.
+std::vector<process_spec> full_nodes(uint32_t n);
+
+/// Everything node `node` logged so far.
+std::string log_of(const cluster& c, uint32_t node);
+
 /// Runs `program` with `args`, killed after `deadline`.
 cli_result run_program(const std::string& program,
                        const std::vector<std::string>& args, ms deadline);
