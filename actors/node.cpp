@@ -236,6 +236,8 @@ storage_result<node_runtime> start_node(caf::actor_system& sys,
                                           cfg.heartbeat_ticks);
     std::random_device rd;
     cfg.boot = (uint64_t{rd()} << 32) ^ rd();
+    cfg.incarnation = incarnation;
+    cfg.bootstrapped = bootstrapped;
     rt.roles.elector = spawn_elector(sys, cfg, known.latest().config, tick);
   }
   // Where to reach the members, beside the peers configured.

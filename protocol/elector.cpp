@@ -71,8 +71,12 @@ bool elector::follow(const configuration& c) {
     if (m.has(role_elector))
       nodes.push_back(m.id);
   auto* me = c.find(cfg_.self);
+  config_history h;
+  h.entries.push_back({0, 0, c});
   bool candidate = me != nullptr && me->voter && me->has(role_elector)
-                   && me->has(role_proposer);
+                   && me->has(role_proposer)
+                   && !lists_as_another(h, cfg_.self, cfg_.incarnation,
+                                        cfg_.bootstrapped);
   set_members(std::move(nodes), std::move(voters), candidate);
   return true;
 }

@@ -60,6 +60,10 @@ struct elector_config {
   /// Whether this node may lead (a voter of the configuration). A node
   /// that may not still sends heartbeats and follows the leader named.
   bool candidate = true;
+  /// This node's data directory (membership.hpp): a node the configuration
+  /// knows by another one does not lead.
+  uint64_t incarnation = 0;
+  bool bootstrapped = true;
 };
 
 struct elector_step {
