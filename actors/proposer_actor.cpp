@@ -169,6 +169,7 @@ proposer_shell(proposer_pointer self, proposer_config cfg, uint64_t round,
                              c.current_ballot(), c.leader_hint(),
                              c.first_unchosen(), c.next_slot(),
                              c.in_flight(),      c.queued()};
+      s.incarnation = c.incarnation();
       auto now = monotonic_ms();
       if (c.lease_held(now))
         s.lease_ms_left = c.lease_until() - now;

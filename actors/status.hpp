@@ -70,6 +70,8 @@ struct proposer_status {
   uint64_t queued = 0;
   /// Milliseconds left on the read lease (0: none held).
   uint64_t lease_ms_left = 0;
+  /// The data directory's incarnation (membership.hpp).
+  uint64_t incarnation = 0;
 };
 
 template <class Inspector>
@@ -79,7 +81,8 @@ typename Inspector::result_type inspect(Inspector& f, proposer_status& x) {
            field("leader"), x.leader, field("first_unchosen"),
            x.first_unchosen, field("next_slot"), x.next_slot,
            field("in_flight"), x.in_flight, field("queued"), x.queued,
-           field("lease_ms_left"), x.lease_ms_left);
+           field("lease_ms_left"), x.lease_ms_left,
+           field("incarnation"), x.incarnation);
 }
 
 struct learner_status {

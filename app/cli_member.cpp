@@ -228,6 +228,8 @@ std::optional<member> describe_new(caf::actor_system& sys, member m) {
   // Its data directory's incarnation: only that directory counts as it.
   if (auto a = status_of<acceptor_status>(sys, h->acceptor))
     m.incarnation = a->incarnation;
+  else if (auto p = status_of<proposer_status>(sys, h->proposer))
+    m.incarnation = p->incarnation;
   m.roles = static_cast<uint8_t>((h->acceptor ? role_acceptor : 0)
                                  | (h->proposer ? role_proposer : 0)
                                  | (h->learner ? role_learner : 0)

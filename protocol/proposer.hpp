@@ -189,6 +189,8 @@ public:
   /// H(first_unchosen): the configurations governing the slots from
   /// first_unchosen on.
   const config_history& configs() const { return configs_; }
+  /// The incarnation of this node's data directory (0: unknown).
+  uint64_t incarnation() const { return cfg_.incarnation; }
   /// A membership change asked of this leader is under way.
   bool changing() const { return change_.has_value(); }
   /// True while a lease read may be answered without a round.
