@@ -371,17 +371,18 @@ bool proposer::from_member(node_id acceptor, uint64_t incarnation,
 void proposer::maybe_seal(proposer_step& out) {
   if (change_ || incarnations_.empty())
     return;
-  auto next = configs_.latest().config;
-  bool sealed = false;
-  for (auto& m : next.members) {
-    auto i = incarnations_.find(m.id);
-    if (m.incarnation == 0 && i != incarnations_.end()) {
-      m.incarnation = i->second;
-      sealed = true;
-    }
-  }
-  if (!sealed || !change_in_progress().empty())
+  // Every tick while leading: look before copying anything.
+  auto& latest = configs_.latest().config;
+  auto unsealed = [&](const member& m) {
+    return m.incarnation == 0 && incarnations_.count(m.id) > 0;
+  };
+  if (std::none_of(latest.members.begin(), latest.members.end(), unsealed)
+      || !change_in_progress().empty())
     return;
+  auto next = latest;
+  for (auto& m : next.members)
+    if (unsealed(m))
+      m.incarnation = incarnations_.at(m.id);
   next.epoch += 1;
   membership_request r;
   r.change = member_change::seal;
