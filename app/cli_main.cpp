@@ -199,6 +199,10 @@ int run_command(caf::actor_system& sys, const std::string& node,
             std::cerr << res.text << "\n";
             rc = 1;
             break;
+          case result_kind::raw:
+            std::cout << res.text;
+            rc = 0;
+            break;
           case result_kind::array:
             for (size_t i = 0; i < res.items.size(); ++i)
               std::cout << (res.present.at(i) ? res.items[i] : "(nil)")

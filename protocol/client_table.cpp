@@ -53,7 +53,7 @@ client_table_step client_table::on_request(client_request_in in,
   r.deadline = now_ + cfg_.timeout_ticks;
   r.cmd = command{in.client_id, 0, in.op, std::move(in.args)};
   ++waiting_;
-  if (is_read_only(in.op) && in.level != read_level::log) {
+  if (is_read_only(r.cmd) && in.level != read_level::log) {
     r.cmd.sequence = read_tag | in.request;
     r.after_seq = s.next_seq - 1;
     s.requests.push_back(std::move(r));

@@ -1,10 +1,12 @@
 #include "protocol/kv_machine.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <climits>
 #include <cstdint>
 
 #include "protocol/codec.hpp"
+#include "protocol/redis/commands.hpp"
 
 namespace paxoskv {
 
@@ -22,46 +24,48 @@ command_result error(const char* text) {
   return {result_kind::error, text, 0};
 }
 
-/// Parses a whole decimal int64, as Redis does for INCRBY.
-bool parse_int64(const std::string& s, int64_t& out) {
-  if (s.empty() || s.size() > 20)
-    return false;
-  size_t i = s[0] == '-' ? 1 : 0;
-  if (i == s.size())
-    return false;
-  // Accumulate negatively: INT64_MIN has no positive counterpart.
-  int64_t x = 0;
-  for (; i < s.size(); ++i) {
-    if (s[i] < '0' || s[i] > '9')
-      return false;
-    int digit = s[i] - '0';
-    if (x < (INT64_MIN + digit) / 10)
-      return false;
-    x = x * 10 - digit;
-  }
-  if (s[0] != '-') {
-    if (x == INT64_MIN)
-      return false;
-    x = -x;
-  }
-  out = x;
-  return true;
-}
-
-
-
 /// Record keys of the durable form (see kv_machine.hpp).
+constexpr char clock_prefix = 'c';
 constexpr char data_prefix = 'k';
+constexpr char object_prefix = 'o';
+constexpr char watch_prefix = 'w';
 constexpr char session_prefix = 's';
 constexpr char reply_prefix = 'r';
 constexpr char tombstone_prefix = 't';
 constexpr char membership_prefix = 'm';
 const std::string membership_record(1, membership_prefix);
+const std::string clock_record(1, clock_prefix);
 
 std::string data_record(const std::string& key) {
   std::string r(1, data_prefix);
   r += key;
   return r;
+}
+
+std::string object_record(const std::string& key) {
+  std::string r(1, object_prefix);
+  r += key;
+  return r;
+}
+
+std::string watch_record(uint64_t client) {
+  std::string r(1, watch_prefix);
+  codec::put_u64(r, client);
+  return r;
+}
+
+std::string u64_value(uint64_t x) {
+  std::string v;
+  codec::put_u64(v, x);
+  return v;
+}
+
+/// Mixes a command's identity into a seed (SPOP, RANDOMKEY in the log).
+uint64_t command_seed(slot_t slot, const command& c, uint64_t salt) {
+  uint64_t h = slot * 0x9e3779b97f4a7c15ull ^ c.client_id;
+  h = (h ^ (h >> 31)) * 0xbf58476d1ce4e5b9ull ^ c.sequence;
+  h = (h ^ (h >> 29)) * 0x94d049bb133111ebull ^ salt;
+  return h ^ (h >> 32);
 }
 
 std::string session_record(uint64_t client) {
@@ -117,6 +121,15 @@ void kv_machine::expire_session(uint64_t client, slot_t slot) {
   for (auto& [seq, r] : i->second.replies)
     note(reply_record(client, seq), std::nullopt);
   note(session_record(client), std::nullopt);
+  if (!i->second.watched.empty()) {
+    for (auto& [k, live] : i->second.watched)
+      if (auto w = watchers_.find(k); w != watchers_.end()) {
+        w->second.erase(client);
+        if (w->second.empty())
+          watchers_.erase(w);
+      }
+    note(watch_record(client), std::nullopt);
+  }
   by_activity_.erase({i->second.last_slot, client});
   auto upto = i->second.applied_upto;
   sessions_.erase(i);
@@ -146,16 +159,127 @@ void kv_machine::note(std::string record, std::optional<std::string> value) {
   dirty_ = true;
 }
 
-void kv_machine::put(const std::string& key, std::string value) {
-  note(data_record(key), value);
-  data_[key] = std::move(value);
+std::string kv_machine::watch_value(const session& s) {
+  std::string v;
+  codec::put_u8(v, s.watch_dirty ? 1 : 0);
+  codec::put_u32(v, static_cast<uint32_t>(s.watched.size()));
+  for (auto& [k, live] : s.watched) {
+    codec::put_bytes(v, k);
+    codec::put_u8(v, live ? 1 : 0);
+  }
+  return v;
 }
 
-bool kv_machine::erase(const std::string& key) {
-  if (data_.erase(key) == 0)
-    return false;
-  note(data_record(key), std::nullopt);
-  return true;
+void kv_machine::bind_keyspace() {
+  ks_.on_touch = [this](const std::string* key) { on_touched(key); };
+}
+
+void kv_machine::on_touched(const std::string* key) {
+  if (watchers_.empty())
+    return;
+  auto mark = [this](uint64_t client) {
+    auto s = sessions_.find(client);
+    if (s != sessions_.end() && !s->second.watch_dirty) {
+      s->second.watch_dirty = true;
+      note_watch(client);
+    }
+  };
+  if (key == nullptr) {
+    for (auto& [k, clients] : watchers_)
+      for (auto c : clients)
+        mark(c);
+    return;
+  }
+  auto w = watchers_.find(*key);
+  if (w != watchers_.end())
+    for (auto c : w->second)
+      mark(c);
+}
+
+void kv_machine::note_watch(uint64_t client) {
+  auto s = sessions_.find(client);
+  if (s == sessions_.end() || s->second.watched.empty()) {
+    note(watch_record(client), std::nullopt);
+    return;
+  }
+  note(watch_record(client), watch_value(s->second));
+}
+
+std::string kv_machine::watch(uint64_t client,
+                              const std::vector<std::string>& keys) {
+  auto& s = sessions_[client];
+  size_t added = 0;
+  for (size_t i = 1; i < keys.size(); ++i)
+    added += s.watched.count(keys[i]) == 0 ? 1 : 0;
+  if (s.watched.size() + added > cfg_.watched_keys_max)
+    return redis::err("ERR too many watched keys (the limit is "
+                      + std::to_string(cfg_.watched_keys_max)
+                      + " per connection); nothing watched");
+  for (size_t i = 1; i < keys.size(); ++i)
+    if (s.watched.emplace(keys[i], ks_.find(keys[i]) != nullptr).second)
+      watchers_[keys[i]].insert(client);
+  note_watch(client);
+  return redis::ok();
+}
+
+void kv_machine::unwatch(uint64_t client) {
+  auto s = sessions_.find(client);
+  if (s == sessions_.end())
+    return;
+  if (s->second.watched.empty() && !s->second.watch_dirty)
+    return;
+  for (auto& [k, live] : s->second.watched)
+    if (auto w = watchers_.find(k); w != watchers_.end()) {
+      w->second.erase(client);
+      if (w->second.empty())
+        watchers_.erase(w);
+    }
+  s->second.watched.clear();
+  s->second.watch_dirty = false;
+  note_watch(client);
+}
+
+void kv_machine::flush_keys() {
+  for (auto& key : ks_.take_dirty()) {
+    auto i = ks_.objects().find(key);
+    if (i == ks_.objects().end()) {
+      if (object_records_.erase(key) > 0)
+        note(object_record(key), std::nullopt);
+      else
+        note(data_record(key), std::nullopt);
+    } else if (i->second.type() == redis::kind::string
+               && i->second.expire_at == 0) {
+      if (object_records_.erase(key) > 0)
+        note(object_record(key), std::nullopt);
+      note(data_record(key), *i->second.str());
+    } else {
+      if (object_records_.insert(key).second)
+        note(data_record(key), std::nullopt);
+      note(object_record(key), redis::encode_object(i->second));
+    }
+  }
+}
+
+std::map<std::string, std::string> kv_machine::data() const {
+  std::map<std::string, std::string> out;
+  for (auto& [k, o] : ks_.objects())
+    if (ks_.find(k) != nullptr && o.type() == redis::kind::string)
+      out.emplace(k, *o.str());
+  return out;
+}
+
+void kv_machine::begin_slot(slot_t slot, uint64_t time_ms) {
+  assert(slot == applied_);
+  (void)slot;
+  slot_commands_ = 0;
+  if (time_ms > clock_) {
+    clock_ = time_ms;
+    note(clock_record, u64_value(clock_));
+  }
+}
+
+void kv_machine::observe_clock(uint64_t unix_ms) {
+  observed_clock_ = unix_ms;
 }
 
 apply_result kv_machine::apply(slot_t slot, const command& c) {
@@ -184,7 +308,8 @@ apply_result kv_machine::apply(slot_t slot, const command& c) {
              "an earlier command of this client is not applied yet", 0},
             false, true};
   }
-  auto result = execute(c);
+  ++slot_commands_;
+  auto result = execute(slot, c);
   s.applied_upto = c.sequence;
   touch(c.client_id, s, slot);
   s.replies.emplace(c.sequence, result);
@@ -198,7 +323,12 @@ apply_result kv_machine::apply(slot_t slot, const command& c) {
 
 void kv_machine::end_slot(slot_t slot) {
   assert(slot == applied_);
+  bind_keyspace();
+  ks_.set_now(clock_);
+  ks_.reclaim(std::max(cfg_.reclaim_per_slot, 2 * slot_commands_));
+  slot_commands_ = 0;
   expire(slot);
+  flush_keys();
   applied_ = slot + 1;
   changes_.applied = applied_;
   dirty_ = true;
@@ -221,6 +351,7 @@ std::optional<command_result> kv_machine::saved_reply(uint64_t client_id,
 }
 
 std::optional<state_write> kv_machine::take_changes() {
+  flush_keys();
   if (!dirty_)
     return std::nullopt;
   auto w = std::move(changes_);
@@ -233,11 +364,26 @@ std::optional<state_write> kv_machine::take_changes() {
 
 void kv_machine::save(
   const std::function<void(std::string_view, std::string_view)>& f) const {
-  // In key order: 'k' < 'm' < 'r' < 's' < 't'.
-  for (auto& [k, v] : data_)
-    f(data_record(k), v);
+  // In key order: 'c' < 'k' < 'm' < 'o' < 'r' < 's' < 't' < 'w'; keys are
+  // held in hash order, so each kind is sorted first.
+  if (clock_ != 0)
+    f(clock_record, u64_value(clock_));
+  using entry = std::pair<const std::string, redis::object>;
+  std::vector<const entry*> plain, rich;
+  for (auto& e : ks_.objects())
+    (e.second.type() == redis::kind::string && e.second.expire_at == 0
+       ? plain
+       : rich)
+      .push_back(&e);
+  auto by_key = [](const entry* a, const entry* b) { return a->first < b->first; };
+  std::sort(plain.begin(), plain.end(), by_key);
+  std::sort(rich.begin(), rich.end(), by_key);
+  for (auto* e : plain)
+    f(data_record(e->first), *e->second.str());
   if (!membership_.empty())
     f(membership_record, membership_);
+  for (auto* e : rich)
+    f(object_record(e->first), redis::encode_object(e->second));
   for (auto& [client, s] : sessions_)
     for (auto& [seq, r] : s.replies)
       f(reply_record(client, seq), encode_result(r));
@@ -245,11 +391,18 @@ void kv_machine::save(
     f(session_record(client), session_value(s.applied_upto, s.last_slot));
   for (auto& [client, t] : tombstones_)
     f(tombstone_record(client), session_value(t.applied_upto, t.at));
+  for (auto& [client, s] : sessions_)
+    if (!s.watched.empty())
+      f(watch_record(client), watch_value(s));
 }
 
 void kv_machine::begin_load(slot_t applied) {
   applied_ = applied;
-  data_.clear();
+  ks_ = redis::keyspace{};
+  object_records_.clear();
+  clock_ = 0;
+  slot_commands_ = 0;
+  watchers_.clear();
   sessions_.clear();
   by_activity_.clear();
   tombstones_.clear();
@@ -265,9 +418,46 @@ bool kv_machine::load_record(std::string_view key, std::string_view value) {
     return false;
   auto rest = key.substr(1);
   switch (key[0]) {
-    case data_prefix:
-      data_.emplace(std::string(rest), std::string(value));
+    case clock_prefix: {
+      codec::reader v(value);
+      clock_ = v.uint(8);
+      return rest.empty() && v.ok() && v.at_end();
+    }
+    case data_prefix: {
+      redis::object o;
+      o.value = std::string(value);
+      ks_.load(std::string(rest), std::move(o));
       return true;
+    }
+    case object_prefix: {
+      auto o = redis::decode_object(value);
+      if (!o || (o->type() == redis::kind::string && o->expire_at == 0))
+        return false;
+      object_records_.insert(std::string(rest));
+      ks_.load(std::string(rest), std::move(*o));
+      return true;
+    }
+    case watch_prefix: {
+      codec::reader k(rest), v(value);
+      auto client = k.uint(8);
+      auto dirty = v.uint(1);
+      auto n = v.uint(4);
+      // Every watched key takes at least 5 bytes.
+      if (!k.ok() || !k.at_end() || !v.ok() || dirty > 1 || n == 0
+          || n > v.remaining() / 5)
+        return false;
+      auto& s = sessions_[client];
+      s.watch_dirty = dirty == 1;
+      for (uint64_t i = 0; i < n && v.ok(); ++i) {
+        auto wk = v.bytes();
+        auto live = v.uint(1);
+        if (live > 1)
+          return false;
+        s.watched[wk] = live == 1;
+        watchers_[wk].insert(client);
+      }
+      return v.ok() && v.at_end();
+    }
     case session_prefix: {
       codec::reader k(rest), v(value);
       auto client = k.uint(8);
@@ -320,6 +510,7 @@ void kv_machine::set_membership(std::string bytes) {
 }
 
 bool kv_machine::end_load() {
+  ks_.set_now(clock_);
   for (auto& [client, s] : sessions_)
     if (s.applied_upto == 0 || tombstones_.count(client) > 0
         || s.replies.size() > cfg_.replies_per_client_max
@@ -346,7 +537,7 @@ kv_machine::decode_result(std::string_view bytes) {
   codec::reader in(bytes);
   command_result r;
   auto kind = in.uint(1);
-  if (kind > static_cast<uint8_t>(result_kind::array))
+  if (kind > static_cast<uint8_t>(result_kind::raw))
     return std::nullopt;
   r.kind = static_cast<result_kind>(kind);
   r.text = in.bytes();
@@ -365,63 +556,120 @@ kv_machine::decode_result(std::string_view bytes) {
 }
 
 command_result kv_machine::read(const command& c) const {
-  auto& a = c.args;
-  switch (c.op) {
-    case op_code::get: {
-      if (a.size() != 1)
-        break;
-      auto i = data_.find(a[0]);
-      if (i == data_.end())
-        return {result_kind::nil, {}, 0};
-      return {result_kind::value, i->second, 0};
-    }
-    case op_code::exists: {
-      if (a.empty())
-        break;
-      int64_t n = 0;
-      for (auto& k : a)
-        n += static_cast<int64_t>(data_.count(k));
-      return integer(n);
-    }
-    case op_code::mget: {
-      if (a.empty())
-        break;
-      command_result r{result_kind::array, {}, 0};
-      for (auto& k : a) {
-        auto i = data_.find(k);
-        r.items.push_back(i == data_.end() ? std::string{} : i->second);
-        r.present.push_back(i == data_.end() ? 0 : 1);
-      }
-      return r;
-    }
-    case op_code::strlen: {
-      if (a.size() != 1)
-        break;
-      auto i = data_.find(a[0]);
-      return integer(i == data_.end() ? 0
-                                      : static_cast<int64_t>(i->second.size()));
-    }
-    case op_code::dbsize:
-      return integer(static_cast<int64_t>(data_.size()));
-    default:
-      return error("ERR not a read-only command");
+  // Outside the log: expiry at the later of the log's clock and this
+  // node's (a key the leader would find expired is not served).
+  ks_.set_now(std::max(clock_, observed_clock_));
+  if (c.op == op_code::redis) {
+    redis::exec_env env{observed_clock_ ^ c.client_id ^ (c.sequence << 20)};
+    auto reply = redis::run_read(ks_, c.args, env);
+    ks_.set_now(clock_);
+    return {result_kind::raw, std::move(reply), 0};
   }
-  return error("ERR wrong number of arguments");
+  auto r = read_native(c);
+  ks_.set_now(clock_);
+  return r;
 }
 
-command_result kv_machine::execute(const command& c) {
+command_result kv_machine::execute(slot_t slot, const command& c) {
+  bind_keyspace();
+  ks_.set_now(clock_);
+  if (c.op == op_code::redis)
+    return execute_redis(slot, c);
+  return execute_native(c);
+}
+
+command_result kv_machine::execute_redis(slot_t slot, const command& c) {
+  if (c.args.empty())
+    return {result_kind::raw, redis::err("ERR empty command"), 0};
+  auto name = redis::upper(c.args[0]);
+  std::string reply;
+  if (name == "EXEC")
+    reply = exec_transaction(slot, c);
+  else if (name == "WATCH" && c.args.size() >= 2)
+    reply = watch(c.client_id, c.args);
+  else if (name == "UNWATCH" && c.args.size() == 1)
+    reply = (unwatch(c.client_id), redis::ok());
+  else
+    reply = redis::run_command(ks_, c.args, {command_seed(slot, c, 0)});
+  return {result_kind::raw, std::move(reply), 0};
+}
+
+std::string kv_machine::exec_transaction(slot_t slot, const command& c) {
+  // EXEC's arguments: each queued command as its argument count, then its
+  // arguments ("EXEC", "3", "SET", "k", "v", "2", "GET", "k").
+  std::vector<std::vector<std::string>> queued;
+  auto& a = c.args;
+  for (size_t i = 1; i < a.size();) {
+    int64_t n = 0;
+    if (!redis::parse_int(a[i], n) || n < 1
+        || static_cast<uint64_t>(n) > a.size() - i - 1)
+      return redis::err("ERR malformed transaction");
+    queued.emplace_back(a.begin() + static_cast<long>(i) + 1,
+                        a.begin() + static_cast<long>(i) + 1 + n);
+    i += 1 + static_cast<size_t>(n);
+  }
+  auto s = sessions_.find(c.client_id);
+  bool aborted = false;
+  if (s != sessions_.end()) {
+    aborted = s->second.watch_dirty;
+    // A key live when watched and expired since counts as changed.
+    for (auto& [k, live] : s->second.watched)
+      aborted = aborted || (live && ks_.find(k) == nullptr);
+    unwatch(c.client_id);
+  }
+  if (aborted)
+    return redis::nil_array();
+  std::string out = redis::array_header(queued.size());
+  for (size_t i = 0; i < queued.size(); ++i) {
+    auto& q = queued[i];
+    auto* spec = redis::find_command(redis::upper(q[0]));
+    if (spec != nullptr && spec->has(redis::flag_session))
+      out += redis::err("ERR " + redis::upper(q[0])
+                        + " is not allowed inside a transaction");
+    else
+      out += redis::run_command(ks_, q, {command_seed(slot, c, i + 1)});
+  }
+  return out;
+}
+
+command_result kv_machine::execute_native(const command& c) {
   // Arity is checked by the client service; a command that reaches the log
   // with another one still gets a deterministic answer on every replica.
-  if (is_read_only(c.op))
-    return read(c); // A log read.
   auto& a = c.args;
+  auto string_at = [this](const std::string& key, bool& wrong) {
+    wrong = false;
+    auto* o = ks_.find(key);
+    if (o == nullptr)
+      return static_cast<const std::string*>(nullptr);
+    wrong = o->type() != redis::kind::string;
+    return o->str();
+  };
+  auto put = [this](const std::string& key, std::string value) {
+    redis::object o;
+    o.value = std::move(value);
+    ks_.put(key, std::move(o));
+  };
+  // Changes a string in place (its expiry stays), or creates it.
+  auto update = [this, &put](const std::string& key, std::string value) {
+    if (auto* o = ks_.find_mut(key)) {
+      *o->str() = std::move(value);
+      ks_.modified(key);
+    } else {
+      put(key, std::move(value));
+    }
+  };
+  bool wrong = false;
+  if (is_read_only(c.op))
+    return read_native(c);
   switch (c.op) {
+    case op_code::nop:
+      return ok();
     case op_code::set:
     case op_code::set_nx:
     case op_code::set_xx: {
       if (a.size() != 2)
         break;
-      bool exists = data_.count(a[0]) > 0;
+      bool exists = ks_.find(a[0]) != nullptr;
       if ((c.op == op_code::set_nx && exists)
           || (c.op == op_code::set_xx && !exists))
         return {result_kind::nil, {}, 0};
@@ -433,7 +681,7 @@ command_result kv_machine::execute(const command& c) {
         break;
       int64_t n = 0;
       for (auto& k : a)
-        n += erase(k) ? 1 : 0;
+        n += ks_.erase(k) ? 1 : 0;
       return integer(n);
     }
     case op_code::mset: {
@@ -447,28 +695,89 @@ command_result kv_machine::execute(const command& c) {
       if (a.size() != 2)
         break;
       int64_t delta = 0, current = 0;
-      if (!parse_int64(a[1], delta))
-        return error("ERR value is not an integer or out of range");
-      auto i = data_.find(a[0]);
-      if (i != data_.end() && !parse_int64(i->second, current))
-        return error("ERR value is not an integer or out of range");
+      if (!redis::parse_int(a[1], delta))
+        return error(redis::not_integer);
+      auto* v = string_at(a[0], wrong);
+      if (wrong)
+        return error(redis::wrongtype);
+      if (v != nullptr && !redis::parse_int(*v, current))
+        return error(redis::not_integer);
       if ((delta > 0 && current > INT64_MAX - delta)
           || (delta < 0 && current < INT64_MIN - delta))
-        return error("ERR increment or decrement would overflow");
-      put(a[0], std::to_string(current + delta));
+        return error(redis::overflow);
+      update(a[0], std::to_string(current + delta));
       return integer(current + delta);
     }
     case op_code::append: {
       if (a.size() != 2)
         break;
-      auto i = data_.find(a[0]);
-      auto v = (i == data_.end() ? std::string() : i->second) + a[1];
-      auto n = static_cast<int64_t>(v.size());
-      put(a[0], std::move(v));
+      auto* v = string_at(a[0], wrong);
+      if (wrong)
+        return error(redis::wrongtype);
+      auto joined = (v == nullptr ? std::string() : *v) + a[1];
+      auto n = static_cast<int64_t>(joined.size());
+      update(a[0], std::move(joined));
       return integer(n);
     }
     default:
-      return ok(); // nop (no other op changes state).
+      return error("ERR not a native command");
+  }
+  return error("ERR wrong number of arguments");
+}
+
+command_result kv_machine::read_native(const command& c) const {
+  auto& a = c.args;
+  auto string_at = [this](const std::string& key, bool& wrong) {
+    wrong = false;
+    auto* o = ks_.find(key);
+    if (o == nullptr)
+      return static_cast<const std::string*>(nullptr);
+    wrong = o->type() != redis::kind::string;
+    return o->str();
+  };
+  bool wrong = false;
+  switch (c.op) {
+    case op_code::get: {
+      if (a.size() != 1)
+        break;
+      auto* v = string_at(a[0], wrong);
+      if (wrong)
+        return error(redis::wrongtype);
+      if (v == nullptr)
+        return {result_kind::nil, {}, 0};
+      return {result_kind::value, *v, 0};
+    }
+    case op_code::exists: {
+      if (a.empty())
+        break;
+      int64_t n = 0;
+      for (auto& k : a)
+        n += ks_.find(k) != nullptr ? 1 : 0;
+      return integer(n);
+    }
+    case op_code::mget: {
+      if (a.empty())
+        break;
+      command_result r{result_kind::array, {}, 0};
+      for (auto& k : a) {
+        auto* v = string_at(k, wrong);
+        r.items.push_back(v == nullptr ? std::string{} : *v);
+        r.present.push_back(v == nullptr ? 0 : 1);
+      }
+      return r;
+    }
+    case op_code::strlen: {
+      if (a.size() != 1)
+        break;
+      auto* v = string_at(a[0], wrong);
+      if (wrong)
+        return error(redis::wrongtype);
+      return integer(v == nullptr ? 0 : static_cast<int64_t>(v->size()));
+    }
+    case op_code::dbsize:
+      return integer(static_cast<int64_t>(ks_.live_count()));
+    default:
+      return error("ERR not a read-only command");
   }
   return error("ERR wrong number of arguments");
 }

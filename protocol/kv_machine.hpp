@@ -15,12 +15,25 @@
 //   are kept): a command of that client is not applied and answers
 //   "session expired" rather than being applied as a new session's (a
 //   retry would otherwise apply twice).
+// - Time is the log's: each slot's value carries the leader's stamp, and
+//   the machine's clock is the highest stamp applied (it never goes back).
+//   Expiry is judged at that clock for commands in the log, and at the
+//   later of it and the serving node's clock (`observe_clock`) for reads
+//   served outside the log. Expired keys are reclaimed at the end of each
+//   slot, a bounded number per slot (protocol/redis/keyspace.hpp).
+// - Transactions (EXEC) are one command: applied whole, on every replica.
+//   WATCH is a command in the log too: the session remembers the keys, and
+//   any change to one of them (by anyone, expiry included) makes its next
+//   EXEC answer nil.
 // - Its durable form is exactly its state: records
-//     'k' key                      -> value
-//     's' u64 client               -> u64 applied_upto, u64 last active slot
-//     'r' u64 client, u64 sequence -> saved reply
-//     't' u64 client               -> u64 applied_upto, u64 slot it expired
+//     'c'                          -> u64 the clock (Unix ms; absent: 0)
+//     'k' key                      -> value (a string without expiry)
 //     'm'                          -> the replica's membership record
+//     'o' key                      -> any other value (redis::encode_object)
+//     'r' u64 client, u64 sequence -> saved reply
+//     's' u64 client               -> u64 applied_upto, u64 last active slot
+//     't' u64 client               -> u64 applied_upto, u64 slot it expired
+//     'w' u64 client               -> the session's watched keys
 //   so a machine loaded from the records of another one equals it.
 #pragma once
 
@@ -28,6 +41,7 @@
 #include <map>
 #include <set>
 
+#include "protocol/redis/keyspace.hpp"
 #include "protocol/state_machine.hpp"
 
 namespace paxoskv {
@@ -42,6 +56,10 @@ struct kv_machine_config {
   size_t sessions_max = 100000;
   /// Tombstones of expired sessions at most (the oldest go first).
   size_t tombstones_max = 200000;
+  /// Keys one session may WATCH at once.
+  size_t watched_keys_max = 10000;
+  /// Expired keys reclaimed per slot at least (and two per command).
+  size_t reclaim_per_slot = 32;
 };
 
 /// What a command of an expired session is answered (not applied).
@@ -54,8 +72,10 @@ class kv_machine final : public state_machine {
 public:
   explicit kv_machine(kv_machine_config cfg = {});
 
+  void begin_slot(slot_t slot, uint64_t time_ms) override;
   apply_result apply(slot_t slot, const command& c) override;
   void end_slot(slot_t slot) override;
+  void observe_clock(uint64_t unix_ms) override;
   command_result read(const command& c) const override;
   slot_t applied() const override { return applied_; }
   uint64_t applied_upto(uint64_t client_id) const override;
@@ -69,9 +89,13 @@ public:
   bool end_load() override;
   void set_membership(std::string bytes) override;
   const std::string& membership() const override { return membership_; }
-  size_t size() const override { return data_.size(); }
+  size_t size() const override { return ks_.live_count(); }
 
-  const std::map<std::string, std::string>& data() const { return data_; }
+  /// The live string values (tests).
+  std::map<std::string, std::string> data() const;
+  const redis::keyspace& keyspace() const { return ks_; }
+  /// The log's clock (Unix ms).
+  uint64_t clock() const { return clock_; }
   size_t sessions() const { return sessions_.size(); }
   size_t tombstones() const { return tombstones_.size(); }
 
@@ -89,6 +113,10 @@ private:
     slot_t last_slot = 0;
     /// Replies of the most recent commands, by sequence.
     std::map<uint64_t, command_result> replies;
+    /// WATCHed keys, each with whether it was live when watched.
+    std::map<std::string, bool> watched;
+    /// A watched key changed since: the next EXEC fails.
+    bool watch_dirty = false;
   };
 
   /// Records a session's new state (and its activity).
@@ -99,14 +127,36 @@ private:
   void expire_session(uint64_t client, slot_t slot);
 
   /// Executes a command against the data, recording changed keys.
-  command_result execute(const command& c);
-  void put(const std::string& key, std::string value);
-  bool erase(const std::string& key);
+  command_result execute(slot_t slot, const command& c);
+  /// The paxoskv-native op codes (what the simulator and the CLI send).
+  command_result execute_native(const command& c);
+  command_result read_native(const command& c) const;
+  /// An `op_code::redis` command in the log.
+  command_result execute_redis(slot_t slot, const command& c);
+  std::string exec_transaction(slot_t slot, const command& c);
+  std::string watch(uint64_t client, const std::vector<std::string>& keys);
+  void unwatch(uint64_t client);
+  void on_touched(const std::string* key);
+  void note_watch(uint64_t client);
+  static std::string watch_value(const session& s);
   void note(std::string record, std::optional<std::string> value);
+  /// Writes the records of the keys changed since the last call.
+  void flush_keys();
+  void bind_keyspace();
 
   kv_machine_config cfg_;
   slot_t applied_ = 0;
-  std::map<std::string, std::string> data_;
+  redis::keyspace ks_;
+  /// Keys whose record is an 'o' one (the rest are 'k').
+  std::set<std::string> object_records_;
+  /// The log's clock: the highest stamp applied.
+  uint64_t clock_ = 0;
+  /// The serving node's clock, for reads outside the log.
+  uint64_t observed_clock_ = 0;
+  /// Commands applied in the current slot (the reclaim budget).
+  size_t slot_commands_ = 0;
+  /// Sessions watching each key.
+  std::map<std::string, std::set<uint64_t>> watchers_;
   std::map<uint64_t, session> sessions_;
   /// Sessions by (last active slot, client): expiry order.
   std::set<std::pair<slot_t, uint64_t>> by_activity_;

@@ -267,7 +267,7 @@ void learner::catch_up(learner_step& out) {
 }
 
 learner_step learner::on_read(const command& c, read_level level) {
-  assert(is_read_only(c.op) && level != read_level::log);
+  assert(is_read_only(c) && level != read_level::log);
   learner_step out;
   waiting_read r{c, now_ + cfg_.read_timeout_ticks, now_};
   if (reads_count_ >= cfg_.reads_max) {
@@ -458,6 +458,7 @@ void learner::apply_ready(learner_step& out) {
   for (auto i = buffer_.begin();
        i != buffer_.end() && i->first == next_slot_;
        i = buffer_.erase(i)) {
+    sm_->begin_slot(i->first, i->second.time_ms);
     for (auto& c : i->second.commands)
       apply_command(i->first, c, out);
     bool config = i->second.is_config();

@@ -3,6 +3,7 @@
 #include <type_traits>
 
 #include "protocol/overload.hpp"
+#include "protocol/redis/commands.hpp"
 
 namespace paxoskv {
 
@@ -21,6 +22,16 @@ bool is_read_only(op_code op) {
     default:
       return false;
   }
+}
+
+bool is_read_only(const command& c) {
+  if (c.op != op_code::redis)
+    return is_read_only(c.op);
+  if (c.args.empty())
+    return false;
+  auto* spec = redis::find_command(redis::upper(c.args[0]));
+  return spec != nullptr && spec->has(redis::flag_readonly)
+         && spec->arity_ok(c.args.size());
 }
 
 std::string to_string(read_level l) {
@@ -70,6 +81,8 @@ std::string to_string(op_code op) {
       return "strlen";
     case op_code::dbsize:
       return "dbsize";
+    case op_code::redis:
+      return "redis";
   }
   return "op(" + std::to_string(static_cast<int>(op)) + ")";
 }
@@ -92,6 +105,8 @@ std::string to_string(result_kind k) {
       return "error";
     case result_kind::array:
       return "array";
+    case result_kind::raw:
+      return "raw";
   }
   return "kind(" + std::to_string(static_cast<int>(k)) + ")";
 }

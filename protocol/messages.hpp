@@ -471,6 +471,9 @@ enum class result_kind : uint8_t {
   error = 6,
   /// Several values (MGET): `items`, with `present` 0 where nil.
   array = 7,
+  /// A whole reply already in RESP (`text`): what `op_code::redis`
+  /// commands answer (nested arrays, errors inside transactions...).
+  raw = 8,
 };
 
 std::string to_string(result_kind k);

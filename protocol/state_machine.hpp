@@ -63,8 +63,19 @@ class state_machine {
 public:
   virtual ~state_machine() = default;
 
+  /// Slot `slot` is about to be applied; `time_ms` is its leader's stamp
+  /// (0: none).
+  virtual void begin_slot(slot_t slot, uint64_t time_ms) {
+    (void)slot;
+    (void)time_ms;
+  }
+
   /// Applies a command of slot `slot` (slots come in order, each once).
   virtual apply_result apply(slot_t slot, const command& c) = 0;
+
+  /// The serving node's wall clock (Unix ms), for reads served outside the
+  /// log; never used for what the log applies.
+  virtual void observe_clock(uint64_t unix_ms) { (void)unix_ms; }
 
   /// Every command of `slot` was applied: applied() becomes slot + 1.
   virtual void end_slot(slot_t slot) = 0;

@@ -76,16 +76,24 @@ enum class op_code : uint8_t {
   strlen = 11,
   /// DBSIZE: the number of keys.
   dbsize = 12,
+  /// Any command of the Redis command table (protocol/redis/commands.hpp):
+  /// `args[0]` is its upper-case name, the rest its arguments. Its reply is
+  /// RESP bytes (`result_kind::raw`).
+  redis = 13,
 };
 
 /// The highest op code; a stored command with a higher one is corrupt.
-constexpr op_code op_code_max = op_code::dbsize;
+constexpr op_code op_code_max = op_code::redis;
 
 std::string to_string(op_code op);
 
 /// True for operations that change nothing: leader and lease reads may
 /// serve them without going through the log.
 bool is_read_only(op_code op);
+struct command;
+/// The same for a whole command (an `op_code::redis` command is read-only
+/// when its table entry says so).
+bool is_read_only(const command& c);
 
 /// How a read-only command is served (PROTOCOL.md rule 6).
 enum class read_level : uint8_t {
@@ -151,6 +159,10 @@ struct log_value {
   /// A membership change (epoch 0: none). A value holding one holds no
   /// commands.
   configuration config;
+  /// The leader's wall clock when it proposed the batch (Unix ms; 0: not
+  /// stamped). The state machine's clock is the highest stamp applied so
+  /// far, so it never goes backwards (expiry, see kv_machine.hpp).
+  uint64_t time_ms = 0;
 
   bool is_nop() const { return commands.empty() && config.empty(); }
   bool is_config() const { return !config.empty(); }
@@ -165,7 +177,8 @@ struct log_value {
   }
 
   friend bool operator==(const log_value& a, const log_value& b) {
-    return a.commands == b.commands && a.config == b.config;
+    return a.commands == b.commands && a.config == b.config
+           && a.time_ms == b.time_ms;
   }
   friend bool operator!=(const log_value& a, const log_value& b) {
     return !(a == b);
@@ -174,7 +187,8 @@ struct log_value {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, log_value& x) {
-  return f(caf::meta::type_name("log_value"), x.commands, x.config);
+  return f(caf::meta::type_name("log_value"), x.commands, x.config,
+           x.time_ms);
 }
 
 /// A NOP value.

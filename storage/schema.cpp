@@ -69,7 +69,9 @@ std::string encode_entry(const accepted_entry& e) {
   // Configuration values take format 2; every other value keeps format 1,
   // so data directories written before configurations existed read as
   // they are.
-  put_u8(out, e.value.is_config() ? entry_format_config : entry_format);
+  put_u8(out, e.value.is_config()      ? entry_format_config
+              : e.value.time_ms != 0 ? entry_format_timed
+                                     : entry_format);
   put_u64(out, e.accepted_ballot.round);
   put_u32(out, e.accepted_ballot.node);
   put_u8(out, e.chosen ? 1 : 0);
@@ -84,6 +86,8 @@ std::string encode_entry(const accepted_entry& e) {
   }
   if (e.value.is_config())
     encode(out, e.value.config);
+  else if (e.value.time_ms != 0)
+    put_u64(out, e.value.time_ms);
   return out;
 }
 
@@ -93,7 +97,8 @@ std::optional<accepted_entry> decode_entry(slot_t slot,
   accepted_entry e;
   e.slot = slot;
   auto format = r.uint(1);
-  if (format != entry_format && format != entry_format_config)
+  if (format != entry_format && format != entry_format_config
+      && format != entry_format_timed)
     return std::nullopt;
   e.accepted_ballot.round = r.uint(8);
   e.accepted_ballot.node = static_cast<node_id>(r.uint(4));
@@ -127,6 +132,10 @@ std::optional<accepted_entry> decode_entry(slot_t slot,
   if (format == entry_format_config) {
     e.value.config = read_configuration(r);
     if (!e.value.commands.empty())
+      return std::nullopt;
+  } else if (format == entry_format_timed) {
+    e.value.time_ms = r.uint(8);
+    if (e.value.time_ms == 0)
       return std::nullopt;
   }
   if (!r.ok() || !r.at_end())

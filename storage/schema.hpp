@@ -66,6 +66,9 @@ constexpr uint8_t entry_format = 1;
 /// An entry whose value is a configuration: format 1's fields (no
 /// commands), then the configuration.
 constexpr uint8_t entry_format_config = 2;
+/// A batch stamped with the leader's clock: format 1's fields, then the
+/// stamp (u64 Unix ms). Unstamped batches keep format 1.
+constexpr uint8_t entry_format_timed = 3;
 
 constexpr const char* meta_db = "meta";
 constexpr const char* log_db = "acceptor_log";

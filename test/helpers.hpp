@@ -28,7 +28,7 @@ inline command set_cmd(uint64_t client, uint64_t seq, std::string key,
 
 /// A one-command batch.
 /// The keys and values of a learner's key-value machine.
-inline const std::map<std::string, std::string>& data_of(const learner& l) {
+inline std::map<std::string, std::string> data_of(const learner& l) {
   return dynamic_cast<const kv_machine&>(l.machine()).data();
 }
 

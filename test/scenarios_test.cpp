@@ -85,7 +85,7 @@ TEST_CASE("basic agreement: every learner applies the same commands") {
     c.add_client(sets("b", 10));
     finish(c);
     CHECK(c.acks().size() == 20);
-    auto& data = data_of(c.learner_of(1));
+    auto data = data_of(c.learner_of(1));
     for (auto n : c.node_ids())
       CHECK(data_of(c.learner_of(n)) == data);
   }

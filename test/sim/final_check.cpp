@@ -274,7 +274,7 @@ void cluster::check_final() {
                     && a.result.kind != result_kind::not_applied;
     auto who = std::to_string(a.cmd.client_id) + "/"
                + std::to_string(a.cmd.sequence);
-    if (is_read_only(a.cmd.op) && a.level != read_level::log) {
+    if (is_read_only(a.cmd) && a.level != read_level::log) {
       // Not in the log. It must see its own connection's earlier writes,
       // which linearizability alone does not demand of pipelined requests.
       auto w = last_write.find({a.cmd.client_id, a.cmd.args.at(0)});
