@@ -1,4 +1,5 @@
 #include "actors/node.hpp"
+#include "actors/shell.hpp"
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
@@ -204,6 +205,7 @@ storage_result<node_runtime> start_node(caf::actor_system& sys,
     cfg.lease_ms = static_cast<uint32_t>(s.lease.count());
     cfg.lease_margin_ms = static_cast<uint32_t>(s.lease_margin.count());
     cfg.lease_renew_ms = static_cast<uint32_t>(s.heartbeat.count());
+    cfg.wall_clock = wall_ms;
     cfg.jitter_seed = (static_cast<uint64_t>(s.self) << 32)
                       ^ static_cast<uint64_t>(
                         std::chrono::steady_clock::now().time_since_epoch().count());
@@ -218,6 +220,7 @@ storage_result<node_runtime> start_node(caf::actor_system& sys,
     cfg.core.snapshot_bytes_per_tick = std::max<uint64_t>(
       1, s.snapshot_rate_bytes * static_cast<uint64_t>(tick_ms) / 1000);
     cfg.core.self = s.self;
+    cfg.core.wall_clock = wall_ms;
     cfg.core.acceptors = s.acceptors;
     cfg.core.configs = known;
     cfg.tick = tick;

@@ -39,6 +39,14 @@ auto& handle_for(const role_handles& h) {
 }
 
 /// The process's monotonic clock in ms: what leases are measured in.
+/// Unix time in ms (stamps for the state machine's clock).
+inline uint64_t wall_ms() {
+  return static_cast<uint64_t>(
+    std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch())
+      .count());
+}
+
 inline clock_ms monotonic_ms() {
   return static_cast<clock_ms>(
     std::chrono::duration_cast<std::chrono::milliseconds>(

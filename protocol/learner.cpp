@@ -339,6 +339,8 @@ learner_step learner::on_read_refused(const read_refused& m) {
 
 void learner::serve_reads(learner_step& out) {
   auto end = reads_indexed_.upper_bound(next_slot_);
+  if (cfg_.wall_clock && reads_indexed_.begin() != end)
+    sm_->observe_clock(cfg_.wall_clock());
   for (auto i = reads_indexed_.begin(); i != end; ++i) {
     auto& c = i->second.cmd;
     // The slot is the state it was served from: every slot below it.

@@ -32,6 +32,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -46,6 +47,10 @@ namespace paxoskv {
 struct learner_config {
   /// This learner's node.
   node_id self = 0;
+  /// The node's wall clock (Unix ms): expiry for reads served outside the
+  /// log is judged at the later of it and the log's clock. Unset: the
+  /// log's clock alone.
+  std::function<uint64_t()> wall_clock;
   /// The bootstrap configurations, for a state machine that holds none
   /// (membership.hpp). Empty: all of `acceptors` are voters.
   config_history configs;

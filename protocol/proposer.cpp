@@ -461,6 +461,12 @@ void proposer::retransmit(proposer_step& out) {
       send_success(id, out);
 }
 
+uint64_t proposer::stamp() {
+  if (cfg_.wall_clock)
+    last_stamp_ = std::max(last_stamp_, cfg_.wall_clock());
+  return last_stamp_;
+}
+
 void proposer::propose(slot_t slot, log_value value, proposer_step& out) {
   assert(phase_ == proposer_phase::leading);
   assert(chosen_.count(slot) == 0 && in_flight_.count(slot) == 0);
@@ -518,6 +524,7 @@ void proposer::fill_window(proposer_step& out) {
       batch.commands.push_back(std::move(queue_.front().cmd));
       queue_.pop_front();
     }
+    batch.time_ms = stamp();
     propose(next_slot_++, std::move(batch), out);
   }
   // A configuration chosen but not yet in force: NOPs bring the log to
@@ -544,6 +551,7 @@ void proposer::record_chosen(slot_t slot, log_value value,
   if (change_ && change_->proposed && change_->slot == slot
       && !(value.is_config() && value.config == change_->next))
     answer_change("not applied: another value took its slot", out);
+  last_stamp_ = std::max(last_stamp_, value.time_ms);
   learned.push_back({slot, value});
   chosen_bytes_ += value.size_bytes();
   chosen_.emplace(slot, std::move(value));

@@ -49,6 +49,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -124,6 +125,9 @@ struct proposer_config {
   /// unknown), and whether a bootstrap created it.
   uint64_t incarnation = 0;
   bool bootstrapped = true;
+  /// The node's wall clock (Unix ms) that stamps each client batch (the
+  /// state machine's time, kv_machine.hpp). Unset: batches go unstamped.
+  std::function<uint64_t()> wall_clock;
 };
 
 using proposer_step = durable_step<proposer_write>;
@@ -357,6 +361,10 @@ private:
   uint64_t seen_round_ = 0;
   ballot ballot_;
   node_id leader_hint_ = 0;
+  /// The highest stamp this proposer gave or saw: its stamps never go
+  /// back, even when its wall clock does.
+  uint64_t last_stamp_ = 0;
+  uint64_t stamp();
   uint64_t now_ = 0;
   uint64_t backoff_until_ = 0;
   uint64_t jitter_state_;

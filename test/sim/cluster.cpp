@@ -155,10 +155,12 @@ void cluster::boot(node_id n) {
     pcfg.incarnation = nd.disk_incarnation;
     pcfg.bootstrapped = nd.bootstrapped;
     pcfg.jitter_seed = rng_();
+    pcfg.wall_clock = [this, n] { return wall_of(n); };
     nd.prop = std::make_unique<proposer>(pcfg, disk.proposer_round);
     learner_node_config lcfg;
     lcfg.learner = opts_.learner;
     lcfg.learner.self = n;
+    lcfg.learner.wall_clock = [this, n] { return wall_of(n); };
     lcfg.learner.acceptors = acceptors;
     lcfg.learner.configs = bootstrap_configs();
     lcfg.learner.read_id_base = (nd.incarnation + 1) << 40;
@@ -195,6 +197,14 @@ void cluster::boot(node_id n) {
 
 clock_ms cluster::clock_of(const node& nd) const {
   return nd.clock_offset + now_ * nd.clock_rate / 1000;
+}
+
+uint64_t cluster::wall_of(node_id n) const {
+  auto& nd = at(n);
+  // Node clocks differ by their offsets (up to 1,000 s) and drift.
+  return static_cast<uint64_t>(int64_t{1700000000000}
+                               + static_cast<int64_t>(clock_of(nd))
+                               + nd.wall_step);
 }
 
 bool cluster::is_up(node_id n) const {

@@ -333,6 +333,10 @@ private:
   void serve_clients(node& nd);
   /// The node's local clock in ms.
   clock_ms clock_of(const node& nd) const;
+public:
+  /// Node n's wall clock (Unix ms).
+  uint64_t wall_of(node_id n) const;
+private:
   template <class Write>
   void handle_durable(node& nd, durable_step<Write>&& step,
                       const std::string& role_name);

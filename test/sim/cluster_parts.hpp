@@ -64,6 +64,9 @@ struct cluster::node {
   /// Frozen until this tick (see pause).
   uint64_t paused_until = 0;
   uint64_t clock_offset = 0;
+  /// Added to its wall clock (Unix ms, what stamps log entries): clock
+  /// steps, forwards or back.
+  int64_t wall_step = 0;
   /// Oracle bookkeeping for this incarnation's learner.
   slot_t learner_next = 0;
   std::set<std::pair<uint64_t, uint64_t>> applied_commands;

@@ -126,10 +126,20 @@ struct reference_machine final : state_machine {
     return i->second;
   }
   std::optional<state_write> take_changes() override { return std::nullopt; }
+  /// The log's clock: the highest stamp applied.
+  uint64_t clock = 0;
+  void begin_slot(slot_t, uint64_t time_ms) override {
+    clock = std::max(clock, time_ms);
+  }
   /// The keys and each client's last applied sequence, in kv_machine's
   /// record format (not the saved replies, which kv_machine bounds).
   void save(const std::function<void(std::string_view, std::string_view)>& f)
     const override {
+    if (clock != 0) {
+      std::string v;
+      codec::put_u64(v, clock);
+      f("c", v);
+    }
     for (auto& [k, v] : data)
       f("k" + k, v);
     if (!membership_record.empty())
@@ -184,6 +194,7 @@ void replay(reference_machine& ref, const std::map<slot_t, log_value>& truth,
             config_history configs, slot_t upto) {
   for (slot_t s = 0; s < upto; ++s) {
     auto& v = truth.at(s);
+    ref.begin_slot(s, v.time_ms);
     for (auto& c : v.commands)
       ref.apply(s, c);
     if (v.is_config() && configs.on_chosen(s, v.config))
