@@ -205,6 +205,7 @@ learner_shell(learner_pointer self, learner_shell_config cfg,
                        r.machine().size(), st.core->clients().waiting(),
                        r.reads_waiting(),  r.durable(),
                        st.state_error};
+      s.expires = r.machine().expiring();
       if (auto& t = r.transfer()) {
         s.snapshot_source = t->source;
         s.snapshot_slot = t->snapshot;

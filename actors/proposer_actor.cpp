@@ -170,6 +170,9 @@ proposer_shell(proposer_pointer self, proposer_config cfg, uint64_t round,
                              c.first_unchosen(), c.next_slot(),
                              c.in_flight(),      c.queued()};
       s.incarnation = c.incarnation();
+      if (c.phase() == proposer_phase::leading)
+        for (auto& [id, fu, silent] : c.acceptor_progress())
+          s.acceptors.push_back({id, fu, silent});
       auto now = monotonic_ms();
       if (c.lease_held(now))
         s.lease_ms_left = c.lease_until() - now;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <caf/meta/annotation.hpp>
@@ -52,6 +53,21 @@ typename Inspector::result_type inspect(Inspector& f, acceptor_status& x) {
            x.config_epoch);
 }
 
+/// How far an acceptor reported the log chosen, and the ticks since it
+/// last answered the leader.
+struct acceptor_progress {
+  node_id node = 0;
+  slot_t first_unchosen = 0;
+  uint64_t silent_ticks = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, acceptor_progress& x) {
+  return f(caf::meta::type_name("acceptor_progress"), field("node"), x.node,
+           field("first_unchosen"), x.first_unchosen, field("silent_ticks"),
+           x.silent_ticks);
+}
+
 struct proposer_status {
   node_id node = 0;
   /// follower, backoff, preparing or leading.
@@ -72,6 +88,8 @@ struct proposer_status {
   uint64_t lease_ms_left = 0;
   /// The data directory's incarnation (membership.hpp).
   uint64_t incarnation = 0;
+  /// While leading: each acceptor's progress (INFO replication's lag).
+  std::vector<acceptor_progress> acceptors;
 };
 
 template <class Inspector>
@@ -82,7 +100,8 @@ typename Inspector::result_type inspect(Inspector& f, proposer_status& x) {
            x.first_unchosen, field("next_slot"), x.next_slot,
            field("in_flight"), x.in_flight, field("queued"), x.queued,
            field("lease_ms_left"), x.lease_ms_left,
-           field("incarnation"), x.incarnation);
+           field("incarnation"), x.incarnation, field("acceptors"),
+           x.acceptors);
 }
 
 struct learner_status {
@@ -105,6 +124,8 @@ struct learner_status {
   slot_t snapshot_slot = 0;
   uint64_t snapshot_total = 0;
   uint64_t snapshot_received = 0;
+  /// Keys with an expiry set.
+  uint64_t expires = 0;
 };
 
 template <class Inspector>
@@ -116,7 +137,8 @@ typename Inspector::result_type inspect(Inspector& f, learner_status& x) {
            x.durable, field("state_error"), x.state_error,
            field("snapshot_source"), x.snapshot_source,
            field("snapshot_slot"), x.snapshot_slot, field("snapshot_total"),
-           x.snapshot_total, field("snapshot_received"), x.snapshot_received);
+           x.snapshot_total, field("snapshot_received"), x.snapshot_received,
+           field("expires"), x.expires);
 }
 
 struct elector_status {

@@ -35,6 +35,10 @@ struct client_server_config {
   /// Requests in flight per connection (pipelining). At most the state
   /// machine's saved replies per client, so a late retry is never lost.
   size_t in_flight_max = 64;
+  /// A transaction (MULTI ... EXEC) holds at most this many commands and
+  /// bytes: it is one log entry.
+  size_t transaction_commands_max = 10000;
+  size_t transaction_bytes_max = size_t{16} << 20;
   /// A connection idle this long is closed (0: never).
   std::chrono::seconds idle_timeout{0};
   /// If set, clients must AUTH with it first.

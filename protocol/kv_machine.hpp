@@ -90,6 +90,7 @@ public:
   void set_membership(std::string bytes) override;
   const std::string& membership() const override { return membership_; }
   size_t size() const override { return ks_.live_count(); }
+  size_t expiring() const override { return ks_.expiring(); }
 
   /// The live string values (tests).
   std::map<std::string, std::string> data() const;

@@ -52,6 +52,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "protocol/effects.hpp"
 
@@ -296,6 +297,17 @@ private:
   /// Talks to exactly the voters of the configurations governing the slots
   /// from first_unchosen on; returns those added.
   std::vector<node_id> refresh_peers();
+public:
+  /// Each acceptor's reported first_unchosen, and the ticks since it last
+  /// answered.
+  std::vector<std::tuple<node_id, slot_t, uint64_t>> acceptor_progress() const {
+    std::vector<std::tuple<node_id, slot_t, uint64_t>> out;
+    for (auto& [id, p] : peers_)
+      if (!p.retired)
+        out.emplace_back(id, p.first_unchosen, now_ - p.heard_tick);
+    return out;
+  }
+private:
   /// Every learner of those configurations.
   std::vector<node_id> learners() const;
   /// Drops chosen values no acceptor needs, and the oldest beyond the

@@ -111,6 +111,8 @@ public:
 
   /// Keys (or entries) held, for status.
   virtual size_t size() const = 0;
+  /// Keys with an expiry set, for status.
+  virtual size_t expiring() const { return 0; }
 
   /// The replica's membership record (the encoded configurations, see
   /// membership.hpp), kept with the state: saved, loaded, written behind

@@ -107,6 +107,18 @@ std::string format_float(long double x) {
 
 namespace {
 
+// PING and ECHO: the connection answers them, but inside a transaction
+// they run with the other queued commands.
+std::string r_ping(const keyspace&, const args_t& a, const exec_env&) {
+  if (a.size() > 2)
+    return wrong_arity("ping");
+  return a.size() == 2 ? bulk(a[1]) : simple("PONG");
+}
+
+std::string r_echo(const keyspace&, const args_t& a, const exec_env&) {
+  return bulk(a[1]);
+}
+
 std::vector<command_spec> build_table() {
   std::vector<command_spec> t;
   add_string_commands(t);
@@ -115,12 +127,12 @@ std::vector<command_spec> build_table() {
   add_list_commands(t);
   add_set_commands(t);
   auto conn = [&t](const char* name, int arity, uint32_t extra = 0,
-                   const char* group = "connection") {
-    t.push_back({name, arity, flag_connection | extra, 0, 0, 0, nullptr,
-                 nullptr, group});
+                   const char* group = "connection", read_fn f = nullptr) {
+    t.push_back({name, arity, flag_connection | extra, 0, 0, 0, f, nullptr,
+                 group});
   };
-  conn("PING", -1, flag_fast);
-  conn("ECHO", 2, flag_fast);
+  conn("PING", -1, flag_fast, "connection", r_ping);
+  conn("ECHO", 2, flag_fast, "connection", r_echo);
   conn("QUIT", -1, flag_fast);
   conn("AUTH", -2, flag_no_multi | flag_fast);
   conn("HELLO", -1, flag_no_multi | flag_fast);

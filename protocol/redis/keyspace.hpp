@@ -106,6 +106,8 @@ public:
 
   /// Keys live at now().
   size_t live_count() const;
+  /// Keys with an expiry (expired ones not reclaimed yet included).
+  size_t expiring() const { return expiries_.size(); }
   /// All keys held, expired ones not reclaimed yet included.
   size_t held() const { return objects_.size(); }
   /// Deletes up to `max` keys expired at now(); returns how many.
