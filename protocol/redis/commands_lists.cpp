@@ -1,4 +1,6 @@
 // Lists: LPUSH, RPOP, LRANGE, LREM, LINSERT, LPOS, LMOVE...
+#include <algorithm>
+
 #include "protocol/redis/commands.hpp"
 
 namespace paxoskv::redis {
@@ -162,29 +164,26 @@ std::string w_lrem(keyspace& ks, const args_t& a, const exec_env&) {
   if (l == nullptr)
     return integer(0);
   auto* m = ks.find_mut(a[1])->list();
-  int64_t removed = 0;
   uint64_t limit = count == 0 ? UINT64_MAX
                    : count > 0 ? static_cast<uint64_t>(count)
                                : static_cast<uint64_t>(-(count + 1)) + 1;
-  list_t kept;
-  if (count >= 0) {
-    for (auto& e : *m)
-      if (e == a[3] && static_cast<uint64_t>(removed) < limit)
-        ++removed;
-      else
-        kept.push_back(std::move(e));
-  } else {
-    for (auto i = m->rbegin(); i != m->rend(); ++i)
-      if (*i == a[3] && static_cast<uint64_t>(removed) < limit)
-        ++removed;
-      else
-        kept.push_front(std::move(*i));
-  }
-  if (removed > 0) {
-    *m = std::move(kept);
+  uint64_t removed = 0;
+  // Each element is tested once, in order (from the tail when count < 0).
+  auto match = [&](const std::string& e) {
+    if (removed < limit && e == a[3]) {
+      ++removed;
+      return true;
+    }
+    return false;
+  };
+  if (count >= 0)
+    m->erase(std::remove_if(m->begin(), m->end(), match), m->end());
+  else
+    m->erase(m->begin(),
+             std::remove_if(m->rbegin(), m->rend(), match).base());
+  if (removed > 0)
     ks.modified(a[1]);
-  }
-  return integer(removed);
+  return integer(static_cast<int64_t>(removed));
 }
 
 std::string w_ltrim(keyspace& ks, const args_t& a, const exec_env&) {

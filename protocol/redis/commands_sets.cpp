@@ -167,13 +167,18 @@ enum class set_op { inter, union_, diff };
 set_t combine(const keyspace& ks, set_op op, const args_t& a, size_t first,
               size_t end, std::string& error) {
   set_t result;
+  // Every key's type is checked before any is used (Redis 7).
   for (size_t i = first; i < end; ++i) {
     bool wrong = false;
-    auto* s = get_set(ks, a[i], wrong);
+    get_set(ks, a[i], wrong);
     if (wrong) {
       error = err(wrongtype);
       return {};
     }
+  }
+  for (size_t i = first; i < end; ++i) {
+    bool wrong = false;
+    auto* s = get_set(ks, a[i], wrong);
     if (op == set_op::inter) {
       if (s == nullptr)
         return {}; // Empty, whatever the remaining keys hold.

@@ -77,6 +77,13 @@ std::string r_getrange(const keyspace& ks, const args_t& a, const exec_env&) {
                                           static_cast<size_t>(end - start + 1)));
 }
 
+/// An expiry option may follow none, or the same option (the last wins),
+/// as Redis parses them.
+bool repeatable(const expiry_option& ex, const std::string& opt) {
+  return ex.kind == expiry_kind::none
+         || (ex.kind == expiry_kind::at && ex.unit == opt);
+}
+
 /// Sets a plain string, dropping any expiry.
 void put_string(keyspace& ks, const std::string& key, std::string value,
                 uint64_t expire_at = 0) {
@@ -98,10 +105,12 @@ std::string w_set(keyspace& ks, const args_t& a, const exec_env&) {
       xx = true;
     } else if (opt == "GET") {
       get = true;
-    } else if (opt == "KEEPTTL" && ex.kind == expiry_kind::none) {
+    } else if (opt == "KEEPTTL"
+               && (ex.kind == expiry_kind::none
+                   || ex.kind == expiry_kind::keep)) {
       ex.kind = expiry_kind::keep;
     } else if ((opt == "EX" || opt == "PX" || opt == "EXAT" || opt == "PXAT")
-               && ex.kind == expiry_kind::none && has_next) {
+               && repeatable(ex, opt) && has_next) {
       ex.kind = expiry_kind::at;
       ex.unit_arg = a[++i];
       ex.unit = opt;
@@ -189,10 +198,11 @@ std::string w_getex(keyspace& ks, const args_t& a, const exec_env&) {
   expiry_option ex;
   for (size_t i = 2; i < a.size(); ++i) {
     auto opt = upper(a[i]);
-    if (opt == "PERSIST" && ex.kind == expiry_kind::none) {
+    if (opt == "PERSIST"
+        && (ex.kind == expiry_kind::none || ex.kind == expiry_kind::persist)) {
       ex.kind = expiry_kind::persist;
     } else if ((opt == "EX" || opt == "PX" || opt == "EXAT" || opt == "PXAT")
-               && ex.kind == expiry_kind::none && i + 1 < a.size()) {
+               && repeatable(ex, opt) && i + 1 < a.size()) {
       ex.kind = expiry_kind::at;
       ex.unit = opt;
       ex.unit_arg = a[++i];

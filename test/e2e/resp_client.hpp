@@ -12,7 +12,10 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include "protocol/resp.hpp"
 #include "test/e2e/harness.hpp"
@@ -20,6 +23,35 @@
 namespace paxoskv::e2e {
 
 using clock_type = std::chrono::steady_clock;
+
+/// A whole RESP2 reply: '+', '-', ':', '$' (nil when `nil`) or '*' (nil
+/// array when `nil`) with its elements.
+struct resp_value {
+  char type = 0;
+  bool nil = false;
+  std::string text;
+  std::vector<resp_value> items;
+
+  /// RESP-like text for messages.
+  std::string show() const {
+    if (nil)
+      return type == '*' ? "(nil array)" : "(nil)";
+    if (type == '*') {
+      std::string out = "[";
+      for (size_t i = 0; i < items.size(); ++i)
+        out += (i ? ", " : "") + items[i].show();
+      return out + "]";
+    }
+    return std::string(1, type) + text;
+  }
+  friend bool operator==(const resp_value& a, const resp_value& b) {
+    return a.type == b.type && a.nil == b.nil && a.text == b.text
+           && a.items == b.items;
+  }
+  friend bool operator<(const resp_value& a, const resp_value& b) {
+    return a.show() < b.show();
+  }
+};
 
 /// A minimal blocking RESP client with a deadline per reply.
 class resp_client {
@@ -38,6 +70,69 @@ public:
       return false;
     }
     return true;
+  }
+
+  /// Connects to a Unix socket (a redis-server started by a test).
+  bool connect_unix(const std::string& path) {
+    disconnect();
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path.c_str(), sizeof(a.sun_path) - 1);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+      disconnect();
+      return false;
+    }
+    return true;
+  }
+
+  /// Sends a request and reads its whole reply.
+  bool call_value(const std::vector<std::string>& req, resp_value& v,
+                  ms deadline) {
+    return send(encode(req)) && value(v, clock_type::now() + deadline);
+  }
+
+  /// Reads one whole reply, nested arrays included, until `end`.
+  bool value(resp_value& v, clock_type::time_point end, int depth = 0) {
+    std::string line;
+    if (depth > 64 || !read_line(line, end) || line.empty())
+      return false;
+    v = resp_value{};
+    v.type = line[0];
+    auto rest = line.substr(1);
+    switch (v.type) {
+      case '+':
+      case '-':
+      case ':':
+        v.text = rest;
+        return true;
+      case '$': {
+        if (rest == "-1") {
+          v.nil = true;
+          return true;
+        }
+        auto len = std::stoul(rest);
+        if (!fill(len + 2, end))
+          return false;
+        v.text = buf_.substr(0, len);
+        buf_.erase(0, len + 2);
+        return true;
+      }
+      case '*': {
+        if (rest == "-1") {
+          v.nil = true;
+          return true;
+        }
+        auto n = std::stoul(rest);
+        v.items.resize(n);
+        for (auto& item : v.items)
+          if (!value(item, end, depth + 1))
+            return false;
+        return true;
+      }
+      default:
+        return false;
+    }
   }
 
   void disconnect() {
