@@ -10,6 +10,8 @@ namespace {
 
 /// The command a client operation becomes.
 command to_command(uint64_t client, uint64_t seq, const client_op& op) {
+  if (op.op == op_code::redis)
+    return command{client, seq, op.op, op.redis};
   command c{client, seq, op.op, {op.key}};
   if (op.op == op_code::set)
     c.args.push_back(op.value);

@@ -199,6 +199,12 @@ clock_ms cluster::clock_of(const node& nd) const {
   return nd.clock_offset + now_ * nd.clock_rate / 1000;
 }
 
+void cluster::step_wall(node_id n, int64_t delta_ms) {
+  at(n).wall_step += delta_ms;
+  trace("node " + std::to_string(n) + " wall clock steps "
+        + std::to_string(delta_ms) + " ms");
+}
+
 uint64_t cluster::wall_of(node_id n) const {
   auto& nd = at(n);
   // Node clocks differ by their offsets (up to 1,000 s) and drift.

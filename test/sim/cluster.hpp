@@ -121,6 +121,8 @@ struct client_op {
   /// The node to connect to when this op is the next to send and the
   /// client has no connection (0: a random node).
   node_id target = 0;
+  /// With op_code::redis: the whole command (name first); `key` unused.
+  std::vector<std::string> redis;
 };
 
 /// What a client was told about one of its commands.
@@ -336,6 +338,8 @@ private:
 public:
   /// Node n's wall clock (Unix ms).
   uint64_t wall_of(node_id n) const;
+  /// Steps node n's wall clock by `delta_ms` (either way).
+  void step_wall(node_id n, int64_t delta_ms);
 private:
   template <class Write>
   void handle_durable(node& nd, durable_step<Write>&& step,
@@ -465,6 +469,12 @@ struct random_run {
   uint32_t alpha = 64;
   /// How often (per tick of the fault phase) a spare's disk is wiped.
   double wipe_rate = 0;
+  /// Of every 4 client operations, this many are Redis commands
+  /// (redis_ops); 0: none.
+  uint32_t redis_share = 0;
+  /// Per tick, the chance that a node's wall clock steps (by up to a
+  /// minute, either way).
+  double clock_step_rate = 0;
   /// Leases on (lease reads answered without a round), the margin taken
   /// off them, and clock drift.
   bool leases = false;

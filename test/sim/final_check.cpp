@@ -9,6 +9,7 @@
 
 #include "protocol/codec.hpp"
 #include "protocol/kv_machine.hpp"
+#include "protocol/redis/commands.hpp"
 #include "test/lin/checker.hpp"
 
 namespace paxoskv::sim {
@@ -74,8 +75,12 @@ struct reference_machine final : state_machine {
         r = {result_kind::integer, {}, static_cast<int64_t>(data.erase(k))};
         deletes[k].push_back(position);
         break;
+      case op_code::redis:
+        r = {result_kind::raw, run_redis(c.args), 0};
+        break;
       default:
-        assert(!"the simulator's clients issue only get, set and del");
+        assert(!"the simulator's clients issue only get, set, del and Redis "
+                "commands");
     }
     results[key] = r;
     position_of[key] = position++;
@@ -88,7 +93,26 @@ struct reference_machine final : state_machine {
       o = std::min(o, std::make_pair(at, client));
     return o;
   }
+  /// Redis commands (on keys the native ones never use) run on a keyspace
+  /// of their own at the log's clock; EXEC runs its commands in order.
+  redis::keyspace ks;
+  std::string run_redis(const std::vector<std::string>& a) {
+    ks.set_now(clock);
+    if (a.at(0) != "EXEC")
+      return redis::run_command(ks, a, {});
+    std::vector<std::vector<std::string>> queued;
+    for (size_t i = 1; i < a.size(); i += 1 + std::stoul(a[i]))
+      queued.emplace_back(a.begin() + static_cast<long>(i) + 1,
+                          a.begin() + static_cast<long>(i + 1 + std::stoul(a[i])));
+    std::string out = redis::array_header(queued.size());
+    for (auto& q : queued)
+      out += redis::run_command(ks, q, {});
+    return out;
+  }
   void end_slot(slot_t slot) override {
+    // Every key expired by the slot's clock goes.
+    ks.set_now(clock);
+    ks.reclaim(SIZE_MAX);
     // Sessions idle for session_idle_slots, or the least recently active
     // beyond sessions_max, expire; tombstones likewise.
     while (!active.empty()) {
@@ -108,6 +132,10 @@ struct reference_machine final : state_machine {
     next = slot + 1;
   }
   command_result read(const command& c) const override {
+    if (c.op == op_code::redis) {
+      ks.set_now(clock);
+      return {result_kind::raw, redis::run_read(ks, c.args, {}), 0};
+    }
     auto i = data.find(c.args.at(0));
     if (i == data.end())
       return {result_kind::nil, {}, 0};
@@ -135,15 +163,23 @@ struct reference_machine final : state_machine {
   /// record format (not the saved replies, which kv_machine bounds).
   void save(const std::function<void(std::string_view, std::string_view)>& f)
     const override {
+    std::map<std::string, std::string> records;
     if (clock != 0) {
       std::string v;
       codec::put_u64(v, clock);
-      f("c", v);
+      records["c"] = v;
     }
     for (auto& [k, v] : data)
-      f("k" + k, v);
+      records["k" + k] = v;
+    for (auto& [k, o] : ks.objects())
+      if (o.type() == redis::kind::string && o.expire_at == 0)
+        records["k" + k] = *o.str();
+      else
+        records["o" + k] = redis::encode_object(o);
     if (!membership_record.empty())
-      f("m", membership_record);
+      records["m"] = membership_record;
+    for (auto& [k, v] : records)
+      f(k, v);
     for (auto& [client, upto] : sessions) {
       std::string key = "s", value;
       codec::put_u64(key, client);
@@ -219,6 +255,89 @@ state_image without_replies(state_image img) {
   return img;
 }
 
+namespace {
+
+/// The bulk strings of a flat RESP array ("" for nil); nullopt if `raw`
+/// is not one.
+std::optional<std::vector<std::string>> flat_array(const std::string& raw) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  auto line = [&](std::string& l) {
+    auto e = raw.find("\r\n", pos);
+    if (e == std::string::npos)
+      return false;
+    l = raw.substr(pos, e - pos);
+    pos = e + 2;
+    return true;
+  };
+  std::string l;
+  if (!line(l) || l.empty() || l[0] != '*')
+    return std::nullopt;
+  auto n = std::stoul(l.substr(1));
+  for (size_t i = 0; i < n; ++i) {
+    if (!line(l) || l.empty() || l[0] != '$')
+      return std::nullopt;
+    if (l == "$-1") {
+      out.emplace_back();
+      continue;
+    }
+    auto len = std::stoul(l.substr(1));
+    out.push_back(raw.substr(pos, len));
+    pos += len + 2;
+  }
+  return out;
+}
+
+} // namespace
+
+namespace {
+
+/// What is wrong with the answer to a Redis command ("": nothing).
+std::string redis_ack_problem(const reference_machine& ref,
+                              const client_ack& a) {
+  auto& args = a.cmd.args;
+  bool definite = a.result.kind == result_kind::raw;
+  // Both sides of the transfers, read at once (a transaction in the log,
+  // or MGET at any level): what the transfers moved out of one is in the
+  // other.
+  bool audit = (args.size() == 3 && args[0] == "MGET")
+               || (args.size() == 7 && args[0] == "EXEC" && args[2] == "GET");
+  if (definite && audit) {
+    auto v = flat_array(a.result.text);
+    auto number = [](const std::string& s) {
+      return s.empty() ? 0 : std::stoll(s);
+    };
+    if (!v || v->size() != 2)
+      return "audit of the transfers answered " + a.result.text;
+    if (number((*v)[0]) + number((*v)[1]) != 0)
+      return "a " + to_string(a.level) + " read saw a transaction half "
+             "applied: ta=" + (*v)[0] + " tb=" + (*v)[1];
+  }
+  if (is_read_only(a.cmd) && a.level != read_level::log)
+    return {}; // Not in the log: no result to compare.
+  if (a.result.kind == result_kind::unknown
+      || a.result.kind == result_kind::error)
+    return {}; // Session expired, or its reply no longer kept.
+  auto r = ref.results.find({a.cmd.client_id, a.cmd.sequence});
+  if (a.result.kind == result_kind::not_applied)
+    return r == ref.results.end()
+             ? std::string()
+             : "command " + caf::deep_to_string(a.cmd)
+                 + " was answered not applied but was applied";
+  if (r == ref.results.end())
+    return "acknowledged Redis command " + caf::deep_to_string(a.cmd)
+           + " is not in the chosen log";
+  if (r->second != a.result)
+    return "client was told " + a.result.text + " for "
+           + caf::deep_to_string(a.cmd) + "; the log produces "
+           + r->second.text;
+  return {};
+}
+
+} // namespace
+
+
+
 void cluster::check_final() {
   if (violation_)
     return;
@@ -251,6 +370,11 @@ void cluster::check_final() {
   std::map<std::pair<uint64_t, std::string>, uint64_t> last_write;
   std::map<uint64_t, uint64_t> session_order;
   for (auto& a : acks_) {
+    if (a.cmd.op == op_code::redis) {
+      if (auto problem = redis_ack_problem(ref, a); !problem.empty())
+        fail(problem);
+      continue;
+    }
     // Invocations happen before deliveries within a tick, replies during
     // them: 2t and 2t+1 keep real-time order exact.
     lin::operation op;

@@ -28,6 +28,50 @@ std::vector<client_op> random_ops(std::mt19937_64& rng, size_t count,
   return ops;
 }
 
+std::vector<client_op> redis_ops(std::mt19937_64& rng, size_t count,
+                                 uint64_t tag) {
+  std::vector<client_op> ops;
+  auto level = [&] { return static_cast<read_level>(rng() % 3); };
+  for (size_t i = 0; i < count; ++i) {
+    client_op op;
+    op.op = op_code::redis;
+    auto n = std::to_string(1 + rng() % 9);
+    auto e = "e" + std::to_string(rng() % 3);
+    switch (rng() % 8) {
+      case 0:
+      case 1:
+        // A transfer: one transaction, so ta + tb stays 0 for anyone who
+        // reads both at once.
+        op.redis = {"EXEC", "3", "INCRBY", "ta", "-" + n, "3", "INCRBY", "tb", n};
+        break;
+      case 2:
+        op.redis = {"EXEC", "2", "GET", "ta", "2", "GET", "tb"};
+        break;
+      case 3:
+        op.redis = {"MGET", "ta", "tb"};
+        op.level = level();
+        break;
+      case 4:
+        op.redis = {"SET", e, "v" + std::to_string(tag) + "." + std::to_string(i),
+                    "PX", std::to_string(50 + rng() % 2000)};
+        break;
+      case 5:
+        op.redis = {"PEXPIRE", e, std::to_string(50 + rng() % 2000)};
+        break;
+      case 6:
+        op.redis = {"GET", e};
+        op.level = level();
+        break;
+      default:
+        op.redis = {"PTTL", e};
+        op.level = level();
+        break;
+    }
+    ops.push_back(std::move(op));
+  }
+  return ops;
+}
+
 random_run random_run::from_seed(uint64_t seed) {
   std::mt19937_64 rng(seed * 0x9e3779b97f4a7c15ULL + 7);
   auto uniform = [&](double lo, double hi) {
@@ -122,6 +166,11 @@ random_run random_run::from_seed(uint64_t seed) {
     static const double wipe_rates[] = {0, 0.002, 0.01};
     r.wipe_rate = wipe_rates[rng() % 3];
   }
+  // Redis commands in half the runs: transactions, reads of both sides of
+  // a transfer at every level, keys with expiry; and nodes' wall clocks
+  // stepping forwards and back (what stamps log entries).
+  r.redis_share = rng() % 2 == 0 ? 0 : 1 + rng() % 3;
+  r.clock_step_rate = rng() % 2 == 0 ? 0 : 0.005;
   return r;
 }
 
@@ -148,7 +197,8 @@ std::string random_run::describe() const {
      << " snapshot_rate=" << snapshot_bytes_per_tick
      << " session_idle=" << session_idle_slots << " sessions_max="
      << sessions_max << " spares=" << spares << " membership_rate="
-     << membership_rate << " alpha=" << alpha << " wipe=" << wipe_rate;
+     << membership_rate << " alpha=" << alpha << " wipe=" << wipe_rate
+     << " redis=" << redis_share << "/4 clock_steps=" << clock_step_rate;
   return os.str();
 }
 
@@ -565,12 +615,28 @@ run_result run_seed(
     enable_leases(opts, 300, r.lease_margin_ms); // 30 ticks.
   cluster c(opts);
   c.set_faults(r.fault);
-  for (size_t i = 0; i < r.clients; ++i)
-    c.add_client(random_ops(c.rng(), r.commands_per_client, i + 1),
-                 r.pipeline_depth, r.think_max);
+  // Its own generator: the other draws of every seed stay as they were.
+  std::mt19937_64 extra(r.seed * 0x2545f4914f6cdd1dULL + 17);
+  for (size_t i = 0; i < r.clients; ++i) {
+    auto ops = random_ops(c.rng(), r.commands_per_client, i + 1);
+    if (r.redis_share > 0) {
+      auto redis = redis_ops(extra, ops.size(), i + 1);
+      for (size_t j = 0; j < ops.size(); ++j)
+        if (extra() % 4 < r.redis_share)
+          ops[j] = std::move(redis[j]);
+    }
+    c.add_client(std::move(ops), r.pipeline_depth, r.think_max);
+  }
   edge_episode edge_ep;
   for (uint64_t t = 0; t < r.fault_ticks && !c.violation(); ++t) {
     random_faults(c, r, edge_ep);
+    if (r.clock_step_rate > 0
+        && std::uniform_real_distribution<double>(0, 1)(extra)
+             < r.clock_step_rate) {
+      auto ids = c.node_ids();
+      c.step_wall(ids[extra() % ids.size()],
+                  static_cast<int64_t>(extra() % 120001) - 60000);
+    }
     c.tick();
   }
   // Heal: a quiet network, every node up. Everything must now complete.
