@@ -29,6 +29,7 @@ constexpr char clock_prefix = 'c';
 constexpr char data_prefix = 'k';
 constexpr char object_prefix = 'o';
 constexpr char watch_prefix = 'w';
+constexpr char script_prefix = 'x';
 constexpr char session_prefix = 's';
 constexpr char reply_prefix = 'r';
 constexpr char tombstone_prefix = 't';
@@ -240,6 +241,19 @@ void kv_machine::unwatch(uint64_t client) {
 }
 
 void kv_machine::flush_keys() {
+  for (auto& [sha, present] : scripts_.take_changes()) {
+    std::string record(1, script_prefix);
+    record += sha;
+    if (!present) {
+      note(record, std::nullopt);
+      continue;
+    }
+    auto& e = scripts_.scripts().at(sha);
+    std::string v;
+    codec::put_u64(v, e.order);
+    v += e.body;
+    note(record, std::move(v));
+  }
   for (auto& key : ks_.take_dirty()) {
     auto i = ks_.objects().find(key);
     if (i == ks_.objects().end()) {
@@ -394,6 +408,12 @@ void kv_machine::save(
   for (auto& [client, s] : sessions_)
     if (!s.watched.empty())
       f(watch_record(client), watch_value(s));
+  for (auto& [sha, e] : scripts_.scripts()) {
+    std::string v;
+    codec::put_u64(v, e.order);
+    v += e.body;
+    f(std::string(1, script_prefix) + sha, v);
+  }
 }
 
 void kv_machine::begin_load(slot_t applied) {
@@ -403,6 +423,7 @@ void kv_machine::begin_load(slot_t applied) {
   clock_ = 0;
   slot_commands_ = 0;
   watchers_.clear();
+  scripts_ = redis::script_cache{};
   sessions_.clear();
   by_activity_.clear();
   tombstones_.clear();
@@ -435,6 +456,17 @@ bool kv_machine::load_record(std::string_view key, std::string_view value) {
         return false;
       object_records_.insert(std::string(rest));
       ks_.load(std::string(rest), std::move(*o));
+      return true;
+    }
+    case script_prefix: {
+      codec::reader v(value);
+      auto order = v.uint(8);
+      if (!v.ok() || rest.size() != 40 || order == 0)
+        return false;
+      auto body = std::string(value.substr(8));
+      if (redis::sha1_hex(body) != rest)
+        return false;
+      scripts_.load(std::string(rest), order, std::move(body));
       return true;
     }
     case watch_prefix: {
@@ -589,6 +621,10 @@ command_result kv_machine::execute_redis(slot_t slot, const command& c) {
     reply = watch(c.client_id, c.args);
   else if (name == "UNWATCH" && c.args.size() == 1)
     reply = (unwatch(c.client_id), redis::ok());
+  else if ((name == "EVAL" || name == "EVALSHA") && c.args.size() >= 3)
+    reply = scripting(c.args, command_seed(slot, c, 0));
+  else if (name == "SCRIPT" && c.args.size() >= 2)
+    reply = scripting(c.args, command_seed(slot, c, 0));
   else
     reply = redis::run_command(ks_, c.args, {command_seed(slot, c, 0)});
   return {result_kind::raw, std::move(reply), 0};
@@ -623,13 +659,72 @@ std::string kv_machine::exec_transaction(slot_t slot, const command& c) {
   for (size_t i = 0; i < queued.size(); ++i) {
     auto& q = queued[i];
     auto* spec = redis::find_command(redis::upper(q[0]));
-    if (spec != nullptr && spec->has(redis::flag_session))
+    if (spec != nullptr && spec->has(redis::flag_script))
+      out += scripting(q, command_seed(slot, c, i + 1));
+    else if (spec != nullptr && spec->has(redis::flag_session))
       out += redis::err("ERR " + redis::upper(q[0])
                         + " is not allowed inside a transaction");
     else
       out += redis::run_command(ks_, q, {command_seed(slot, c, i + 1)});
   }
   return out;
+}
+
+std::string kv_machine::scripting(const std::vector<std::string>& a,
+                                  uint64_t seed) {
+  auto name = redis::upper(a[0]);
+  if (name == "SCRIPT") {
+    auto sub = redis::upper(a[1]);
+    if (sub == "LOAD" && a.size() == 3) {
+      auto e = redis::compile_error(a[2]);
+      return e.empty() ? redis::bulk(scripts_.add(a[2])) : e;
+    }
+    if (sub == "EXISTS" && a.size() >= 3) {
+      std::string out = redis::array_header(a.size() - 2);
+      for (size_t i = 2; i < a.size(); ++i)
+        out += redis::integer(scripts_.find(redis::lower(a[i])) ? 1 : 0);
+      return out;
+    }
+    if (sub == "FLUSH" && a.size() <= 3) {
+      if (a.size() == 3 && !redis::iequals(a[2], "ASYNC")
+          && !redis::iequals(a[2], "SYNC"))
+        return redis::err(redis::syntax_error);
+      scripts_.clear();
+      return redis::ok();
+    }
+    if (sub == "KILL" && a.size() == 2)
+      return redis::err("NOTBUSY No scripts in execution right now.");
+    if (sub == "LOAD" || sub == "EXISTS" || sub == "FLUSH" || sub == "KILL")
+      return redis::err("ERR wrong number of arguments for 'script|"
+                        + redis::lower(a[1]) + "' command");
+    return redis::err("ERR unknown subcommand '" + a[1].substr(0, 128)
+                      + "'. Try SCRIPT HELP.");
+  }
+  int64_t numkeys = 0;
+  if (!redis::parse_int(a[2], numkeys))
+    return redis::err(redis::not_integer);
+  if (numkeys < 0)
+    return redis::err("ERR Number of keys can't be negative");
+  if (static_cast<uint64_t>(numkeys) > a.size() - 3)
+    return redis::err(
+      "ERR Number of keys can't be greater than number of args");
+  std::vector<std::string> keys(a.begin() + 3, a.begin() + 3 + numkeys);
+  std::vector<std::string> argv(a.begin() + 3 + numkeys, a.end());
+  std::string body;
+  std::string sha;
+  if (name == "EVAL") {
+    body = a[1];
+    if (auto e = redis::compile_error(body); !e.empty())
+      return e;
+    sha = scripts_.add(body);
+  } else {
+    sha = redis::lower(a[1]);
+    auto* known = scripts_.find(sha);
+    if (known == nullptr)
+      return redis::err("NOSCRIPT No matching script. Please use EVAL.");
+    body = *known;
+  }
+  return redis::run_script(ks_, body, sha, keys, argv, {seed});
 }
 
 command_result kv_machine::execute_native(const command& c) {

@@ -34,6 +34,7 @@
 //     's' u64 client               -> u64 applied_upto, u64 last active slot
 //     't' u64 client               -> u64 applied_upto, u64 slot it expired
 //     'w' u64 client               -> the session's watched keys
+//     'x' sha1 (40 hex)            -> u64 order added, script body
 //   so a machine loaded from the records of another one equals it.
 #pragma once
 
@@ -42,6 +43,7 @@
 #include <set>
 
 #include "protocol/redis/keyspace.hpp"
+#include "protocol/redis/scripting.hpp"
 #include "protocol/state_machine.hpp"
 
 namespace paxoskv {
@@ -135,6 +137,8 @@ private:
   /// An `op_code::redis` command in the log.
   command_result execute_redis(slot_t slot, const command& c);
   std::string exec_transaction(slot_t slot, const command& c);
+  /// EVAL, EVALSHA and SCRIPT (`args`, with `seed`).
+  std::string scripting(const std::vector<std::string>& args, uint64_t seed);
   std::string watch(uint64_t client, const std::vector<std::string>& keys);
   void unwatch(uint64_t client);
   void on_touched(const std::string* key);
@@ -158,6 +162,8 @@ private:
   size_t slot_commands_ = 0;
   /// Sessions watching each key.
   std::map<std::string, std::set<uint64_t>> watchers_;
+  /// The scripts known (EVALSHA).
+  redis::script_cache scripts_;
   std::map<uint64_t, session> sessions_;
   /// Sessions by (last active slot, client): expiry order.
   std::set<std::pair<slot_t, uint64_t>> by_activity_;

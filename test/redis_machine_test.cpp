@@ -255,3 +255,39 @@ TEST_CASE("every command in the table has a handler or is the connection's") {
   CHECK_FALSE(is_read_only(command{1, 1, op_code::redis, {"EXEC"}}));
   CHECK_FALSE(is_read_only(command{1, 1, op_code::redis, {"GET"}}));
 }
+
+TEST_CASE("scripts run the same on every replica and their cache is state") {
+  fed a, b;
+  // math.random draws from the command's seed: the same slot and command
+  // give the same draw on both replicas.
+  auto script = "redis.call('SET', KEYS[1], math.random(1000000)) "
+                "return redis.call('GET', KEYS[1])";
+  std::string ra, rb;
+  ra = a.one(t0, {"EVAL", script, "1", "r"});
+  rb = b.one(t0, {"EVAL", script, "1", "r"});
+  CHECK(ra == rb);
+  CHECK(ra[0] == '$');
+  CHECK(save_image(a.m) == save_image(b.m));
+  // EVAL cached it: EVALSHA works, and after a load too.
+  auto sha = redis::sha1_hex(script);
+  CHECK(a.one(t0, {"EVALSHA", sha, "1", "r2"})[0] == '$');
+  kv_machine copy;
+  REQUIRE(load_image(copy, save_image(a.m)));
+  CHECK(save_image(copy) == save_image(a.m));
+  fed c{std::move(copy)};
+  c.seq = a.seq;
+  CHECK(c.one(t0, {"SCRIPT", "EXISTS", sha, "0000"})
+        == "*2\r\n:1\r\n:0\r\n");
+  CHECK(c.one(t0, {"SCRIPT", "FLUSH"}) == "+OK\r\n");
+  CHECK(c.one(t0, {"EVALSHA", sha, "0"})
+        == "-NOSCRIPT No matching script. Please use EVAL.\r\n");
+  // Bounded: a loop stops at the instruction budget, the same point on
+  // every replica; the machine goes on.
+  CHECK(c.one(t0, {"EVAL", "while true do end", "0"}).find("budget")
+        != std::string::npos);
+  CHECK(c.one(t0, {"EVAL", "return os", "0"}).find("nonexistent global")
+        != std::string::npos);
+  CHECK(c.one(t0, {"EVAL", "return redis.call('TIME')", "0"})
+          .find("not allowed from script")
+        != std::string::npos);
+}

@@ -156,6 +156,12 @@ std::vector<command_spec> build_table() {
   session("EXEC", 1, 0, 0, 0, flag_no_multi);
   session("WATCH", -2, flag_no_multi | flag_fast, 1, -1, 1);
   session("UNWATCH", 1, flag_no_multi | flag_fast, 0, 0, 0);
+  t.push_back({"EVAL", -3, flag_session | flag_script, 0, 0, 0, nullptr,
+               nullptr, "scripting"});
+  t.push_back({"EVALSHA", -3, flag_session | flag_script, 0, 0, 0, nullptr,
+               nullptr, "scripting"});
+  t.push_back({"SCRIPT", -2, flag_session | flag_script, 0, 0, 0, nullptr,
+               nullptr, "scripting"});
   std::sort(t.begin(), t.end(), [](const command_spec& a, const command_spec& b) {
     return std::string_view(a.name) < std::string_view(b.name);
   });

@@ -34,6 +34,9 @@ enum command_flag : uint32_t {
   flag_fast = 32,
   /// Handled by the state machine itself (transactions, WATCH).
   flag_session = 64,
+  /// Scripting (EVAL, EVALSHA, SCRIPT): the state machine runs it, also
+  /// inside a transaction.
+  flag_script = 128,
 };
 
 /// What a handler gets besides its arguments.

@@ -166,6 +166,14 @@ struct pair_of {
         if (s.interfere && !both(s.interference, nullptr, nullptr, true))
           return false;
         return transaction(s.body, false);
+      case step::evalsha: {
+        resp_value a, b;
+        if (!both({"SCRIPT", "LOAD", s.cmd[0]}, &a, &b))
+          return false;
+        request call{"EVALSHA", a.text};
+        call.insert(call.end(), s.cmd.begin() + 1, s.cmd.end());
+        return both(call);
+      }
       case step::short_expiry: {
         if (!both(s.cmd))
           return false;

@@ -369,6 +369,30 @@ request redis_gen::set_cmd() {
   }
 }
 
+request redis_gen::script_cmd() {
+  static const char* scripts[] = {
+    "return redis.call('GET', KEYS[1])",
+    "return redis.call('SET', KEYS[1], ARGV[1])",
+    "return redis.call('INCRBY', KEYS[1], ARGV[1])",
+    // A lock's release: delete only if it still holds our token.
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then return "
+    "redis.call('DEL', KEYS[1]) else return 0 end",
+    "return {redis.call('RPUSH', KEYS[1], ARGV[1]), "
+    "redis.call('LRANGE', KEYS[1], 0, -1)}",
+    "return redis.pcall('HSET', KEYS[1], 'f', ARGV[1])",
+    "return redis.status_reply('FINE')",
+    "return {1, 'two', false, true, 3.7, {4}}",
+    "return redis.call('EXISTS', KEYS[1], KEYS[2])",
+    "local n = 0 for i = 1, #ARGV do n = n + redis.call('SADD', KEYS[1], "
+    "ARGV[i]) end return n",
+    "return redis.call('NOSUCH')",
+    "return missing_global",
+    "return redis.error_reply('MY failure')",
+    "return x(",
+  };
+  return {"EVAL", scripts[pick(14)], "2", key(), key(), value(), integer()};
+}
+
 request redis_gen::invalid_cmd() {
   switch (pick(4)) {
     case 0:
@@ -412,7 +436,13 @@ step redis_gen::next() {
     s.interference = {"SET", s.watch_key, "changed"};
     for (auto n = pick(3) + 1; n > 0; --n)
       s.body.push_back(command());
-  } else if (p < 104) {
+  } else if (p < 115) {
+    s.cmd = script_cmd();
+    if (chance(40)) {
+      s.kind = step::evalsha;
+      s.cmd.erase(s.cmd.begin()); // The body, numkeys, keys and args.
+    }
+  } else if (p < 119) {
     s.kind = step::short_expiry;
     if (chance(50))
       s.cmd = {"SET", key(), value(), "PX", std::to_string(20 + pick(50))};

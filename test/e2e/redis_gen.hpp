@@ -28,6 +28,9 @@ struct step {
     /// `cmd` sets a short expiry: wait (bounded) until the key is gone on
     /// both systems before going on.
     short_expiry,
+    /// SCRIPT LOAD `cmd[1]`, then EVALSHA with the sha it answers and
+    /// `cmd[2..]` (numkeys, keys, args).
+    evalsha,
   };
   kind_t kind = plain;
   request cmd;
@@ -60,6 +63,7 @@ private:
   request list_cmd();
   request set_cmd();
   request invalid_cmd();
+  request script_cmd();
 
   std::mt19937_64 rng_;
 };
