@@ -732,12 +732,7 @@ command_result kv_machine::execute_native(const command& c) {
   // with another one still gets a deterministic answer on every replica.
   auto& a = c.args;
   auto string_at = [this](const std::string& key, bool& wrong) {
-    wrong = false;
-    auto* o = ks_.find(key);
-    if (o == nullptr)
-      return static_cast<const std::string*>(nullptr);
-    wrong = o->type() != redis::kind::string;
-    return o->str();
+    return redis::find_as<std::string>(ks_, key, wrong);
   };
   auto put = [this](const std::string& key, std::string value) {
     redis::object o;
@@ -823,12 +818,7 @@ command_result kv_machine::execute_native(const command& c) {
 command_result kv_machine::read_native(const command& c) const {
   auto& a = c.args;
   auto string_at = [this](const std::string& key, bool& wrong) {
-    wrong = false;
-    auto* o = ks_.find(key);
-    if (o == nullptr)
-      return static_cast<const std::string*>(nullptr);
-    wrong = o->type() != redis::kind::string;
-    return o->str();
+    return redis::find_as<std::string>(ks_, key, wrong);
   };
   bool wrong = false;
   switch (c.op) {

@@ -8,36 +8,14 @@ namespace paxoskv::redis {
 
 namespace {
 
-/// The live hash at `key`, or null; `wrong` when another type is there.
-const hash_t* get_hash(const keyspace& ks, const std::string& key,
-                       bool& wrong) {
-  wrong = false;
-  auto* o = ks.find(key);
-  if (o == nullptr)
-    return nullptr;
-  wrong = o->type() != kind::hash;
-  return o->hash();
-}
-
-/// The hash to change at `key`, created when absent; null if wrong type.
-hash_t* hash_for_write(keyspace& ks, const std::string& key) {
-  auto* o = ks.find_mut(key);
-  if (o == nullptr) {
-    object n;
-    n.value = hash_t{};
-    return ks.put(key, std::move(n)).hash();
-  }
-  return o->hash();
-}
-
 std::string w_hset(keyspace& ks, const args_t& a, const exec_env&) {
   if (a.size() % 2 == 1)
     return wrong_arity(lower(a[0]));
   bool wrong = false;
-  get_hash(ks, a[1], wrong);
+  find_as<hash_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
-  auto* h = hash_for_write(ks, a[1]);
+  auto* h = find_or_create<hash_t>(ks, a[1]);
   int64_t added = 0;
   for (size_t i = 2; i < a.size(); i += 2) {
     auto [it, fresh] = h->insert_or_assign(a[i], a[i + 1]);
@@ -49,19 +27,19 @@ std::string w_hset(keyspace& ks, const args_t& a, const exec_env&) {
 
 std::string w_hsetnx(keyspace& ks, const args_t& a, const exec_env&) {
   bool wrong = false;
-  auto* h = get_hash(ks, a[1], wrong);
+  auto* h = find_as<hash_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   if (h != nullptr && h->count(a[2]) > 0)
     return integer(0);
-  hash_for_write(ks, a[1])->emplace(a[2], a[3]);
+  find_or_create<hash_t>(ks, a[1])->emplace(a[2], a[3]);
   ks.modified(a[1]);
   return integer(1);
 }
 
 std::string r_hget(const keyspace& ks, const args_t& a, const exec_env&) {
   bool wrong = false;
-  auto* h = get_hash(ks, a[1], wrong);
+  auto* h = find_as<hash_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   if (h == nullptr)
@@ -72,7 +50,7 @@ std::string r_hget(const keyspace& ks, const args_t& a, const exec_env&) {
 
 std::string r_hmget(const keyspace& ks, const args_t& a, const exec_env&) {
   bool wrong = false;
-  auto* h = get_hash(ks, a[1], wrong);
+  auto* h = find_as<hash_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   std::string out = array_header(a.size() - 2);
@@ -85,7 +63,7 @@ std::string r_hmget(const keyspace& ks, const args_t& a, const exec_env&) {
 
 std::string w_hdel(keyspace& ks, const args_t& a, const exec_env&) {
   bool wrong = false;
-  auto* h = get_hash(ks, a[1], wrong);
+  auto* h = find_as<hash_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   if (h == nullptr)
@@ -102,7 +80,7 @@ std::string w_hdel(keyspace& ks, const args_t& a, const exec_env&) {
 /// HGETALL, HKEYS, HVALS.
 std::string r_hgetall(const keyspace& ks, const args_t& a, const exec_env&) {
   bool wrong = false;
-  auto* h = get_hash(ks, a[1], wrong);
+  auto* h = find_as<hash_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   auto name = upper(a[0]);
@@ -121,7 +99,7 @@ std::string r_hgetall(const keyspace& ks, const args_t& a, const exec_env&) {
 
 std::string r_hlen(const keyspace& ks, const args_t& a, const exec_env&) {
   bool wrong = false;
-  auto* h = get_hash(ks, a[1], wrong);
+  auto* h = find_as<hash_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   return integer(h ? static_cast<int64_t>(h->size()) : 0);
@@ -129,7 +107,7 @@ std::string r_hlen(const keyspace& ks, const args_t& a, const exec_env&) {
 
 std::string r_hexists(const keyspace& ks, const args_t& a, const exec_env&) {
   bool wrong = false;
-  auto* h = get_hash(ks, a[1], wrong);
+  auto* h = find_as<hash_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   return integer(h && h->count(a[2]) > 0 ? 1 : 0);
@@ -137,7 +115,7 @@ std::string r_hexists(const keyspace& ks, const args_t& a, const exec_env&) {
 
 std::string r_hstrlen(const keyspace& ks, const args_t& a, const exec_env&) {
   bool wrong = false;
-  auto* h = get_hash(ks, a[1], wrong);
+  auto* h = find_as<hash_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   if (h == nullptr)
@@ -151,7 +129,7 @@ std::string w_hincrby(keyspace& ks, const args_t& a, const exec_env&) {
   if (!parse_int(a[3], delta))
     return err(not_integer);
   bool wrong = false;
-  auto* h = get_hash(ks, a[1], wrong);
+  auto* h = find_as<hash_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   int64_t current = 0;
@@ -164,7 +142,7 @@ std::string w_hincrby(keyspace& ks, const args_t& a, const exec_env&) {
       || (delta < 0 && current < INT64_MIN - delta))
     return err(overflow);
   auto v = current + delta;
-  (*hash_for_write(ks, a[1]))[a[2]] = std::to_string(v);
+  (*find_or_create<hash_t>(ks, a[1]))[a[2]] = std::to_string(v);
   ks.modified(a[1]);
   return integer(v);
 }
@@ -174,7 +152,7 @@ std::string w_hincrbyfloat(keyspace& ks, const args_t& a, const exec_env&) {
   if (!parse_float(a[3], delta))
     return err(not_float);
   bool wrong = false;
-  auto* h = get_hash(ks, a[1], wrong);
+  auto* h = find_as<hash_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   long double current = 0;
@@ -187,7 +165,7 @@ std::string w_hincrbyfloat(keyspace& ks, const args_t& a, const exec_env&) {
   if (std::isnan(v) || std::isinf(v))
     return err(nan_or_inf);
   auto text = format_float(v);
-  (*hash_for_write(ks, a[1]))[a[2]] = text;
+  (*find_or_create<hash_t>(ks, a[1]))[a[2]] = text;
   ks.modified(a[1]);
   return bulk(text);
 }
@@ -200,7 +178,7 @@ std::string r_hscan(const keyspace& ks, const args_t& a, const exec_env&) {
   if (auto e = parse_scan_options(a, 3, false, opt); !e.empty())
     return e;
   bool wrong = false;
-  auto* h = get_hash(ks, a[1], wrong);
+  auto* h = find_as<hash_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   // The whole hash in one reply, cursor 0 (as Redis does for small ones).

@@ -9,37 +9,17 @@ namespace {
 
 const char* const positive = "ERR value is out of range, must be positive";
 
-const list_t* get_list(const keyspace& ks, const std::string& key,
-                       bool& wrong) {
-  wrong = false;
-  auto* o = ks.find(key);
-  if (o == nullptr)
-    return nullptr;
-  wrong = o->type() != kind::list;
-  return o->list();
-}
-
-list_t* list_for_write(keyspace& ks, const std::string& key) {
-  auto* o = ks.find_mut(key);
-  if (o == nullptr) {
-    object n;
-    n.value = list_t{};
-    return ks.put(key, std::move(n)).list();
-  }
-  return o->list();
-}
-
 /// LPUSH, RPUSH, LPUSHX, RPUSHX.
 std::string w_push(keyspace& ks, const args_t& a, const exec_env&) {
   auto name = upper(a[0]);
   bool left = name[0] == 'L', only_existing = name.back() == 'X';
   bool wrong = false;
-  auto* l = get_list(ks, a[1], wrong);
+  auto* l = find_as<list_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   if (l == nullptr && only_existing)
     return integer(0);
-  auto* m = list_for_write(ks, a[1]);
+  auto* m = find_or_create<list_t>(ks, a[1]);
   for (size_t i = 2; i < a.size(); ++i)
     if (left)
       m->push_front(a[i]);
@@ -60,7 +40,7 @@ std::string w_pop(keyspace& ks, const args_t& a, const exec_env&) {
   if (has_count && (!parse_int(a[2], count) || count < 0))
     return err(positive);
   bool wrong = false;
-  auto* l = get_list(ks, a[1], wrong);
+  auto* l = find_as<list_t>(ks, a[1], wrong);
   if (l == nullptr && !wrong)
     return has_count ? nil_array() : nil();
   if (wrong)
@@ -87,7 +67,7 @@ std::string r_lrange(const keyspace& ks, const args_t& a, const exec_env&) {
   if (!parse_int(a[2], start) || !parse_int(a[3], end))
     return err(not_integer);
   bool wrong = false;
-  auto* l = get_list(ks, a[1], wrong);
+  auto* l = find_as<list_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   auto len = static_cast<int64_t>(l ? l->size() : 0);
@@ -109,7 +89,7 @@ std::string r_lrange(const keyspace& ks, const args_t& a, const exec_env&) {
 
 std::string r_llen(const keyspace& ks, const args_t& a, const exec_env&) {
   bool wrong = false;
-  auto* l = get_list(ks, a[1], wrong);
+  auto* l = find_as<list_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   return integer(l ? static_cast<int64_t>(l->size()) : 0);
@@ -120,7 +100,7 @@ std::string r_lindex(const keyspace& ks, const args_t& a, const exec_env&) {
   if (!parse_int(a[2], index))
     return err(not_integer);
   bool wrong = false;
-  auto* l = get_list(ks, a[1], wrong);
+  auto* l = find_as<list_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   if (l == nullptr)
@@ -138,7 +118,7 @@ std::string w_lset(keyspace& ks, const args_t& a, const exec_env&) {
   if (!parse_int(a[2], index))
     return err(not_integer);
   bool wrong = false;
-  auto* l = get_list(ks, a[1], wrong);
+  auto* l = find_as<list_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   if (l == nullptr)
@@ -158,7 +138,7 @@ std::string w_lrem(keyspace& ks, const args_t& a, const exec_env&) {
   if (!parse_int(a[2], count))
     return err(not_integer);
   bool wrong = false;
-  auto* l = get_list(ks, a[1], wrong);
+  auto* l = find_as<list_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   if (l == nullptr)
@@ -191,7 +171,7 @@ std::string w_ltrim(keyspace& ks, const args_t& a, const exec_env&) {
   if (!parse_int(a[2], start) || !parse_int(a[3], end))
     return err(not_integer);
   bool wrong = false;
-  auto* l = get_list(ks, a[1], wrong);
+  auto* l = find_as<list_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   if (l == nullptr)
@@ -221,7 +201,7 @@ std::string w_linsert(keyspace& ks, const args_t& a, const exec_env&) {
   if (!after && !iequals(a[2], "BEFORE"))
     return err(syntax_error);
   bool wrong = false;
-  auto* l = get_list(ks, a[1], wrong);
+  auto* l = find_as<list_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   if (l == nullptr)
@@ -265,7 +245,7 @@ std::string r_lpos(const keyspace& ks, const args_t& a, const exec_env&) {
     }
   }
   bool wrong = false;
-  auto* l = get_list(ks, a[1], wrong);
+  auto* l = find_as<list_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   bool many = count >= 0;
@@ -297,12 +277,12 @@ std::string move_element(keyspace& ks, const std::string& src,
                          const std::string& dst, bool from_left,
                          bool to_left) {
   bool wrong = false;
-  auto* l = get_list(ks, src, wrong);
+  auto* l = find_as<list_t>(ks, src, wrong);
   if (wrong)
     return err(wrongtype);
   if (l == nullptr)
     return nil();
-  get_list(ks, dst, wrong);
+  find_as<list_t>(ks, dst, wrong);
   if (wrong)
     return err(wrongtype);
   auto* m = ks.find_mut(src)->list();
@@ -311,8 +291,10 @@ std::string move_element(keyspace& ks, const std::string& src,
     m->pop_front();
   else
     m->pop_back();
-  ks.modified(src);
-  auto* d = list_for_write(ks, dst);
+  // Onto the same list: it never becomes empty (nor loses its expiry).
+  if (src != dst)
+    ks.modified(src);
+  auto* d = src == dst ? m : find_or_create<list_t>(ks, dst);
   if (to_left)
     d->push_front(e);
   else

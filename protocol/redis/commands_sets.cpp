@@ -9,31 +9,12 @@ namespace paxoskv::redis {
 
 namespace {
 
-const set_t* get_set(const keyspace& ks, const std::string& key, bool& wrong) {
-  wrong = false;
-  auto* o = ks.find(key);
-  if (o == nullptr)
-    return nullptr;
-  wrong = o->type() != kind::set;
-  return o->set();
-}
-
-set_t* set_for_write(keyspace& ks, const std::string& key) {
-  auto* o = ks.find_mut(key);
-  if (o == nullptr) {
-    object n;
-    n.value = set_t{};
-    return ks.put(key, std::move(n)).set();
-  }
-  return o->set();
-}
-
 std::string w_sadd(keyspace& ks, const args_t& a, const exec_env&) {
   bool wrong = false;
-  get_set(ks, a[1], wrong);
+  find_as<set_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
-  auto* s = set_for_write(ks, a[1]);
+  auto* s = find_or_create<set_t>(ks, a[1]);
   int64_t n = 0;
   for (size_t i = 2; i < a.size(); ++i)
     n += s->insert(a[i]).second ? 1 : 0;
@@ -43,7 +24,7 @@ std::string w_sadd(keyspace& ks, const args_t& a, const exec_env&) {
 
 std::string w_srem(keyspace& ks, const args_t& a, const exec_env&) {
   bool wrong = false;
-  auto* s = get_set(ks, a[1], wrong);
+  auto* s = find_as<set_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   if (s == nullptr)
@@ -59,7 +40,7 @@ std::string w_srem(keyspace& ks, const args_t& a, const exec_env&) {
 
 std::string r_smembers(const keyspace& ks, const args_t& a, const exec_env&) {
   bool wrong = false;
-  auto* s = get_set(ks, a[1], wrong);
+  auto* s = find_as<set_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   return s ? bulk_array(*s) : array_header(0);
@@ -68,7 +49,7 @@ std::string r_smembers(const keyspace& ks, const args_t& a, const exec_env&) {
 std::string r_sismember(const keyspace& ks, const args_t& a,
                         const exec_env&) {
   bool wrong = false;
-  auto* s = get_set(ks, a[1], wrong);
+  auto* s = find_as<set_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   return integer(s && s->count(a[2]) > 0 ? 1 : 0);
@@ -77,7 +58,7 @@ std::string r_sismember(const keyspace& ks, const args_t& a,
 std::string r_smismember(const keyspace& ks, const args_t& a,
                          const exec_env&) {
   bool wrong = false;
-  auto* s = get_set(ks, a[1], wrong);
+  auto* s = find_as<set_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   std::string out = array_header(a.size() - 2);
@@ -88,7 +69,7 @@ std::string r_smismember(const keyspace& ks, const args_t& a,
 
 std::string r_scard(const keyspace& ks, const args_t& a, const exec_env&) {
   bool wrong = false;
-  auto* s = get_set(ks, a[1], wrong);
+  auto* s = find_as<set_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   return integer(s ? static_cast<int64_t>(s->size()) : 0);
@@ -114,7 +95,7 @@ std::string w_spop(keyspace& ks, const args_t& a, const exec_env& env) {
   if (has_count && (!parse_int(a[2], count) || count < 0))
     return err("ERR value is out of range, must be positive");
   bool wrong = false;
-  auto* s = get_set(ks, a[1], wrong);
+  auto* s = find_as<set_t>(ks, a[1], wrong);
   if (s == nullptr && !wrong)
     return has_count ? array_header(0) : nil();
   if (wrong)
@@ -143,7 +124,7 @@ std::string r_srandmember(const keyspace& ks, const args_t& a,
       return err("ERR value is out of range");
   }
   bool wrong = false;
-  auto* s = get_set(ks, a[1], wrong);
+  auto* s = find_as<set_t>(ks, a[1], wrong);
   if (s == nullptr && !wrong)
     return has_count ? array_header(0) : nil();
   if (wrong)
@@ -170,7 +151,7 @@ set_t combine(const keyspace& ks, set_op op, const args_t& a, size_t first,
   // Every key's type is checked before any is used (Redis 7).
   for (size_t i = first; i < end; ++i) {
     bool wrong = false;
-    get_set(ks, a[i], wrong);
+    find_as<set_t>(ks, a[i], wrong);
     if (wrong) {
       error = err(wrongtype);
       return {};
@@ -178,7 +159,7 @@ set_t combine(const keyspace& ks, set_op op, const args_t& a, size_t first,
   }
   for (size_t i = first; i < end; ++i) {
     bool wrong = false;
-    auto* s = get_set(ks, a[i], wrong);
+    auto* s = find_as<set_t>(ks, a[i], wrong);
     if (op == set_op::inter) {
       if (s == nullptr)
         return {}; // Empty, whatever the remaining keys hold.
@@ -239,9 +220,7 @@ std::string w_setop_store(keyspace& ks, const args_t& a, const exec_env&) {
 std::string r_sintercard(const keyspace& ks, const args_t& a,
                          const exec_env&) {
   int64_t numkeys = 0;
-  if (!parse_int(a[1], numkeys))
-    return err(not_integer);
-  if (numkeys <= 0)
+  if (!parse_int(a[1], numkeys) || numkeys <= 0)
     return err("ERR numkeys should be greater than 0");
   if (numkeys > static_cast<int64_t>(a.size()) - 2)
     return err("ERR Number of keys can't be greater than number of args");
@@ -267,8 +246,8 @@ std::string r_sintercard(const keyspace& ks, const args_t& a,
 
 std::string w_smove(keyspace& ks, const args_t& a, const exec_env&) {
   bool wrong_src = false, wrong_dst = false;
-  auto* src = get_set(ks, a[1], wrong_src);
-  get_set(ks, a[2], wrong_dst);
+  auto* src = find_as<set_t>(ks, a[1], wrong_src);
+  find_as<set_t>(ks, a[2], wrong_dst);
   if (src == nullptr && !wrong_src)
     return integer(0);
   if (wrong_src || wrong_dst)
@@ -279,7 +258,7 @@ std::string w_smove(keyspace& ks, const args_t& a, const exec_env&) {
   if (m->erase(a[3]) == 0)
     return integer(0);
   ks.modified(a[1]);
-  set_for_write(ks, a[2])->insert(a[3]);
+  find_or_create<set_t>(ks, a[2])->insert(a[3]);
   ks.modified(a[2]);
   return integer(1);
 }
@@ -292,7 +271,7 @@ std::string r_sscan(const keyspace& ks, const args_t& a, const exec_env&) {
   if (auto e = parse_scan_options(a, 3, false, opt); !e.empty())
     return e;
   bool wrong = false;
-  auto* s = get_set(ks, a[1], wrong);
+  auto* s = find_as<set_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   // The whole set in one reply, cursor 0 (as Redis does for small ones).

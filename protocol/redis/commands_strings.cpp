@@ -9,24 +9,9 @@ namespace paxoskv::redis {
 
 namespace {
 
-/// The live string at `key`: null with `wrong` false if absent, or with
-/// `wrong` true if it holds another type.
-const std::string* get_string(const keyspace& ks, const std::string& key,
-                              bool& wrong) {
-  wrong = false;
-  auto* o = ks.find(key);
-  if (o == nullptr)
-    return nullptr;
-  if (o->type() != kind::string) {
-    wrong = true;
-    return nullptr;
-  }
-  return o->str();
-}
-
 std::string r_get(const keyspace& ks, const args_t& a, const exec_env&) {
   bool wrong = false;
-  auto* s = get_string(ks, a[1], wrong);
+  auto* s = find_as<std::string>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   return s ? bulk(*s) : nil();
@@ -34,7 +19,7 @@ std::string r_get(const keyspace& ks, const args_t& a, const exec_env&) {
 
 std::string r_strlen(const keyspace& ks, const args_t& a, const exec_env&) {
   bool wrong = false;
-  auto* s = get_string(ks, a[1], wrong);
+  auto* s = find_as<std::string>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   return integer(s ? static_cast<int64_t>(s->size()) : 0);
@@ -44,7 +29,7 @@ std::string r_mget(const keyspace& ks, const args_t& a, const exec_env&) {
   std::string out = array_header(a.size() - 1);
   for (size_t i = 1; i < a.size(); ++i) {
     bool wrong = false;
-    auto* s = get_string(ks, a[i], wrong);
+    auto* s = find_as<std::string>(ks, a[i], wrong);
     out += s ? bulk(*s) : nil();
   }
   return out;
@@ -55,7 +40,7 @@ std::string r_getrange(const keyspace& ks, const args_t& a, const exec_env&) {
   if (!parse_int(a[2], start) || !parse_int(a[3], end))
     return err(not_integer);
   bool wrong = false;
-  auto* s = get_string(ks, a[1], wrong);
+  auto* s = find_as<std::string>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   if (start < 0 && end < 0 && start > end)
@@ -125,7 +110,7 @@ std::string w_set(keyspace& ks, const args_t& a, const exec_env&) {
       return e;
   }
   bool wrong = false;
-  auto* old = get_string(ks, a[1], wrong);
+  auto* old = find_as<std::string>(ks, a[1], wrong);
   if (get && wrong)
     return err(wrongtype);
   bool exists = ks.find(a[1]) != nullptr;
@@ -174,7 +159,7 @@ std::string w_mset(keyspace& ks, const args_t& a, const exec_env&) {
 
 std::string w_getset(keyspace& ks, const args_t& a, const exec_env&) {
   bool wrong = false;
-  auto* old = get_string(ks, a[1], wrong);
+  auto* old = find_as<std::string>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   auto reply = old ? bulk(*old) : nil();
@@ -184,7 +169,7 @@ std::string w_getset(keyspace& ks, const args_t& a, const exec_env&) {
 
 std::string w_getdel(keyspace& ks, const args_t& a, const exec_env&) {
   bool wrong = false;
-  auto* old = get_string(ks, a[1], wrong);
+  auto* old = find_as<std::string>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   if (old == nullptr)
@@ -217,7 +202,7 @@ std::string w_getex(keyspace& ks, const args_t& a, const exec_env&) {
       return e;
   }
   bool wrong = false;
-  auto* s = get_string(ks, a[1], wrong);
+  auto* s = find_as<std::string>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   if (s == nullptr)
@@ -250,7 +235,7 @@ std::string w_incr(keyspace& ks, const args_t& a, const exec_env&) {
     }
   }
   bool wrong = false;
-  auto* s = get_string(ks, a[1], wrong);
+  auto* s = find_as<std::string>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   int64_t current = 0;
@@ -271,7 +256,7 @@ std::string w_incr(keyspace& ks, const args_t& a, const exec_env&) {
 
 std::string w_incrbyfloat(keyspace& ks, const args_t& a, const exec_env&) {
   bool wrong = false;
-  auto* s = get_string(ks, a[1], wrong);
+  auto* s = find_as<std::string>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   long double current = 0, delta = 0;
@@ -292,7 +277,7 @@ std::string w_incrbyfloat(keyspace& ks, const args_t& a, const exec_env&) {
 
 std::string w_append(keyspace& ks, const args_t& a, const exec_env&) {
   bool wrong = false;
-  auto* s = get_string(ks, a[1], wrong);
+  auto* s = find_as<std::string>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   if (s == nullptr) {
@@ -314,7 +299,7 @@ std::string w_setrange(keyspace& ks, const args_t& a, const exec_env&) {
   if (offset < 0)
     return err("ERR offset is out of range");
   bool wrong = false;
-  auto* s = get_string(ks, a[1], wrong);
+  auto* s = find_as<std::string>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
   auto& v = a[3];

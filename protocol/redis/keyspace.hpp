@@ -137,6 +137,30 @@ private:
   mutable uint64_t now_ = 0;
 };
 
+/// The live value of type T (std::string, hash_t, list_t, set_t) at `key`:
+/// null if absent, or with `wrong` set if another type holds it.
+template <class T>
+const T* find_as(const keyspace& ks, const std::string& key, bool& wrong) {
+  wrong = false;
+  auto* o = ks.find(key);
+  if (o == nullptr)
+    return nullptr;
+  auto* v = std::get_if<T>(&o->value);
+  wrong = v == nullptr;
+  return v;
+}
+
+/// The value of type T at `key` to change, created empty when absent (the
+/// caller checked the type with find_as).
+template <class T>
+T* find_or_create(keyspace& ks, const std::string& key) {
+  if (auto* o = ks.find_mut(key))
+    return std::get_if<T>(&o->value);
+  object n;
+  n.value = T{};
+  return std::get_if<T>(&ks.put(key, std::move(n)).value);
+}
+
 /// Redis's glob-style pattern match (KEYS, SCAN MATCH).
 bool glob_match(std::string_view pattern, std::string_view s,
                 bool nocase = false);

@@ -37,6 +37,12 @@ std::string redis_gen::integer() {
   return ints[pick(16)];
 }
 
+std::string redis_gen::ttl() {
+  static const char* odd[] = {"0", "-1", "x", "1.5", "9223372036854775807",
+                              "-9223372036854775808"};
+  return chance(70) ? std::to_string(1000 + pick(10000)) : odd[pick(6)];
+}
+
 std::string redis_gen::field() {
   static const char* f[] = {"f0", "f1", "f2", "f3", "n"};
   return f[pick(5)];
@@ -60,8 +66,7 @@ request redis_gen::string_cmd() {
           std::string o = opts[pick(9)];
           r.push_back(chance(50) ? o : std::string(o == "BAD" ? "bad" : o));
           if (o == "EX")
-            r.push_back(chance(90) ? std::to_string(1000 + pick(10000))
-                                   : integer());
+            r.push_back(ttl());
           else if (o == "PX")
             r.push_back(std::to_string(1000000 + pick(1000000)));
           else if (o == "EXAT")
@@ -78,7 +83,7 @@ request redis_gen::string_cmd() {
       return {"SETNX", key(), value()};
     case 4:
       return {chance(50) ? "SETEX" : "PSETEX", key(),
-              chance(85) ? std::to_string(100000 + pick(100000)) : integer(),
+              chance(85) ? std::to_string(100000 + pick(100000)) : ttl(),
               value()};
     case 5:
       return {"GETSET", key(), value()};
@@ -186,7 +191,7 @@ request redis_gen::key_cmd() {
       std::string name = names[pick(4)];
       std::string when;
       if (name == "EXPIRE")
-        when = chance(85) ? std::to_string(1000 + pick(1000)) : integer();
+        when = ttl();
       else if (name == "PEXPIRE")
         when = std::to_string(1000000 + pick(1000000));
       else if (name == "EXPIREAT")

@@ -55,6 +55,10 @@ private:
   std::string key();
   std::string value();
   std::string integer();
+  /// An expiry argument: long (1,000 s or more) or invalid, never a few
+  /// seconds, which would expire at slightly different moments on the two
+  /// systems (short expiry has steps of its own that wait for it).
+  std::string ttl();
   std::string field();
   std::string member();
   request string_cmd();
