@@ -132,9 +132,12 @@ TEST_CASE("redis-cli writes on one node and reads on every other") {
   CHECK(redis(c, 3, {"exists", "a", "b", "zz"}).out == "2\n");
   CHECK(redis(c, 2, {"del", "a", "b"}).out == "2\n");
   CHECK(redis(c, 1, {"dbsize"}).out == "1\n");
-  CHECK(redis(c, 1, {"set", "k", "v", "ex", "10"}).out.find("expiry is not "
-                                                          "supported")
-        != std::string::npos);
+  // Expiry, set on one node, seen on the others.
+  CHECK(redis(c, 1, {"set", "k", "v", "ex", "10"}).out == "OK\n");
+  for (auto n : c.nodes()) {
+    auto ttl = redis(c, n, {"ttl", "k"}).out;
+    CHECK((ttl == "10\n" || ttl == "9\n"));
+  }
   CHECK(redis(c, 1, {"nosuchcommand"}).out.find("ERR unknown command")
         != std::string::npos);
   CHECK(redis(c, 1, {"get"}).out.find("wrong number of arguments")
