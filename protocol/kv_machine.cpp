@@ -178,23 +178,22 @@ void kv_machine::bind_keyspace() {
 void kv_machine::on_touched(const std::string* key) {
   if (watchers_.empty())
     return;
-  auto mark = [this](uint64_t client) {
-    auto s = sessions_.find(client);
-    if (s != sessions_.end() && !s->second.watch_dirty) {
-      s->second.watch_dirty = true;
-      note_watch(client);
-    }
-  };
-  if (key == nullptr) {
-    for (auto& [k, clients] : watchers_)
-      for (auto c : clients)
-        mark(c);
-    return;
-  }
   auto w = watchers_.find(*key);
-  if (w != watchers_.end())
-    for (auto c : w->second)
-      mark(c);
+  if (w == watchers_.end())
+    return;
+  bool gone = ks_.objects().count(*key) == 0;
+  for (auto client : w->second) {
+    auto s = sessions_.find(client);
+    if (s == sessions_.end() || s->second.watch_dirty)
+      continue;
+    // A key already expired (or absent) when watched that is now deleted
+    // did not change, as Redis sees it.
+    auto k = s->second.watched.find(*key);
+    if (gone && k != s->second.watched.end() && !k->second)
+      continue;
+    s->second.watch_dirty = true;
+    note_watch(client);
+  }
 }
 
 void kv_machine::note_watch(uint64_t client) {

@@ -155,6 +155,19 @@ TEST_CASE("WATCH: a change by another client, or an expiry, fails EXEC") {
   f.one(t0, {"SET", "e", "1", "PX", "100"});
   f.one(t0, {"WATCH", "e"});
   CHECK(f.one(t0 + 100, {"EXEC", "3", "SET", "z", "1"}) == "*-1\r\n");
+  // A key already expired when watched, reclaimed before EXEC: no change.
+  f.one(t0 + 100, {"SET", "gone", "1", "PX", "10"});
+  // (It is reclaimed at the end of the WATCH's own slot.)
+  f.one(t0 + 200, {"WATCH", "gone"});
+  CHECK(f.one(t0 + 200, {"EXEC", "1", "PING"}) == "*1\r\n+PONG\r\n");
+  // FLUSHALL changes the keys it deletes, not the ones that did not exist.
+  f.one(t0 + 100, {"WATCH", "k", "absent"});
+  f.one(t0 + 100, {"FLUSHALL"}, 2);
+  CHECK(f.one(t0 + 100, {"EXEC", "1", "PING"}) == "*-1\r\n");
+  f.one(t0 + 100, {"WATCH", "absent"});
+  f.one(t0 + 100, {"FLUSHALL"}, 2);
+  CHECK(f.one(t0 + 100, {"EXEC", "1", "PING"}) == "*1\r\n+PONG\r\n");
+  f.one(t0 + 100, {"SET", "k", "1"});
   // UNWATCH forgets: a later change by another client no longer matters.
   f.one(t0 + 100, {"WATCH", "k"});
   f.one(t0 + 100, {"UNWATCH"});

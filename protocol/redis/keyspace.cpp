@@ -200,12 +200,15 @@ void keyspace::modified(const std::string& key) {
 }
 
 void keyspace::clear() {
-  for (auto& [k, o] : objects_)
+  // Each key held is touched (as in Redis, a WATCH of a key that did not
+  // exist survives FLUSHALL).
+  for (auto& [k, o] : objects_) {
     dirty_.insert(k);
+    if (on_touch)
+      on_touch(&k);
+  }
   objects_.clear();
   expiries_.clear();
-  if (on_touch)
-    on_touch(nullptr);
 }
 
 size_t keyspace::live_count() const {

@@ -119,8 +119,7 @@ public:
 
   /// Keys changed since the last call (their records must be rewritten).
   std::set<std::string> take_dirty();
-  /// Called with each key written or deleted (WATCH), and with no key for
-  /// all of them (FLUSHALL).
+  /// Called with each key written or deleted (WATCH).
   std::function<void(const std::string*)> on_touch;
 
   /// Loading: adds a key as stored (no notes).
