@@ -537,3 +537,37 @@ TEST_CASE("a cluster with a 4 MiB map takes 200,000 SETs over 1,000 keys: "
     CHECK(log_text(c, n).find("full") == std::string::npos);
   }
 }
+
+TEST_CASE("typed values, expiry and scripts survive a restart of every node") {
+  cluster c({{1}, {2}, {3}}, 50, {}, 3000);
+  REQUIRE(ready_cluster(c) != 0);
+  CHECK(redis(c, 1, {"set", "ttl", "v", "ex", "1000"}).out == "OK\n");
+  CHECK(redis(c, 1, {"set", "short", "v", "px", "1500"}).out == "OK\n");
+  CHECK(redis(c, 2, {"hset", "h", "f", "1", "g", "2"}).out == "2\n");
+  CHECK(redis(c, 3, {"rpush", "l", "a", "b"}).out == "2\n");
+  CHECK(redis(c, 1, {"sadd", "s", "x"}).out == "1\n");
+  auto sha = redis(c, 1, {"script", "load", "return redis.call('GET', KEYS[1])"})
+               .out;
+  REQUIRE(sha.size() == 41);
+  sha.pop_back();
+  for (auto n : c.nodes())
+    c.kill(n);
+  for (auto n : c.nodes())
+    c.start(n);
+  REQUIRE(wait_for([&] { return c.leader() != 0; }, ms{30000}));
+  for (auto n : c.nodes()) {
+    CAPTURE(n);
+    REQUIRE(wait_for([&] { return redis(c, n, {"get", "ttl"}).out == "v\n"; },
+                     ms{30000}));
+    auto ttl = std::stoi(redis(c, n, {"ttl", "ttl"}).out);
+    CHECK((ttl > 900 && ttl <= 1000));
+    CHECK(redis(c, n, {"hget", "h", "g"}).out == "2\n");
+    CHECK(redis(c, n, {"lrange", "l", "0", "-1"}).out == "a\nb\n");
+    CHECK(redis(c, n, {"type", "s"}).out == "set\n");
+    CHECK(redis(c, n, {"evalsha", sha, "1", "ttl"}).out == "v\n");
+    // Its deadline passed (during the restart or soon after): gone on
+    // every node, whatever the read level.
+    CHECK(wait_for([&] { return redis(c, n, {"exists", "short"}).out == "0\n"; },
+                   ms{10000}));
+  }
+}
