@@ -6,9 +6,12 @@
 #include <cstdint>
 
 #include "protocol/codec.hpp"
+#include "protocol/kv_records.hpp"
 #include "protocol/redis/commands.hpp"
 
 namespace paxoskv {
+
+using namespace kv_records;
 
 namespace {
 
@@ -22,77 +25,6 @@ command_result integer(int64_t n) {
 
 command_result error(const char* text) {
   return {result_kind::error, text, 0};
-}
-
-/// Record keys of the durable form (see kv_machine.hpp).
-constexpr char clock_prefix = 'c';
-constexpr char data_prefix = 'k';
-constexpr char object_prefix = 'o';
-constexpr char watch_prefix = 'w';
-constexpr char script_prefix = 'x';
-constexpr char session_prefix = 's';
-constexpr char reply_prefix = 'r';
-constexpr char tombstone_prefix = 't';
-constexpr char membership_prefix = 'm';
-const std::string membership_record(1, membership_prefix);
-const std::string clock_record(1, clock_prefix);
-
-std::string data_record(const std::string& key) {
-  std::string r(1, data_prefix);
-  r += key;
-  return r;
-}
-
-std::string object_record(const std::string& key) {
-  std::string r(1, object_prefix);
-  r += key;
-  return r;
-}
-
-std::string watch_record(uint64_t client) {
-  std::string r(1, watch_prefix);
-  codec::put_u64(r, client);
-  return r;
-}
-
-std::string u64_value(uint64_t x) {
-  std::string v;
-  codec::put_u64(v, x);
-  return v;
-}
-
-/// Mixes a command's identity into a seed (SPOP, RANDOMKEY in the log).
-uint64_t command_seed(slot_t slot, const command& c, uint64_t salt) {
-  uint64_t h = slot * 0x9e3779b97f4a7c15ull ^ c.client_id;
-  h = (h ^ (h >> 31)) * 0xbf58476d1ce4e5b9ull ^ c.sequence;
-  h = (h ^ (h >> 29)) * 0x94d049bb133111ebull ^ salt;
-  return h ^ (h >> 32);
-}
-
-std::string session_record(uint64_t client) {
-  std::string r(1, session_prefix);
-  codec::put_u64(r, client);
-  return r;
-}
-
-std::string tombstone_record(uint64_t client) {
-  std::string r(1, tombstone_prefix);
-  codec::put_u64(r, client);
-  return r;
-}
-
-std::string session_value(uint64_t applied_upto, slot_t last_slot) {
-  std::string v;
-  codec::put_u64(v, applied_upto);
-  codec::put_u64(v, last_slot);
-  return v;
-}
-
-std::string reply_record(uint64_t client, uint64_t sequence) {
-  std::string r(1, reply_prefix);
-  codec::put_u64(r, client);
-  codec::put_u64(r, sequence);
-  return r;
 }
 
 } // namespace
@@ -158,85 +90,6 @@ void kv_machine::expire(slot_t slot) {
 void kv_machine::note(std::string record, std::optional<std::string> value) {
   changes_.records[std::move(record)] = std::move(value);
   dirty_ = true;
-}
-
-std::string kv_machine::watch_value(const session& s) {
-  std::string v;
-  codec::put_u8(v, s.watch_dirty ? 1 : 0);
-  codec::put_u32(v, static_cast<uint32_t>(s.watched.size()));
-  for (auto& [k, live] : s.watched) {
-    codec::put_bytes(v, k);
-    codec::put_u8(v, live ? 1 : 0);
-  }
-  return v;
-}
-
-void kv_machine::bind_keyspace() {
-  ks_.on_touch = [this](const std::string* key) { on_touched(key); };
-}
-
-void kv_machine::on_touched(const std::string* key) {
-  if (watchers_.empty())
-    return;
-  auto w = watchers_.find(*key);
-  if (w == watchers_.end())
-    return;
-  bool gone = ks_.objects().count(*key) == 0;
-  for (auto client : w->second) {
-    auto s = sessions_.find(client);
-    if (s == sessions_.end() || s->second.watch_dirty)
-      continue;
-    // A key already expired (or absent) when watched that is now deleted
-    // did not change, as Redis sees it.
-    auto k = s->second.watched.find(*key);
-    if (gone && k != s->second.watched.end() && !k->second)
-      continue;
-    s->second.watch_dirty = true;
-    note_watch(client);
-  }
-}
-
-void kv_machine::note_watch(uint64_t client) {
-  auto s = sessions_.find(client);
-  if (s == sessions_.end() || s->second.watched.empty()) {
-    note(watch_record(client), std::nullopt);
-    return;
-  }
-  note(watch_record(client), watch_value(s->second));
-}
-
-std::string kv_machine::watch(uint64_t client,
-                              const std::vector<std::string>& keys) {
-  auto& s = sessions_[client];
-  size_t added = 0;
-  for (size_t i = 1; i < keys.size(); ++i)
-    added += s.watched.count(keys[i]) == 0 ? 1 : 0;
-  if (s.watched.size() + added > cfg_.watched_keys_max)
-    return redis::err("ERR too many watched keys (the limit is "
-                      + std::to_string(cfg_.watched_keys_max)
-                      + " per connection); nothing watched");
-  for (size_t i = 1; i < keys.size(); ++i)
-    if (s.watched.emplace(keys[i], ks_.find(keys[i]) != nullptr).second)
-      watchers_[keys[i]].insert(client);
-  note_watch(client);
-  return redis::ok();
-}
-
-void kv_machine::unwatch(uint64_t client) {
-  auto s = sessions_.find(client);
-  if (s == sessions_.end())
-    return;
-  if (s->second.watched.empty() && !s->second.watch_dirty)
-    return;
-  for (auto& [k, live] : s->second.watched)
-    if (auto w = watchers_.find(k); w != watchers_.end()) {
-      w->second.erase(client);
-      if (w->second.empty())
-        watchers_.erase(w);
-    }
-  s->second.watched.clear();
-  s->second.watch_dirty = false;
-  note_watch(client);
 }
 
 void kv_machine::flush_keys() {
@@ -607,123 +460,6 @@ command_result kv_machine::execute(slot_t slot, const command& c) {
   if (c.op == op_code::redis)
     return execute_redis(slot, c);
   return execute_native(c);
-}
-
-command_result kv_machine::execute_redis(slot_t slot, const command& c) {
-  if (c.args.empty())
-    return {result_kind::raw, redis::err("ERR empty command"), 0};
-  auto name = redis::upper(c.args[0]);
-  std::string reply;
-  if (name == "EXEC")
-    reply = exec_transaction(slot, c);
-  else if (name == "WATCH" && c.args.size() >= 2)
-    reply = watch(c.client_id, c.args);
-  else if (name == "UNWATCH" && c.args.size() == 1)
-    reply = (unwatch(c.client_id), redis::ok());
-  else if ((name == "EVAL" || name == "EVALSHA") && c.args.size() >= 3)
-    reply = scripting(c.args, command_seed(slot, c, 0));
-  else if (name == "SCRIPT" && c.args.size() >= 2)
-    reply = scripting(c.args, command_seed(slot, c, 0));
-  else
-    reply = redis::run_command(ks_, c.args, {command_seed(slot, c, 0)});
-  return {result_kind::raw, std::move(reply), 0};
-}
-
-std::string kv_machine::exec_transaction(slot_t slot, const command& c) {
-  // EXEC's arguments: each queued command as its argument count, then its
-  // arguments ("EXEC", "3", "SET", "k", "v", "2", "GET", "k").
-  std::vector<std::vector<std::string>> queued;
-  auto& a = c.args;
-  for (size_t i = 1; i < a.size();) {
-    int64_t n = 0;
-    if (!redis::parse_int(a[i], n) || n < 1
-        || static_cast<uint64_t>(n) > a.size() - i - 1)
-      return redis::err("ERR malformed transaction");
-    queued.emplace_back(a.begin() + static_cast<long>(i) + 1,
-                        a.begin() + static_cast<long>(i) + 1 + n);
-    i += 1 + static_cast<size_t>(n);
-  }
-  auto s = sessions_.find(c.client_id);
-  bool aborted = false;
-  if (s != sessions_.end()) {
-    aborted = s->second.watch_dirty;
-    // A key live when watched and expired since counts as changed.
-    for (auto& [k, live] : s->second.watched)
-      aborted = aborted || (live && ks_.find(k) == nullptr);
-    unwatch(c.client_id);
-  }
-  if (aborted)
-    return redis::nil_array();
-  std::string out = redis::array_header(queued.size());
-  for (size_t i = 0; i < queued.size(); ++i) {
-    auto& q = queued[i];
-    auto* spec = redis::find_command(redis::upper(q[0]));
-    if (spec != nullptr && spec->has(redis::flag_script))
-      out += scripting(q, command_seed(slot, c, i + 1));
-    else if (spec != nullptr && spec->has(redis::flag_session))
-      out += redis::err("ERR " + redis::upper(q[0])
-                        + " is not allowed inside a transaction");
-    else
-      out += redis::run_command(ks_, q, {command_seed(slot, c, i + 1)});
-  }
-  return out;
-}
-
-std::string kv_machine::scripting(const std::vector<std::string>& a,
-                                  uint64_t seed) {
-  auto name = redis::upper(a[0]);
-  if (name == "SCRIPT") {
-    auto sub = redis::upper(a[1]);
-    if (sub == "LOAD" && a.size() == 3) {
-      auto e = redis::compile_error(a[2]);
-      return e.empty() ? redis::bulk(scripts_.add(a[2])) : e;
-    }
-    if (sub == "EXISTS" && a.size() >= 3) {
-      std::string out = redis::array_header(a.size() - 2);
-      for (size_t i = 2; i < a.size(); ++i)
-        out += redis::integer(scripts_.find(redis::lower(a[i])) ? 1 : 0);
-      return out;
-    }
-    if (sub == "FLUSH" && a.size() <= 3) {
-      if (a.size() == 3 && !redis::iequals(a[2], "ASYNC")
-          && !redis::iequals(a[2], "SYNC"))
-        return redis::err(redis::syntax_error);
-      scripts_.clear();
-      return redis::ok();
-    }
-    if (sub == "KILL" && a.size() == 2)
-      return redis::err("NOTBUSY No scripts in execution right now.");
-    if (sub == "LOAD" || sub == "EXISTS" || sub == "FLUSH" || sub == "KILL")
-      return redis::err("ERR wrong number of arguments for 'script|"
-                        + redis::lower(a[1]) + "' command");
-    return redis::err("ERR unknown subcommand '" + a[1].substr(0, 128)
-                      + "'. Try SCRIPT HELP.");
-  }
-  int64_t numkeys = 0;
-  if (!redis::parse_int(a[2], numkeys))
-    return redis::err(redis::not_integer);
-  if (numkeys < 0)
-    return redis::err("ERR Number of keys can't be negative");
-  if (static_cast<uint64_t>(numkeys) > a.size() - 3)
-    return redis::err(
-      "ERR Number of keys can't be greater than number of args");
-  std::vector<std::string> keys(a.begin() + 3, a.begin() + 3 + numkeys);
-  std::vector<std::string> argv(a.begin() + 3 + numkeys, a.end());
-  std::string body;
-  std::string sha;
-  if (name == "EVAL") {
-    body = a[1];
-    if (auto e = redis::compile_error(body); !e.empty())
-      return e;
-    sha = scripts_.add(body);
-  } else {
-    sha = redis::lower(a[1]);
-    auto* known = scripts_.find(sha);
-    if (known == nullptr)
-      return redis::err("NOSCRIPT No matching script. Please use EVAL.");
-    body = *known;
-  }
-  return redis::run_script(ks_, body, sha, keys, argv, {seed});
 }
 
 command_result kv_machine::execute_native(const command& c) {
