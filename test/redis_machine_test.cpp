@@ -304,3 +304,15 @@ TEST_CASE("scripts run the same on every replica and their cache is state") {
           .find("not allowed from script")
         != std::string::npos);
 }
+
+TEST_CASE("APPEND and SETRANGE build strings of 16 MiB at most") {
+  fed f;
+  CHECK(f.one(t0, {"SETRANGE", "s", std::to_string(16 << 20), "x"})
+        == "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n");
+  CHECK(f.read({"EXISTS", "s"}) == ":0\r\n");
+  CHECK(f.one(t0, {"SETRANGE", "s", std::to_string((16 << 20) - 1), "x"})
+        == ":16777216\r\n");
+  CHECK(f.one(t0, {"APPEND", "s", "y"})
+        == "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n");
+  CHECK(f.read({"STRLEN", "s"}) == ":16777216\r\n");
+}

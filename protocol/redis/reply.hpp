@@ -28,8 +28,10 @@ inline constexpr const char* nan_or_inf
   = "ERR increment would produce NaN or Infinity";
 inline constexpr const char* must_be_positive
   = "ERR value is out of range, must be positive";
-/// The largest string a command may build (Redis: proto-max-bulk-len).
-inline constexpr uint64_t string_bytes_max = uint64_t{512} << 20;
+/// The largest string APPEND or SETRANGE may build (Redis: 512 MB). Fixed,
+/// not configured, so that every replica refuses the same commands; small
+/// enough that one command cannot make every replica allocate a lot.
+inline constexpr uint64_t string_bytes_max = uint64_t{16} << 20;
 
 inline std::string ok() {
   return "+OK\r\n";
