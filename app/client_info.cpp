@@ -137,7 +137,7 @@ void session::info(std::vector<std::string> sections) {
                              + std::to_string(srv.connections_rejected)
                              + "\r\nexpired_keys:0\r\nevicted_keys:0\r\n");
                  if (want("replication", true)) {
-                   bool leader = field_or(f, "role", "") == "leader";
+                   bool leader = field_or(f, "paxos_role", "") == "leader";
                    auto applied = field_or(f, "applied_index", "0");
                    std::string body = std::string("role:")
                                       + (leader ? "master" : "slave") + "\r\n";
@@ -220,7 +220,7 @@ void session::role() {
                       auto f = fields_of(paxos);
                       auto applied = std::stoll(field_or(f, "applied_index", "0"));
                       std::string out;
-                      if (field_or(f, "role", "") == "leader") {
+                      if (field_or(f, "paxos_role", "") == "leader") {
                         std::vector<std::pair<std::string, std::string>> rows;
                         for (auto& [k, v] : f)
                           if (k.rfind("acceptor_", 0) == 0) {

@@ -69,7 +69,8 @@ void info_proposer(caf::event_based_actor* self, role_handles roles,
   self->request(roles.proposer, status_timeout, status_atom_v)
     .then(
       [self, roles, st](proposer_status& p) {
-        st->text += std::string("role:")
+        // paxos_role: INFO replication's `role` is Redis's master/slave.
+        st->text += std::string("paxos_role:")
                     + (p.phase == "leading" ? "leader" : "follower") + "\r\n"
                     + "proposer_phase:" + p.phase + "\r\n"
                     + "ballot:" + to_string(p.current_ballot) + "\r\n"

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <cstring>
 #include <fcntl.h>
@@ -68,16 +69,34 @@ bool reap(pid_t pid, ms deadline, int* status = nullptr) {
 } // namespace
 
 uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  // A node binds the port after we pick it. A port from the ephemeral
+  // range may meanwhile become the local end of some outgoing connection
+  // (clients of tests running alongside open hundreds), and the node then
+  // fails with "address in use". So: a port below that range that the OS
+  // lets us bind now; only another test's listener picking the same one in
+  // the same instant can still take it.
+  static std::mt19937 rng{std::random_device{}()};
+  uint32_t low = 32768;
+  if (std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range"); range)
+    range >> low;
+  auto try_bind = [](uint16_t port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return ok ? ntohs(addr.sin_port) : uint16_t{0};
+  };
+  if (low > 12000)
+    for (int attempt = 0; attempt < 200; ++attempt)
+      if (auto p = try_bind(static_cast<uint16_t>(
+            10000 + rng() % (low - 10000))))
+        return p;
+  return try_bind(0); // The OS's choice.
 }
 
 bool wait_for(const std::function<bool()>& cond, ms deadline, ms poll) {

@@ -148,7 +148,12 @@ TEST_CASE("redis-cli writes on one node and reads on every other") {
   for (auto n : c.nodes()) {
     auto info = redis(c, n, {"info"}).out;
     CAPTURE(info);
-    leaders += info.find("role:leader") != std::string::npos ? 1 : 0;
+    leaders += info.find("paxos_role:leader") != std::string::npos ? 1 : 0;
+    // Redis's own field, for tools that read it.
+    CHECK(info.find(info.find("paxos_role:leader") != std::string::npos
+                      ? "\r\nrole:master"
+                      : "\r\nrole:slave")
+          != std::string::npos);
     CHECK(info.find("node:" + std::to_string(n)) != std::string::npos);
     CHECK(info.find("applied_index:") != std::string::npos);
     CHECK(info.find("peers_connected:") != std::string::npos);
