@@ -143,8 +143,15 @@ struct pair_of {
     bool same = a.type == b.type && a.nil == b.nil;
     if (same && a.type == '*' && !a.nil) {
       same = a.items.size() == b.items.size() && a.items.size() == body.size();
-      for (size_t i = 0; same && i < a.items.size(); ++i)
+      for (size_t i = 0; same && i < a.items.size(); ++i) {
         same = same_reply(body[i], a.items[i], b.items[i]);
+        // DBSIZE inside the transaction: Redis may count expired keys not
+        // reclaimed yet, so at most Redis's count (KEYS cannot be asked
+        // at that point).
+        if (!same && body[i].size() == 1 && body[i][0] == "DBSIZE"
+            && a.items[i].type == ':' && b.items[i].type == ':')
+          same = std::stoll(b.items[i].text) <= std::stoll(a.items[i].text);
+      }
     } else if (same) {
       same = a == b;
     }

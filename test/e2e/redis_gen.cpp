@@ -358,7 +358,7 @@ request redis_gen::set_cmd() {
     case 11:
       // Counts beyond any set's size: the reply is the whole set, so
       // both systems pop and answer the same members.
-      return {"SPOP", key(), chance(80) ? "100" : integer()};
+      return {"SPOP", key(), chance(80) ? "100" : count_not_drawing()};
     case 12:
       return {"SRANDMEMBER", key(), "100"};
     case 13:
@@ -372,6 +372,14 @@ request redis_gen::set_cmd() {
     default:
       return {"SADD", key(), member()};
   }
+}
+
+std::string redis_gen::count_not_drawing() {
+  // Counts that cannot pick members at random: invalid, zero, or beyond
+  // any set's size.
+  static const char* counts[] = {"0", "-1", "x", "1.5", "1000",
+                                 "9223372036854775807"};
+  return counts[pick(6)];
 }
 
 request redis_gen::script_cmd() {

@@ -68,6 +68,8 @@ private:
   request set_cmd();
   request invalid_cmd();
   request script_cmd();
+  /// A SPOP count whose answer does not depend on randomness.
+  std::string count_not_drawing();
 
   std::mt19937_64 rng_;
 };
