@@ -301,6 +301,10 @@ private:
   void command_cmd(std::vector<std::string>& req);
   void info(std::vector<std::string> sections);
   void role();
+  /// Asks the gateway for the node's status (the Paxos INFO text) and
+  /// answers this request's slot with `reply` of it, in request order.
+  void with_status(
+    std::function<std::string(session&, const std::string& paxos)> reply);
 
   tcp::socket sock_;
   client_server::impl& srv_;

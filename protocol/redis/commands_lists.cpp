@@ -9,6 +9,29 @@ namespace {
 
 const char* const positive = "ERR value is out of range, must be positive";
 
+/// An index (negative: from the tail) made absolute; false if outside.
+bool absolute_index(int64_t& index, int64_t len) {
+  if (index < 0)
+    index += len;
+  return index >= 0 && index < len;
+}
+
+/// A start..end range (negatives from the tail) clipped to the list;
+/// false if it holds nothing.
+bool clip_range(int64_t& start, int64_t& end, int64_t len) {
+  if (start < 0)
+    start = len + start;
+  if (end < 0)
+    end = len + end;
+  if (start < 0)
+    start = 0;
+  if (start > end || start >= len)
+    return false;
+  if (end >= len)
+    end = len - 1;
+  return true;
+}
+
 /// LPUSH, RPUSH, LPUSHX, RPUSHX.
 std::string w_push(keyspace& ks, const args_t& a, const exec_env&) {
   auto name = upper(a[0]);
@@ -70,17 +93,8 @@ std::string r_lrange(const keyspace& ks, const args_t& a, const exec_env&) {
   auto* l = find_as<list_t>(ks, a[1], wrong);
   if (wrong)
     return err(wrongtype);
-  auto len = static_cast<int64_t>(l ? l->size() : 0);
-  if (start < 0)
-    start = len + start;
-  if (end < 0)
-    end = len + end;
-  if (start < 0)
-    start = 0;
-  if (start > end || start >= len)
+  if (!clip_range(start, end, static_cast<int64_t>(l ? l->size() : 0)))
     return array_header(0);
-  if (end >= len)
-    end = len - 1;
   std::string out = array_header(static_cast<size_t>(end - start + 1));
   for (auto i = start; i <= end; ++i)
     out += bulk((*l)[static_cast<size_t>(i)]);
@@ -105,10 +119,7 @@ std::string r_lindex(const keyspace& ks, const args_t& a, const exec_env&) {
     return err(wrongtype);
   if (l == nullptr)
     return nil();
-  auto len = static_cast<int64_t>(l->size());
-  if (index < 0)
-    index += len;
-  if (index < 0 || index >= len)
+  if (!absolute_index(index, static_cast<int64_t>(l->size())))
     return nil();
   return bulk((*l)[static_cast<size_t>(index)]);
 }
@@ -123,10 +134,7 @@ std::string w_lset(keyspace& ks, const args_t& a, const exec_env&) {
     return err(wrongtype);
   if (l == nullptr)
     return err(no_such_key);
-  auto len = static_cast<int64_t>(l->size());
-  if (index < 0)
-    index += len;
-  if (index < 0 || index >= len)
+  if (!absolute_index(index, static_cast<int64_t>(l->size())))
     return err(out_of_range);
   (*ks.find_mut(a[1])->list())[static_cast<size_t>(index)] = a[3];
   ks.modified(a[1]);
@@ -176,19 +184,10 @@ std::string w_ltrim(keyspace& ks, const args_t& a, const exec_env&) {
     return err(wrongtype);
   if (l == nullptr)
     return ok();
-  auto len = static_cast<int64_t>(l->size());
-  if (start < 0)
-    start = len + start;
-  if (end < 0)
-    end = len + end;
-  if (start < 0)
-    start = 0;
   auto* m = ks.find_mut(a[1])->list();
-  if (start > end || start >= len) {
+  if (!clip_range(start, end, static_cast<int64_t>(m->size()))) {
     m->clear();
   } else {
-    if (end >= len)
-      end = len - 1;
     m->erase(m->begin() + end + 1, m->end());
     m->erase(m->begin(), m->begin() + start);
   }
