@@ -199,14 +199,15 @@ void session::info(std::vector<std::string> sections) {
 }
 
 void session::role() {
-  with_status([](session&, const std::string& paxos) {
+  with_status([](session& self, const std::string& paxos) {
     auto f = fields_of(paxos);
+    auto own = "acceptor_" + std::to_string(self.srv_.cfg.node);
     auto applied = std::stoll(field_or(f, "applied_index", "0"));
     std::string out;
     if (field_or(f, "paxos_role", "") == "leader") {
       std::vector<std::pair<std::string, std::string>> rows;
       for (auto& [k, v] : f)
-        if (k.rfind("acceptor_", 0) == 0) {
+        if (k.rfind("acceptor_", 0) == 0 && k != own) {
           auto fu = v.substr(v.find('=') + 1);
           rows.emplace_back("node" + k.substr(9),
                             fu.substr(0, fu.find(',')));
