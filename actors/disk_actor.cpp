@@ -3,9 +3,12 @@
 // It runs detached (its own thread), so an fsync never blocks CAF's
 // scheduler. Write requests that queue up while a commit runs are merged
 // into the next commit: a burst of accepts costs one fsync. It answers every
-// request, in order, once its commit returned.
+// request, in order, once its commit returned. A write of chosen marks only
+// (durable_batch::deferrable) waits up to `defer_max` for another write to
+// share its commit; a shell that holds replies behind it sends commit_atom.
 #include "actors/spawn.hpp"
 
+#include <chrono>
 #include <vector>
 
 #include <caf/actor_system.hpp>
@@ -21,7 +24,29 @@ struct disk_state {
   std::vector<std::pair<durable_batch, caf::typed_response_promise<write_done>>>
     pending;
   bool commit_scheduled = false;
+  /// A flush_atom is on its way (the deadline of deferred writes).
+  bool deferred_scheduled = false;
 };
+
+/// How long a deferrable write waits for company before it commits alone.
+constexpr auto defer_max = std::chrono::milliseconds(5);
+
+void commit_pending(disk_state& st) {
+  if (st.pending.empty())
+    return;
+  durable_batch merged;
+  for (auto& [batch, rp] : st.pending) {
+    merged.acceptor.merge(std::move(batch.acceptor));
+    if (batch.proposer_round)
+      merged.proposer_round = batch.proposer_round;
+  }
+  auto err = st.disk->commit(merged);
+  if (err)
+    log_line(log_level::error, st.node, "disk", err->message);
+  for (auto& [batch, rp] : st.pending)
+    rp.deliver(err ? write_done{false, err->message} : write_done{});
+  st.pending.clear();
+}
 
 disk_actor::behavior_type
 disk_impl(disk_actor::stateful_pointer<disk_state> self,
@@ -32,29 +57,27 @@ disk_impl(disk_actor::stateful_pointer<disk_state> self,
     [=](write_request& w) -> caf::typed_response_promise<write_done> {
       auto& st = self->state;
       auto rp = self->make_response_promise<write_done>();
+      bool defer = w.batch.deferrable();
       st.pending.emplace_back(std::move(w.batch), rp);
-      // The commit runs after every request already queued: group commit.
-      if (!st.commit_scheduled) {
+      if (defer) {
+        if (!st.commit_scheduled && !st.deferred_scheduled) {
+          st.deferred_scheduled = true;
+          self->delayed_send(self, defer_max, flush_atom_v);
+        }
+      } else if (!st.commit_scheduled) {
+        // The commit runs after every request already queued: group commit.
         st.commit_scheduled = true;
         self->send(self, commit_atom_v);
       }
       return rp;
     },
     [=](commit_atom) {
-      auto& st = self->state;
-      st.commit_scheduled = false;
-      durable_batch merged;
-      for (auto& [batch, rp] : st.pending) {
-        merged.acceptor.merge(std::move(batch.acceptor));
-        if (batch.proposer_round)
-          merged.proposer_round = batch.proposer_round;
-      }
-      auto err = st.disk->commit(merged);
-      if (err)
-        log_line(log_level::error, st.node, "disk", err->message);
-      for (auto& [batch, rp] : st.pending)
-        rp.deliver(err ? write_done{false, err->message} : write_done{});
-      st.pending.clear();
+      self->state.commit_scheduled = false;
+      commit_pending(self->state);
+    },
+    [=](flush_atom) {
+      self->state.deferred_scheduled = false;
+      commit_pending(self->state);
     },
   };
 }

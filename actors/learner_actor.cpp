@@ -27,6 +27,13 @@ struct learner_shell_state {
   state_actor writer;
   /// The last state write error (empty: writing works).
   std::string state_error;
+  /// State machine changes not yet handed to the writer, merged (the last
+  /// change per record), and whether a write is with the writer. Changes
+  /// leave once per tick, or at once when this many records wait: a
+  /// commit per applied slot would cost an fsync'd LMDB commit (about ten
+  /// pages) per client batch, for a state the log still holds anyway.
+  std::optional<state_write> unsent;
+  bool writing = false;
   /// Requests waiting for their answer, by (client id, request number).
   std::map<std::pair<uint64_t, uint64_t>,
            caf::typed_response_promise<client_reply>>
@@ -43,27 +50,51 @@ uint32_t ticks_for(const learner_shell_config& cfg,
   return static_cast<uint32_t>(std::max<int64_t>(1, t));
 }
 
-void write_state(learner_pointer self, state_write w) {
+/// Records waiting in `unsent` that make it leave before the next tick.
+constexpr size_t state_records_eager = 4096;
+
+/// Hands the changes not yet sent to the state writer, unless a write is
+/// still with it (one at a time: what arrives meanwhile is merged).
+void flush_state(learner_pointer self) {
   auto& st = self->state;
-  if (!st.writer) {
-    st.core->on_state_durable(w.applied); // Memory only (tests).
+  if (st.writing || !st.unsent)
     return;
-  }
+  st.writing = true;
+  auto w = std::move(*st.unsent);
+  st.unsent.reset();
   self->request(st.writer, caf::infinite, state_write_request{std::move(w)})
     .then(
       [self](state_done& d) {
         auto& st = self->state;
+        st.writing = false;
         if (d.ok) {
           st.core->on_state_durable(d.applied);
           st.state_error.clear();
         } else {
           st.state_error = d.error;
         }
+        if (st.unsent && st.unsent->records.size() >= state_records_eager)
+          flush_state(self);
       },
       [self](caf::error& err) {
+        self->state.writing = false;
         self->state.state_error = "the state writer stopped: "
                                   + self->system().render(err);
       });
+}
+
+void write_state(learner_pointer self, state_write w) {
+  auto& st = self->state;
+  if (!st.writer) {
+    st.core->on_state_durable(w.applied); // Memory only (tests).
+    return;
+  }
+  if (st.unsent)
+    st.unsent->merge(std::move(w));
+  else
+    st.unsent = std::move(w);
+  if (st.unsent->records.size() >= state_records_eager)
+    flush_state(self);
 }
 
 void handle(learner_pointer self, learner_node_step step);
@@ -107,6 +138,10 @@ void handle(learner_pointer self, learner_node_step step) {
   auto& st = self->state;
   if (step.state)
     write_state(self, std::move(*step.state));
+  // An installed snapshot replaces the whole state: changes not yet sent
+  // are older than it (the writer drops those it holds, too).
+  if (step.install_snapshot)
+    st.unsent.reset();
   snapshot_work(self, step);
   for (auto& a : step.answers) {
     auto i = st.waiting.find({a.client_id, a.request});
@@ -167,6 +202,7 @@ learner_shell(learner_pointer self, learner_shell_config cfg,
     },
     [=](tick_atom) {
       handle(self, self->state.core->on_tick());
+      flush_state(self);
       self->delayed_send(self, self->state.cfg.tick, tick_atom_v);
     },
     [=](route_table& r) {

@@ -156,7 +156,7 @@ using state_actor = caf::typed_actor<
 /// The detached actor that owns a process's store and group-commits.
 using disk_actor = caf::typed_actor<
   caf::replies_to<write_request>::with<write_done>,
-  caf::reacts_to<commit_atom>>;
+  caf::reacts_to<commit_atom>, caf::reacts_to<flush_atom>>;
 
 /// The role actors one process hosts for one node (invalid handle: the
 /// role is not hosted there). Answers a directory lookup across the network.

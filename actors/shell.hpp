@@ -111,9 +111,11 @@ bool send_envelope(Self* self, const route_table& routes, envelope e) {
 class durable_outbox {
 public:
   /// Registers a step's effects. `issue(batch, seq)` must send the write
-  /// to the disk actor and call `written(seq, ok)` when it answers.
+  /// to the disk actor and call `written(seq, ok)` when it answers. True
+  /// when replies now wait for an earlier write: the disk actor should
+  /// commit without waiting for company (a deferrable write may be held).
   template <class Write>
-  void add(durable_step<Write>&& step, const std::function<void(envelope)>& send,
+  bool add(durable_step<Write>&& step, const std::function<void(envelope)>& send,
            const std::function<void(durable_batch, uint64_t)>& issue) {
     for (auto& e : step.send_now)
       send(std::move(e));
@@ -125,13 +127,16 @@ public:
       issue(std::move(b), seq);
     } else if (!step.after_write.empty()) {
       // No write of its own: the replies wait for every earlier write.
-      if (issued_ == done_)
+      if (issued_ == done_) {
         for (auto& e : step.after_write)
           send(std::move(e));
-      else
+      } else {
         for (auto& e : step.after_write)
           held_.back().second.push_back(std::move(e));
+        return true;
+      }
     }
+    return false;
   }
 
   /// The disk actor answered write `seq` (answers arrive in order). On
@@ -220,7 +225,8 @@ void apply_durable_step(Self* self, durable_step<Write>&& step, node_id node,
           self->quit(caf::exit_reason::user_shutdown);
         });
   };
-  self->state.outbox.add(std::move(step), send, issue);
+  if (self->state.outbox.add(std::move(step), send, issue))
+    self->send(self->state.disk, commit_atom_v);
 }
 
 } // namespace paxoskv

@@ -101,6 +101,7 @@ void proposer::become_follower(proposer_step& out) {
   for (auto& c : queue_)
     forward(c, out);
   queue_.clear();
+  queue_bytes_ = 0;
   pending_ids_.clear();
 }
 
@@ -188,6 +189,7 @@ proposer_step proposer::on_client_command(const client_command& m) {
     return out;
   }
   pending_ids_.insert(id);
+  queue_bytes_ += m.cmd.size_bytes();
   queue_.push_back(m);
   fill_window(out);
   return out;
@@ -488,6 +490,11 @@ void proposer::send_accept(node_id acceptor, slot_t slot,
                       incarnation_of(acceptor)}});
 }
 
+bool proposer::full_batch_queued() const {
+  return queue_.size() >= cfg_.batch_commands_max
+         || queue_bytes_ >= cfg_.batch_bytes_max;
+}
+
 void proposer::fill_window(proposer_step& out) {
   while (phase_ == proposer_phase::leading
          && in_flight_.size() < cfg_.window_slots_max && !reproposals_.empty()
@@ -512,6 +519,7 @@ void proposer::fill_window(proposer_step& out) {
   }
   while (phase_ == proposer_phase::leading
          && in_flight_.size() < cfg_.window_slots_max && !queue_.empty()
+         && (in_flight_.empty() || full_batch_queued())
          && within_window(next_slot_)) {
     log_value batch;
     uint64_t bytes = batch.size_bytes();
@@ -520,7 +528,9 @@ void proposer::fill_window(proposer_step& out) {
            && (batch.commands.empty()
                || bytes + queue_.front().cmd.size_bytes()
                     <= cfg_.batch_bytes_max)) {
-      bytes += queue_.front().cmd.size_bytes();
+      auto size = queue_.front().cmd.size_bytes();
+      bytes += size;
+      queue_bytes_ -= size;
       batch.commands.push_back(std::move(queue_.front().cmd));
       queue_.pop_front();
     }

@@ -38,7 +38,12 @@
 //   together (resends of it are dropped while it is there).
 // - While leading: no prepare per command; at most `window_slots_max`
 //   slots in flight, phase 1 re-proposals included (they go first); one accept per acceptor per batch unless a
-//   retransmission timer expires.
+//   retransmission timer expires. Adaptive batching, no timers: a client
+//   batch leaves at once when nothing is in flight, or when the queue holds
+//   a full batch; otherwise what arrives while a batch is in flight waits
+//   for it and forms the next batch. Under load a slot (an fsync'd commit
+//   on every acceptor, and one message per acceptor and learner) then
+//   carries as many commands as arrived during the previous one.
 // - Reads: a read index is the next slot to propose when the read_request
 //   arrives. It is answered only while leading, and either after a read
 //   round sent after the request arrived was answered by a majority with
@@ -412,6 +417,10 @@ private:
   /// The incarnation each acceptor's replies carry (for sealing).
   std::map<node_id, uint64_t> incarnations_;
   std::deque<client_command> queue_;
+  /// The bytes of the commands in queue_ (size_bytes).
+  uint64_t queue_bytes_ = 0;
+  /// The queue holds at least a full batch.
+  bool full_batch_queued() const;
   /// (client, sequence) of every command in queue_ or in flight: a resend
   /// of one of them is dropped instead of taking a second log entry.
   std::set<std::pair<uint64_t, uint64_t>> pending_ids_;

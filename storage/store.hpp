@@ -25,6 +25,15 @@ struct durable_batch {
 
   bool empty() const { return acceptor.empty() && !proposer_round; }
 
+  /// Only chosen marks: nothing waits on this write but the success_ack
+  /// that reports it, so it may wait a little for the next write and share
+  /// its commit (a commit costs two fsyncs; a mark alone is worth neither).
+  bool deferrable() const {
+    auto& a = acceptor;
+    return !proposer_round && !a.promised && a.entries.empty() && !a.log_start
+           && !a.configs && !a.chosen_marks.empty();
+  }
+
   void add(acceptor_write&& w) { acceptor.merge(std::move(w)); }
   void add(const proposer_write& w) { proposer_round = w.round; }
 };

@@ -248,10 +248,13 @@ TEST_CASE("pipelining keeps at most a window of batches in flight, bounded "
     for (auto& a : of_type<accept>(step.send_now))
       accepts.push_back(a);
   }
-  // The first command goes alone, then the second; the rest waits.
+  // The first command goes alone. The next ones wait for it until a full
+  // batch is queued, which leaves at once (2, 3, 4); the rest waits.
   CHECK(p.in_flight() == 2);
-  CHECK(p.queued() == 8);
-  CHECK(accepts.size() == 2 * 3);
+  CHECK(p.queued() == 6);
+  REQUIRE(accepts.size() == 2 * 3);
+  CHECK(accepts[0].second.value.commands.size() == 1);
+  CHECK(accepts[3].second.value.commands.size() == 3);
   // Choosing slot 0 frees a window slot: the queue leaves as a batch of 3.
   auto b = p.current_ballot();
   p.on_accepted({b, 0, b, 0, 1});
@@ -414,9 +417,17 @@ TEST_CASE("a follower forwards client commands to the leader in batches, "
   // The leader takes a batch as if each command had come alone.
   auto leader = leading();
   auto step = leader.on_client_batch(batches[0].second);
-  // Window 2: each command gets its own slot at once.
-  CHECK(of_type<accept>(step.send_now).size() == 2 * 3);
-  CHECK(leader.in_flight() == 2);
+  // The first command leaves at once; the second waits for it (not a full
+  // batch) and forms the next batch once slot 0 is chosen.
+  CHECK(of_type<accept>(step.send_now).size() == 3);
+  CHECK(leader.in_flight() == 1);
+  CHECK(leader.queued() == 1);
+  auto b = leader.current_ballot();
+  leader.on_accepted({b, 0, b, 0, 1});
+  auto next = of_type<accept>(leader.on_accepted({b, 0, b, 0, 2}).send_now);
+  REQUIRE(next.size() == 3);
+  CHECK(next[0].second.slot == 1);
+  CHECK(next[0].second.value.commands.size() == 1);
   CHECK(leader.queued() == 0);
 }
 
