@@ -133,8 +133,12 @@ caf::behavior gateway_impl(caf::event_based_actor* self, role_handles roles) {
     [=](submit_msg& m) {
       auto done = std::move(m.done);
       auto id = std::make_pair(m.cmd.client_id, m.cmd.sequence);
+      // No CAF timeout: the learner answers every request itself (its
+      // client table's client-timeout-ms), and a request to a learner that
+      // is gone bounces as an error. A timeout here would cost a message to
+      // CAF's clock thread, and a thread wake-up, per command.
       self
-        ->request(learner, std::chrono::seconds(120),
+        ->request(learner, caf::infinite,
                   client_request{std::move(m.cmd), m.level})
         .then([done](client_reply& r) { done(std::move(r)); },
               [done, id, self](caf::error& err) {

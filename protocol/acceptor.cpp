@@ -43,6 +43,8 @@ acceptor::acceptor(acceptor_config cfg, acceptor_state restored)
   assert(cfg_.self != 0);
   assert(cfg_.promise_entries_max > 0 && cfg_.learn_entries_max > 0);
   configs_ = state_.configs.empty() ? cfg_.configs : state_.configs;
+  for (auto& [slot, e] : state_.entries)
+    bytes_held_ += e.value.size_bytes();
   first_unchosen_ = state_.log_start;
   advance_first_unchosen();
 }
@@ -90,7 +92,10 @@ void acceptor::raise_promise(const ballot& b, acceptor_write& w) {
 
 void acceptor::store(accepted_entry e, acceptor_write& w) {
   w.entries.push_back(e);
-  state_.entries[e.slot] = std::move(e);
+  auto& slot = state_.entries[e.slot];
+  bytes_held_ -= slot.value.size_bytes();
+  bytes_held_ += e.value.size_bytes();
+  slot = std::move(e);
 }
 
 void acceptor::truncate_below(slot_t start, acceptor_write& w) {
@@ -98,8 +103,10 @@ void acceptor::truncate_below(slot_t start, acceptor_write& w) {
   if (start <= state_.log_start)
     return;
   state_.log_start = start;
-  state_.entries.erase(state_.entries.begin(),
-                       state_.entries.lower_bound(start));
+  auto end = state_.entries.lower_bound(start);
+  for (auto i = state_.entries.begin(); i != end; ++i)
+    bytes_held_ -= i->second.value.size_bytes();
+  state_.entries.erase(state_.entries.begin(), end);
   w.log_start = start;
   // H(start) is stored with it; the configurations of the chosen entries
   // kept are taken in again after a restart.
@@ -377,10 +384,11 @@ slot_t acceptor::compaction_point() const {
   std::sort(durable.begin(), durable.end(), std::greater<slot_t>());
   slot_t covered = durable[majority_of(durable.size()) - 1];
   slot_t point = covered > cfg_.tail_slots ? covered - cfg_.tail_slots : 0;
-  // A tail holding more than tail_bytes is cut shorter.
+  // A tail holding more than tail_bytes is cut shorter (it cannot while
+  // every entry held fits in tail_bytes).
   uint64_t bytes = 0;
   for (auto i = state_.entries.lower_bound(covered);
-       i != state_.entries.begin();) {
+       bytes_held_ > cfg_.tail_bytes && i != state_.entries.begin();) {
     --i;
     if (i->first < point)
       break;

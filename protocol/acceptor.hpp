@@ -205,6 +205,10 @@ private:
 
   acceptor_config cfg_;
   acceptor_state state_;
+  /// The bytes of the values in state_.entries (size_bytes), kept as they
+  /// change: the compaction point walks the tail only when it could hold
+  /// more than tail_bytes.
+  uint64_t bytes_held_ = 0;
   ballot lease_ballot_;
   clock_ms lease_until_ = 0;
   slot_t first_unchosen_ = 0;
