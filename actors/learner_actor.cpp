@@ -29,11 +29,12 @@ struct learner_shell_state {
   std::string state_error;
   /// State machine changes not yet handed to the writer, merged (the last
   /// change per record), and whether a write is with the writer. Changes
-  /// leave once per tick, or at once when this many records wait: a
+  /// leave every state_write_ticks, or at once when many records wait: a
   /// commit per applied slot would cost an fsync'd LMDB commit (about ten
   /// pages) per client batch, for a state the log still holds anyway.
   std::optional<state_write> unsent;
   bool writing = false;
+  uint64_t ticks = 0;
   /// Requests waiting for their answer, by (client id, request number).
   std::map<std::pair<uint64_t, uint64_t>,
            caf::typed_response_promise<client_reply>>
@@ -50,8 +51,10 @@ uint32_t ticks_for(const learner_shell_config& cfg,
   return static_cast<uint32_t>(std::max<int64_t>(1, t));
 }
 
-/// Records waiting in `unsent` that make it leave before the next tick.
-constexpr size_t state_records_eager = 4096;
+/// State changes go to the writer every this many ticks (T), or at once
+/// when `state_records_eager` records wait.
+constexpr uint64_t state_write_ticks = 5;
+constexpr size_t state_records_eager = 16384;
 
 /// Hands the changes not yet sent to the state writer, unless a write is
 /// still with it (one at a time: what arrives meanwhile is merged).
@@ -202,7 +205,8 @@ learner_shell(learner_pointer self, learner_shell_config cfg,
     },
     [=](tick_atom) {
       handle(self, self->state.core->on_tick());
-      flush_state(self);
+      if (++self->state.ticks % state_write_ticks == 0)
+        flush_state(self);
       self->delayed_send(self, self->state.cfg.tick, tick_atom_v);
     },
     [=](route_table& r) {
