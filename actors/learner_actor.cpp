@@ -6,6 +6,7 @@
 // core's, so the simulator runs it too.
 #include "actors/spawn.hpp"
 
+#include <functional>
 #include <map>
 #include <random>
 
@@ -35,10 +36,23 @@ struct learner_shell_state {
   std::optional<state_write> unsent;
   bool writing = false;
   uint64_t ticks = 0;
-  /// Requests waiting for their answer, by (client id, request number).
-  std::map<std::pair<uint64_t, uint64_t>,
-           caf::typed_response_promise<client_reply>>
-    waiting;
+  /// Requests waiting for their answer, by (client id, request number):
+  /// what delivers the reply.
+  struct waiting_map
+    : std::map<std::pair<uint64_t, uint64_t>,
+               std::function<void(client_reply)>> {
+    waiting_map() = default;
+    waiting_map(const waiting_map&) = delete;
+    waiting_map& operator=(const waiting_map&) = delete;
+    /// A learner that stops leaves no client waiting for ever.
+    ~waiting_map() {
+      for (auto& [key, done] : *this)
+        done(client_reply{key.first, key.second,
+                          {result_kind::unknown,
+                           "outcome unknown: the learner stopped", 0}});
+    }
+  };
+  waiting_map waiting;
   /// The newest configuration epoch told to the directory.
   uint64_t announced = 0;
 };
@@ -150,13 +164,31 @@ void handle(learner_pointer self, learner_node_step step) {
     auto i = st.waiting.find({a.client_id, a.request});
     if (i == st.waiting.end())
       continue; // Closed meanwhile.
-    i->second.deliver(client_reply{a.client_id, a.request, std::move(a.result)});
+    auto done = std::move(i->second);
     st.waiting.erase(i);
+    done(client_reply{a.client_id, a.request, std::move(a.result)});
   }
   for (auto& e : step.send_now)
     send_envelope(self, st.routes, std::move(e));
   announce_config(self, st.routes, st.core->replica().configs(),
                   st.announced);
+}
+
+/// A client request, answered through `done` once the core answers it.
+void on_client_request(learner_pointer self, command cmd, read_level level,
+                       std::function<void(client_reply)> done) {
+  auto& st = self->state;
+  auto key = std::make_pair(cmd.client_id, cmd.sequence);
+  if (st.waiting.count(key) > 0) {
+    done(client_reply{key.first, key.second,
+                      {result_kind::error, "ERR request number already in use",
+                       0}});
+    return;
+  }
+  st.waiting.emplace(key, std::move(done));
+  handle(self, st.core->on_request(client_request_in{
+                 cmd.client_id, cmd.sequence, cmd.op, std::move(cmd.args),
+                 level}));
 }
 
 learner_actor::behavior_type
@@ -223,20 +255,15 @@ learner_shell(learner_pointer self, learner_shell_config cfg,
       st.waiting.erase(lo, hi);
     },
     [=](client_request& r) -> caf::typed_response_promise<client_reply> {
-      auto& st = self->state;
       auto rp = self->make_response_promise<client_reply>();
-      auto key = std::make_pair(r.cmd.client_id, r.cmd.sequence);
-      if (st.waiting.count(key) > 0) {
-        rp.deliver(client_reply{key.first, key.second,
-                                {result_kind::error,
-                                 "ERR request number already in use", 0}});
-        return rp;
-      }
-      st.waiting.emplace(key, rp);
-      handle(self, st.core->on_request(client_request_in{
-                     r.cmd.client_id, r.cmd.sequence, r.cmd.op,
-                     std::move(r.cmd.args), r.level}));
+      on_client_request(self, std::move(r.cmd), r.level,
+                        [rp](client_reply reply) mutable {
+                          rp.deliver(std::move(reply));
+                        });
       return rp;
+    },
+    [=](local_request& r) {
+      on_client_request(self, std::move(r.cmd), r.level, std::move(r.done));
     },
     [=](status_atom) {
       auto& st = self->state;

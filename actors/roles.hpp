@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -56,6 +57,18 @@ typename Inspector::result_type inspect(Inspector& f, client_request& x) {
   return f(caf::meta::type_name("client_request"), x.cmd, x.level);
 }
 
+/// A client request from this process's client service. The learner calls
+/// `done` with the reply (on the learner's thread) instead of answering a
+/// response promise: no gateway actor in between, no response message
+/// (local only; `done` must be cheap and thread-safe, e.g. a post to the
+/// client service's I/O thread). A learner that stops calls every `done`
+/// still waiting with "outcome unknown".
+struct local_request {
+  command cmd;
+  read_level level = read_level::log;
+  std::function<void(client_reply)> done;
+};
+
 /// A client connection closed: its session is forgotten (local only).
 struct client_closed {
   uint64_t client_id = 0;
@@ -97,6 +110,7 @@ using learner_actor = caf::typed_actor<
   caf::reacts_to<tick_atom>,
   caf::reacts_to<route_table>, caf::reacts_to<client_closed>,
   caf::replies_to<client_request>::with<client_reply>,
+  caf::reacts_to<local_request>,
   caf::replies_to<status_atom>::with<learner_status>>;
 
 using elector_actor = caf::typed_actor<

@@ -57,6 +57,7 @@ CAF_END_TYPE_ID_BLOCK(paxoskv)
 // Local-only messages: they never leave their process.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(paxoskv::route_table)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(paxoskv::client_closed)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(paxoskv::local_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(paxoskv::write_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(paxoskv::write_done)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(paxoskv::state_write_request)

@@ -5,9 +5,6 @@ namespace paxoskv {
 
 namespace {
 
-/// Passes client commands from Asio's thread to the local learner and the
-/// replies back. A request that fails inside CAF (the learner is gone) may
-/// still have been proposed: its outcome is unknown.
 /// Collects the INFO text from the local roles, one after another.
 struct info_state {
   std::string text;
@@ -129,25 +126,6 @@ caf::behavior gateway_impl(caf::event_based_actor* self, role_handles roles) {
             info_proposer(self, roles, st);
           },
           [self, roles, st](caf::error&) { info_proposer(self, roles, st); });
-    },
-    [=](submit_msg& m) {
-      auto done = std::move(m.done);
-      auto id = std::make_pair(m.cmd.client_id, m.cmd.sequence);
-      // No CAF timeout: the learner answers every request itself (its
-      // client table's client-timeout-ms), and a request to a learner that
-      // is gone bounces as an error. A timeout here would cost a message to
-      // CAF's clock thread, and a thread wake-up, per command.
-      self
-        ->request(learner, caf::infinite,
-                  client_request{std::move(m.cmd), m.level})
-        .then([done](client_reply& r) { done(std::move(r)); },
-              [done, id, self](caf::error& err) {
-                done(client_reply{id.first, id.second,
-                                  {result_kind::unknown,
-                                   "outcome unknown: "
-                                     + self->system().render(err),
-                                   0}});
-              });
     },
   };
 }

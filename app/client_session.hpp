@@ -24,14 +24,6 @@
 
 namespace paxoskv {
 
-/// A command for the gateway actor, with the callback that gets its reply
-/// (local only: it never leaves the process).
-struct submit_msg {
-  command cmd;
-  read_level level = read_level::log;
-  std::function<void(client_reply)> done;
-};
-
 /// A request for the INFO text (local only).
 struct info_msg {
   /// The asking connection's read level.
@@ -41,7 +33,6 @@ struct info_msg {
 
 } // namespace paxoskv
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(paxoskv::submit_msg)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(paxoskv::info_msg)
 
 
@@ -269,22 +260,52 @@ private:
               std::optional<std::string> instead = std::nullopt) {
     auto id = push_slot();
     command cmd{client_id_, ++seq_, op, std::move(args)};
-    std::weak_ptr<session> weak = shared_from_this();
-    auto io = io_;
-    caf::anon_send(
-      srv_.gateway,
-      submit_msg{std::move(cmd), read_level_,
-                 [weak, io, id, instead](client_reply r) {
-                   asio::post(*io, [weak, id, r = std::move(r), instead] {
-                     if (auto s = weak.lock()) {
-                       bool failed = r.result.kind == result_kind::not_applied
-                                     || r.result.kind == result_kind::unknown;
-                       s->complete(id, instead && !failed
-                                         ? *instead
-                                         : encode(r.result));
-                     }
-                   });
-                 }});
+    // Straight to the learner, which calls back: no actor hop and no
+    // response message per command. The reply is delivered once: by the
+    // learner, or, should the request be dropped unanswered (a learner
+    // that is gone drops messages), as "outcome unknown" when the last
+    // copy of the callback goes.
+    struct once {
+      std::weak_ptr<session> weak;
+      std::shared_ptr<asio::io_context> io;
+      uint64_t id;
+      std::optional<std::string> instead;
+      bool done = false;
+      once(std::weak_ptr<session> w, std::shared_ptr<asio::io_context> i,
+           uint64_t slot, std::optional<std::string> alt)
+        : weak(std::move(w)), io(std::move(i)), id(slot),
+          instead(std::move(alt)) {
+      }
+      once(const once&) = delete;
+      once& operator=(const once&) = delete;
+      void deliver(client_reply r) {
+        done = true;
+        asio::post(*io, [weak = weak, id = id, r = std::move(r),
+                         instead = instead] {
+          if (auto s = weak.lock()) {
+            bool failed = r.result.kind == result_kind::not_applied
+                          || r.result.kind == result_kind::unknown;
+            s->complete(id, instead && !failed ? *instead
+                                               : encode(r.result));
+          }
+        });
+      }
+      ~once() {
+        if (!done)
+          deliver(client_reply{0, 0,
+                               {result_kind::unknown,
+                                "outcome unknown: the request was dropped "
+                                "inside the node (its learner stopped)",
+                                0}});
+      }
+    };
+    auto reply = std::make_shared<once>(shared_from_this(), io_, id,
+                                        std::move(instead));
+    caf::anon_send(learner_,
+                   local_request{std::move(cmd), read_level_,
+                                 [reply](client_reply r) {
+                                   reply->deliver(std::move(r));
+                                 }});
   }
 
   // client_commands.cpp
