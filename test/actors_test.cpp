@@ -39,7 +39,17 @@ struct net_config : caf::actor_system_config {
 struct probe_log {
   std::vector<promise> promises;
   std::vector<ballot> durable_promise_at_receipt;
+  std::vector<success_ack> success_acks;
+  /// Slots marked chosen on disk when each success_ack arrived.
+  std::vector<size_t> durable_marks_at_ack;
 };
+
+size_t marks_on(const memory_store* disk) {
+  size_t n = 0;
+  for (auto& [slot, e] : disk->state().acceptor.entries)
+    n += e.chosen ? 1 : 0;
+  return n;
+}
 
 proposer_actor::behavior_type probe_proposer(proposer_actor::pointer,
                                              std::shared_ptr<probe_log> log,
@@ -52,7 +62,10 @@ proposer_actor::behavior_type probe_proposer(proposer_actor::pointer,
     },
     [](accepted&) {},
     [](nack&) {},
-    [](success_ack&) {},
+    [=](success_ack& m) {
+      log->success_acks.push_back(m);
+      log->durable_marks_at_ack.push_back(marks_on(disk));
+    },
     [](leader_change&) {},
     [](client_command&) {},
     [](client_batch&) {},
@@ -106,6 +119,68 @@ TEST_CASE("the acceptor actor answers a prepare only after the disk actor "
                                batch_of(set_cmd(1, s + 1, "k", "v")), 0, 2});
   sched.run();
   CHECK(store_view->state().acceptor.entries.size() == 10);
+  caf::anon_send_exit(acc, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(disk, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(probe, caf::exit_reason::user_shutdown);
+  sched.run();
+}
+
+TEST_CASE("a success's chosen marks share the next commit, or commit after "
+          "at most the deferral; its ack waits for them") {
+  test_config cfg;
+  caf::actor_system sys{cfg};
+  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(
+    sys.scheduler());
+  auto store_owned = std::make_unique<memory_store>();
+  const memory_store* store_view = store_owned.get();
+  auto disk = spawn_disk(sys, std::move(store_owned), 1, false);
+  acceptor_config acfg;
+  acfg.self = 1;
+  auto acc = spawn_acceptor(sys, acfg, {}, disk);
+  auto log = std::make_shared<probe_log>();
+  auto probe = sys.spawn(probe_proposer, log, store_view);
+  route_table routes;
+  routes.nodes[1].node = 1;
+  routes.nodes[1].acceptor = acc;
+  routes.nodes[2].node = 2;
+  routes.nodes[2].proposer = probe;
+  caf::anon_send(acc, routes);
+  sched.run();
+  ballot b{3, 2};
+  auto value = [](slot_t s) { return batch_of(set_cmd(1, s + 1, "k", "v")); };
+  caf::anon_send(acc, prepare{b, 0, 2});
+  caf::anon_send(acc, accept{b, 0, value(0), 0, 2});
+  sched.run();
+  REQUIRE(store_view->state().acceptor.entries.size() == 1);
+  // Slot 0 is chosen: the mark waits for company, and so does its ack.
+  caf::anon_send(acc, success{{{0, value(0)}}, 2, 0, {}});
+  sched.run();
+  CHECK(log->success_acks.empty());
+  CHECK(marks_on(store_view) == 0);
+  // The next accept's commit takes the mark along; the ack follows it.
+  caf::anon_send(acc, accept{b, 1, value(1), 0, 2});
+  sched.run();
+  REQUIRE(log->success_acks.size() == 1);
+  CHECK(log->durable_marks_at_ack[0] == 1);
+  CHECK(store_view->state().acceptor.entries.size() == 2);
+  // With nothing else to write, the mark commits after the deferral.
+  caf::anon_send(acc, success{{{1, value(1)}}, 2, 0, {}});
+  sched.run();
+  CHECK(log->success_acks.size() == 1);
+  sched.advance_time(std::chrono::milliseconds(5));
+  sched.run();
+  REQUIRE(log->success_acks.size() == 2);
+  CHECK(log->durable_marks_at_ack[1] == 2);
+  // A reply with no write of its own, held behind a deferred mark, asks
+  // the disk actor to commit at once (no deferral to wait out).
+  caf::anon_send(acc, accept{b, 2, value(2), 0, 2});
+  sched.run();
+  caf::anon_send(acc, success{{{2, value(2)}}, 2, 0, {}});
+  caf::anon_send(acc, prepare{b, 3, 2}); // The same promise: no write.
+  sched.run();
+  CHECK(log->success_acks.size() == 3);
+  CHECK(log->durable_marks_at_ack[2] == 3);
+  CHECK(log->promises.size() == 2);
   caf::anon_send_exit(acc, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(disk, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(probe, caf::exit_reason::user_shutdown);
