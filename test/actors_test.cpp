@@ -80,29 +80,50 @@ proposer_actor::behavior_type probe_proposer(proposer_actor::pointer,
   };
 }
 
+/// Acceptor 1 over a memory store and its disk actor, on CAF's test
+/// coordinator, with a stand-in proposer 2 recording what it receives.
+struct acceptor_rig {
+  test_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scheduler::test_coordinator& sched =
+    dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  const memory_store* store_view = nullptr;
+  disk_actor disk;
+  acceptor_actor acc;
+  std::shared_ptr<probe_log> log = std::make_shared<probe_log>();
+  proposer_actor probe;
+
+  acceptor_rig() {
+    auto store_owned = std::make_unique<memory_store>();
+    store_view = store_owned.get();
+    disk = spawn_disk(sys, std::move(store_owned), 1, false);
+    acceptor_config acfg;
+    acfg.self = 1;
+    acc = spawn_acceptor(sys, acfg, {}, disk);
+    probe = sys.spawn(probe_proposer, log, store_view);
+    route_table routes;
+    routes.nodes[1].node = 1;
+    routes.nodes[1].acceptor = acc;
+    routes.nodes[2].node = 2;
+    routes.nodes[2].proposer = probe;
+    caf::anon_send(acc, routes);
+    sched.run();
+  }
+
+  ~acceptor_rig() {
+    caf::anon_send_exit(acc, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(disk, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(probe, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+};
+
 } // namespace
 
 TEST_CASE("the acceptor actor answers a prepare only after the disk actor "
           "committed the promise") {
-  test_config cfg;
-  caf::actor_system sys{cfg};
-  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(
-    sys.scheduler());
-  auto store_owned = std::make_unique<memory_store>();
-  const memory_store* store_view = store_owned.get();
-  auto disk = spawn_disk(sys, std::move(store_owned), 1, false);
-  acceptor_config acfg;
-  acfg.self = 1;
-  auto acc = spawn_acceptor(sys, acfg, {}, disk);
-  auto log = std::make_shared<probe_log>();
-  auto probe = sys.spawn(probe_proposer, log, store_view);
-  route_table routes;
-  routes.nodes[1].node = 1;
-  routes.nodes[1].acceptor = acc;
-  routes.nodes[2].node = 2;
-  routes.nodes[2].proposer = probe;
-  caf::anon_send(acc, routes);
-  sched.run();
+  acceptor_rig rig;
+  auto& [cfg, sys, sched, store_view, disk, acc, log, probe] = rig;
   caf::anon_send(acc, prepare{ballot{3, 2}, 0, 2});
   // One step: the acceptor handles the prepare and asks the disk actor.
   sched.run_once();
@@ -119,33 +140,12 @@ TEST_CASE("the acceptor actor answers a prepare only after the disk actor "
                                batch_of(set_cmd(1, s + 1, "k", "v")), 0, 2});
   sched.run();
   CHECK(store_view->state().acceptor.entries.size() == 10);
-  caf::anon_send_exit(acc, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(disk, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(probe, caf::exit_reason::user_shutdown);
-  sched.run();
 }
 
 TEST_CASE("a success's chosen marks share the next commit, or commit after "
           "at most the deferral; its ack waits for them") {
-  test_config cfg;
-  caf::actor_system sys{cfg};
-  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(
-    sys.scheduler());
-  auto store_owned = std::make_unique<memory_store>();
-  const memory_store* store_view = store_owned.get();
-  auto disk = spawn_disk(sys, std::move(store_owned), 1, false);
-  acceptor_config acfg;
-  acfg.self = 1;
-  auto acc = spawn_acceptor(sys, acfg, {}, disk);
-  auto log = std::make_shared<probe_log>();
-  auto probe = sys.spawn(probe_proposer, log, store_view);
-  route_table routes;
-  routes.nodes[1].node = 1;
-  routes.nodes[1].acceptor = acc;
-  routes.nodes[2].node = 2;
-  routes.nodes[2].proposer = probe;
-  caf::anon_send(acc, routes);
-  sched.run();
+  acceptor_rig rig;
+  auto& [cfg, sys, sched, store_view, disk, acc, log, probe] = rig;
   ballot b{3, 2};
   auto value = [](slot_t s) { return batch_of(set_cmd(1, s + 1, "k", "v")); };
   caf::anon_send(acc, prepare{b, 0, 2});
@@ -181,10 +181,6 @@ TEST_CASE("a success's chosen marks share the next commit, or commit after "
   CHECK(log->success_acks.size() == 3);
   CHECK(log->durable_marks_at_ack[2] == 3);
   CHECK(log->promises.size() == 2);
-  caf::anon_send_exit(acc, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(disk, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(probe, caf::exit_reason::user_shutdown);
-  sched.run();
 }
 
 namespace {
