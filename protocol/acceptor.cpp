@@ -92,10 +92,11 @@ void acceptor::raise_promise(const ballot& b, acceptor_write& w) {
 
 void acceptor::store(accepted_entry e, acceptor_write& w) {
   w.entries.push_back(e);
-  auto& slot = state_.entries[e.slot];
-  bytes_held_ -= slot.value.size_bytes();
   bytes_held_ += e.value.size_bytes();
-  slot = std::move(e);
+  auto [i, fresh] = state_.entries.try_emplace(e.slot);
+  if (!fresh)
+    bytes_held_ -= i->second.value.size_bytes();
+  i->second = std::move(e);
 }
 
 void acceptor::truncate_below(slot_t start, acceptor_write& w) {

@@ -156,6 +156,9 @@ public:
     return state_.entries;
   }
   const acceptor_config& config() const { return cfg_; }
+  /// The bytes of the values held (what compaction_point takes for the
+  /// size of the whole log).
+  uint64_t bytes_held() const { return bytes_held_; }
   /// The ballot holding a lease and until when (own clock).
   const ballot& lease_ballot() const { return lease_ballot_; }
   clock_ms lease_until() const { return lease_until_; }

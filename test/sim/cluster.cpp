@@ -608,6 +608,16 @@ void cluster::handle_durable(node& nd, durable_step<Write>&& step,
 
 void cluster::handle(node& nd, acceptor_step step) {
   handle_durable(nd, std::move(step), "acceptor");
+  // The byte count compaction relies on matches the entries held.
+  if (nd.acc) {
+    uint64_t bytes = 0;
+    for (auto& [slot, e] : nd.acc->entries())
+      bytes += e.value.size_bytes();
+    if (bytes != nd.acc->bytes_held())
+      fail("acceptor " + std::to_string(nd.id) + " counts "
+           + std::to_string(nd.acc->bytes_held()) + " bytes held, holds "
+           + std::to_string(bytes));
+  }
 }
 
 void cluster::handle(node& nd, proposer_step step) {
