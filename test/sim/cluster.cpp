@@ -607,9 +607,12 @@ void cluster::handle_durable(node& nd, durable_step<Write>&& step,
 }
 
 void cluster::handle(node& nd, acceptor_step step) {
+  bool entries_changed =
+    step.write && (!step.write->entries.empty() || step.write->log_start);
   handle_durable(nd, std::move(step), "acceptor");
-  // The byte count compaction relies on matches the entries held.
-  if (nd.acc) {
+  // The byte count compaction relies on matches the entries held (it
+  // changes only with entries written or a log cut).
+  if (entries_changed && nd.acc) {
     uint64_t bytes = 0;
     for (auto& [slot, e] : nd.acc->entries())
       bytes += e.value.size_bytes();
