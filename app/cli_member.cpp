@@ -140,7 +140,8 @@ bool worth_retrying(const std::string& why) {
 /// Asks the node behind `address` for the change and waits for the leader's
 /// answer, trying again while it is refused for now.
 int change(caf::actor_system& sys, const std::string& address,
-           membership_request r, const std::string& what) {
+           membership_request r, const std::string& what,
+           uint64_t* done_epoch = nullptr) {
   auto h = lookup(sys, address);
   if (!h)
     return 1;
@@ -170,6 +171,8 @@ int change(caf::actor_system& sys, const std::string& address,
       std::cout << what << ": done; configuration epoch "
                 << reply->config.epoch << ", in force from slot "
                 << reply->effective << "\n";
+      if (done_epoch != nullptr)
+        *done_epoch = reply->config.epoch;
       return 0;
     }
     auto why = reply ? reply->error : "outcome unknown: " + failure;
@@ -322,6 +325,9 @@ int replace(caf::actor_system& sys, const std::string& address,
     return 2;
   }
   auto* present = config->find(fresh.id);
+  // The newest configuration known to hold the new node: a view older than
+  // it (a directory not yet told of the addition) proves nothing.
+  uint64_t known_epoch = config->epoch;
   if (present == nullptr) {
     auto added = describe_new(sys, fresh);
     if (!added)
@@ -331,7 +337,8 @@ int replace(caf::actor_system& sys, const std::string& address,
     r.target = *added;
     r.target.promote = true;
     auto rc = change(sys, address, r,
-                     "add node " + std::to_string(fresh.id) + " as learner");
+                     "add node " + std::to_string(fresh.id) + " as learner",
+                     &known_epoch);
     if (rc != 0)
       return rc;
   } else if (!present->voter && !present->promote) {
@@ -350,7 +357,7 @@ int replace(caf::actor_system& sys, const std::string& address,
     auto* m = now ? now->find(fresh.id) : nullptr;
     if (m != nullptr && m->voter)
       break;
-    if (now && m == nullptr) {
+    if (now && m == nullptr && now->epoch >= known_epoch) {
       std::cerr << "paxoskv-cli: node " << fresh.id
                 << " was removed while catching up\n";
       return 1;
