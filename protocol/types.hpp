@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -150,12 +152,81 @@ typename Inspector::result_type inspect(Inspector& f, command& x) {
            x.args);
 }
 
+/// The commands of a log value, shared rather than copied: a batch travels
+/// from the proposer to the local acceptor, its log, the disk actor and the
+/// learners of one process, and a deep copy at each of those steps (four
+/// allocations per command each time) was the leader's largest CPU cost.
+/// Copies share one immutable vector; a change to a shared list first makes
+/// the list its own (copy on write), so it has value semantics.
+class command_list {
+public:
+  using value_type = command;
+  using const_iterator = std::vector<command>::const_iterator;
+  using iterator = const_iterator;
+
+  command_list() = default;
+  command_list(std::initializer_list<command> xs)
+    : command_list(std::vector<command>(xs)) {
+  }
+  explicit command_list(std::vector<command> xs) {
+    if (!xs.empty())
+      items_ = std::make_shared<std::vector<command>>(std::move(xs));
+  }
+
+  const std::vector<command>& items() const {
+    static const std::vector<command> none;
+    return items_ ? *items_ : none;
+  }
+  const_iterator begin() const { return items().begin(); }
+  const_iterator end() const { return items().end(); }
+  size_t size() const { return items_ ? items_->size() : 0; }
+  bool empty() const { return size() == 0; }
+  const command& operator[](size_t i) const { return (*items_)[i]; }
+  const command& at(size_t i) const { return items().at(i); }
+  const command& front() const { return items().front(); }
+  const command& back() const { return items().back(); }
+
+  void push_back(command c) { own().push_back(std::move(c)); }
+  void reserve(size_t n) { own().reserve(n); }
+  /// The vector, this list's own (copied first if shared).
+  std::vector<command>& own() {
+    if (!items_)
+      items_ = std::make_shared<std::vector<command>>();
+    else if (items_.use_count() > 1)
+      items_ = std::make_shared<std::vector<command>>(*items_);
+    return *items_;
+  }
+
+  friend bool operator==(const command_list& a, const command_list& b) {
+    return a.items_ == b.items_ || a.items() == b.items();
+  }
+  friend bool operator!=(const command_list& a, const command_list& b) {
+    return !(a == b);
+  }
+
+private:
+  std::shared_ptr<std::vector<command>> items_;
+};
+
+/// Written and printed as the vector it holds; read into a list of its own.
+template <class Inspector>
+std::enable_if_t<Inspector::reads_state, typename Inspector::result_type>
+inspect(Inspector& f, const command_list& x) {
+  return f(x.items());
+}
+
+template <class Inspector>
+std::enable_if_t<Inspector::writes_state, typename Inspector::result_type>
+inspect(Inspector& f, command_list& x) {
+  return f(x.own());
+}
+
 /// The value of one log slot: a batch of client commands, applied in order,
 /// or a new configuration (membership.hpp). An empty batch is a NOP (what a
 /// new leader proposes to fill a gap).
 struct log_value {
   /// The commands of this batch; empty for a NOP or a configuration.
-  std::vector<command> commands;
+  command_list commands;
   /// A membership change (epoch 0: none). A value holding one holds no
   /// commands.
   configuration config;
