@@ -41,9 +41,11 @@ kv_machine::kv_machine(kv_machine_config cfg) : cfg_(cfg) {
 }
 
 void kv_machine::touch(uint64_t client, session& s, slot_t slot) {
-  by_activity_.erase({s.last_slot, client});
-  s.last_slot = slot;
-  by_activity_.insert({slot, client});
+  if (s.last_slot != slot || by_activity_.count({slot, client}) == 0) {
+    by_activity_.erase({s.last_slot, client});
+    s.last_slot = slot;
+    by_activity_.insert({slot, client});
+  }
   note(session_record(client), session_value(s.applied_upto, slot));
 }
 

@@ -461,6 +461,9 @@ void learner::apply_ready(learner_step& out) {
        i != buffer_.end() && i->first == next_slot_;
        i = buffer_.erase(i)) {
     sm_->begin_slot(i->first, i->second.time_ms);
+    auto need = out.outcomes.size() + i->second.commands.size();
+    if (need > out.outcomes.capacity())
+      out.outcomes.reserve(std::max(need, 2 * out.outcomes.capacity()));
     for (auto& c : i->second.commands)
       apply_command(i->first, c, out);
     bool config = i->second.is_config();

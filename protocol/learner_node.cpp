@@ -78,8 +78,11 @@ void learner_node::absorb(learner_step&& s, learner_node_step& out) {
     out.send_now.push_back(std::move(e));
   }
   auto answered = table_.on_outcomes(s.outcomes);
-  for (auto& o : s.outcomes)
-    out.outcomes.push_back(std::move(o));
+  if (out.outcomes.empty())
+    out.outcomes = std::move(s.outcomes);
+  else
+    for (auto& o : s.outcomes)
+      out.outcomes.push_back(std::move(o));
   absorb(std::move(answered), out);
 }
 
