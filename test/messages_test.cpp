@@ -81,3 +81,44 @@ TEST_CASE("ballots order by round, then by node") {
   CHECK(majority_of(3) == 2);
   CHECK(majority_of(5) == 3);
 }
+
+TEST_CASE("a log value's commands are shared between copies, changed on a "
+          "copy of their own") {
+  log_value a;
+  a.commands.push_back(set_cmd(1, 1, "k", "v"));
+  a.commands.push_back(set_cmd(1, 2, "k", "w"));
+  auto b = a;
+  // Shared: the same vector, not a copy of it.
+  CHECK(&a.commands.items() == &b.commands.items());
+  CHECK(a == b);
+  // A change to one copy leaves the other as it was.
+  b.commands.push_back(set_cmd(2, 1, "j", "x"));
+  CHECK(a.commands.size() == 2);
+  CHECK(b.commands.size() == 3);
+  CHECK(a != b);
+  auto c = a;
+  c.commands.own()[0].args[1] = "changed";
+  CHECK(a.commands[0].args[1] == "v");
+  CHECK(c.commands[0].args[1] == "changed");
+  // Equal contents are equal, shared or not; an empty list is a NOP.
+  log_value d;
+  d.commands = command_list{set_cmd(1, 1, "k", "v"), set_cmd(1, 2, "k", "w")};
+  CHECK(d == a);
+  log_value e;
+  CHECK(e.is_nop());
+  CHECK(e.commands.empty());
+  CHECK(e.commands.begin() == e.commands.end());
+  // Serialized and printed as the vector it holds.
+  CHECK(round_trips(a));
+  CHECK(caf::deep_to_string(a.commands)
+        == caf::deep_to_string(a.commands.items()));
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  auto copy = a;
+  REQUIRE_FALSE(sink(copy));
+  caf::binary_deserializer source{nullptr, buf};
+  log_value decoded;
+  REQUIRE_FALSE(source(decoded));
+  CHECK(decoded == a);
+  CHECK(&decoded.commands.items() != &a.commands.items());
+}
