@@ -539,6 +539,7 @@ void cluster::deliver_to_node(node& nd, uint64_t from, const message& m) {
         fail("client_reply sent from " + std::to_string(from) + " to a node");
       },
       [&](const read_request& x) {
+        note_read_arrival(nd, x);
         handle(nd, nd.prop->on_read_request(x, clock_of(nd)));
       },
       [&](const read_index& x) { handle(nd, nd.learn->on_read_index(x)); },
@@ -624,6 +625,8 @@ void cluster::handle(node& nd, acceptor_step step) {
 }
 
 void cluster::handle(node& nd, proposer_step step) {
+  check_read_indexes(nd, step.send_now);
+  check_read_indexes(nd, step.after_write);
   handle_durable(nd, std::move(step), "proposer");
   // Bounded: phase 1 re-proposals wait for room like client batches.
   if (nd.prop->in_flight() > opts_.proposer.window_slots_max)

@@ -33,6 +33,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "protocol/acceptor.hpp"
@@ -373,6 +374,11 @@ private:
   void check_outgoing(uint64_t from, const message& m);
   void check_chosen_marks(const node& nd, const acceptor_write& w);
   void note_truth(slot_t slot, const log_value& v, const std::string& who);
+  /// A read request reached a node's proposer: what its index must cover.
+  void note_read_arrival(const node& nd, const read_request& r);
+  /// Every read index a proposer sends covers each slot chosen before the
+  /// request first reached it (linearizable reads, PROTOCOL.md rule 6).
+  void check_read_indexes(const node& nd, const std::vector<envelope>& out);
   /// A vote for (slot, ballot) became durable: the slot is chosen when the
   /// votes hold a quorum of the configuration governing it, which is known
   /// once the chosen prefix reaches slot - alpha + 1 (until then the
@@ -408,6 +414,9 @@ private:
   config_history oracle_configs_;
   /// Votes waiting for the configuration of their slot to be known.
   std::set<std::pair<slot_t, ballot>> deferred_votes_;
+  /// By (proposer, learner, read id): one past the highest slot chosen
+  /// when the read request first reached that proposer.
+  std::map<std::tuple<node_id, node_id, uint64_t>, slot_t> read_floors_;
   membership_counts membership_counts_;
   uint64_t wipes_ = 0;
   std::map<ballot, uint64_t> ballot_owner_;

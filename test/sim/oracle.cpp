@@ -87,6 +87,33 @@ void cluster::request_membership(node_id via, membership_request r) {
   send(operator_address, {via, std::move(r)});
 }
 
+void cluster::note_read_arrival(const node& nd, const read_request& r) {
+  auto floor = truth_.empty() ? slot_t{0} : truth_.rbegin()->first + 1;
+  read_floors_.emplace(std::make_tuple(nd.id, r.origin, r.id), floor);
+}
+
+void cluster::check_read_indexes(const node& nd,
+                                 const std::vector<envelope>& out) {
+  for (auto& e : out) {
+    auto* ri = std::get_if<read_index>(&e.msg);
+    if (ri == nullptr)
+      continue;
+    auto f = read_floors_.find(
+      std::make_tuple(nd.id, static_cast<node_id>(e.to), ri->id));
+    if (f == read_floors_.end())
+      fail("proposer " + std::to_string(nd.id) + " sent read index "
+           + std::to_string(ri->index) + " for read " + std::to_string(ri->id)
+           + " of learner " + std::to_string(e.to)
+           + ", a request it never got");
+    else if (ri->index < f->second)
+      fail("proposer " + std::to_string(nd.id) + " sent read index "
+           + std::to_string(ri->index) + " for read " + std::to_string(ri->id)
+           + " of learner " + std::to_string(e.to) + ", but slot "
+           + std::to_string(f->second - 1)
+           + " was chosen before the request reached it");
+  }
+}
+
 void cluster::check_chosen(slot_t slot, const log_value& v,
                            const std::string& who) {
   auto t = truth_.find(slot);
