@@ -610,6 +610,8 @@ void cluster::handle_durable(node& nd, durable_step<Write>&& step,
 void cluster::handle(node& nd, acceptor_step step) {
   bool entries_changed =
     step.write && (!step.write->entries.empty() || step.write->log_start);
+  if (step.write && step.write->log_start)
+    check_compaction(nd, *step.write->log_start);
   handle_durable(nd, std::move(step), "acceptor");
   // The byte count compaction relies on matches the entries held (it
   // changes only with entries written or a log cut).

@@ -379,6 +379,10 @@ private:
   /// Every read index a proposer sends covers each slot chosen before the
   /// request first reached it (linearizable reads, PROTOCOL.md rule 6).
   void check_read_indexes(const node& nd, const std::vector<envelope>& out);
+  /// An acceptor cut its log below `start`: a majority of the learners it
+  /// counts had their state durable at or above it (compaction forgets
+  /// only what a majority of state stores hold).
+  void check_compaction(const node& nd, slot_t start);
   /// A vote for (slot, ballot) became durable: the slot is chosen when the
   /// votes hold a quorum of the configuration governing it, which is known
   /// once the chosen prefix reaches slot - alpha + 1 (until then the
@@ -417,6 +421,9 @@ private:
   /// By (proposer, learner, read id): one past the highest slot chosen
   /// when the read request first reached that proposer.
   std::map<std::tuple<node_id, node_id, uint64_t>, slot_t> read_floors_;
+  /// The highest slot each node's state store has held durable, in any of
+  /// its disk's lives (an acceptor may count a report from before a wipe).
+  std::map<node_id, slot_t> durable_seen_;
   membership_counts membership_counts_;
   uint64_t wipes_ = 0;
   std::map<ballot, uint64_t> ballot_owner_;

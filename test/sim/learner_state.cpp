@@ -73,6 +73,8 @@ void cluster::commit_state(node& nd) {
       if (auto err = nd.state_backend->commit(w))
         fail(who + " failed to commit: " + err->message);
     nd.state_disk.commit(w);
+    auto& seen = durable_seen_[nd.id];
+    seen = std::max(seen, w.applied);
     nd.learn->on_state_durable(w.applied);
   }
   auto chunks = std::move(nd.chunks_pending);
@@ -105,6 +107,8 @@ void cluster::commit_state(node& nd) {
       handle(nd, nd.learn->on_snapshot_installed(nullptr, err->message));
       return;
     }
+    auto& seen = durable_seen_[nd.id];
+    seen = std::max(seen, nd.state_disk.image().applied);
     auto step = nd.learn->on_snapshot_installed(std::move(sm), {});
     follow_state(nd, true);
     handle(nd, std::move(step));

@@ -1,5 +1,8 @@
 // The simulator's safety oracle at every step: what is chosen, computed from
 // the acceptors' durable commits, and what every message and node may claim.
+#include <algorithm>
+#include <functional>
+
 #include "test/sim/cluster_parts.hpp"
 #include "test/sim/trace.hpp"
 
@@ -112,6 +115,24 @@ void cluster::check_read_indexes(const node& nd,
            + std::to_string(f->second - 1)
            + " was chosen before the request reached it");
   }
+}
+
+void cluster::check_compaction(const node& nd, slot_t start) {
+  auto learners = nd.acc->configs_known().latest().config.with_role(
+    role_learner);
+  if (learners.empty())
+    return;
+  std::vector<slot_t> durable;
+  for (auto l : learners) {
+    auto i = durable_seen_.find(l);
+    durable.push_back(i == durable_seen_.end() ? 0 : i->second);
+  }
+  std::sort(durable.begin(), durable.end(), std::greater<slot_t>());
+  auto covered = durable[majority_of(durable.size()) - 1];
+  if (start > covered)
+    fail("acceptor " + std::to_string(nd.id) + " cut its log below slot "
+         + std::to_string(start) + ", but a majority of its learners held "
+         + "state durable only below " + std::to_string(covered));
 }
 
 void cluster::check_chosen(slot_t slot, const log_value& v,
