@@ -721,7 +721,7 @@ void cluster::commit(node& nd) {
   for (auto& e : nd.pending.acceptor.entries) {
     if (e.chosen)
       continue; // Checked when the mark was made.
-    votes_[{e.slot, e.accepted_ballot}].insert(nd.id);
+    votes_[{e.slot, e.accepted_ballot}].insert({nd.id, nd.disk_incarnation});
     vote_values_.emplace(std::make_pair(e.slot, e.accepted_ballot), e.value);
     count_votes(e.slot, e.accepted_ballot);
   }

@@ -408,8 +408,11 @@ private:
   uint64_t definite_after_ = UINT64_MAX;
   bool quick_refusals_ = false;
   std::map<std::string, uint64_t> sent_;
-  // Safety oracle: votes per (slot, ballot) from durable commits.
-  std::map<std::pair<slot_t, ballot>, std::set<node_id>> votes_;
+  // Safety oracle: votes per (slot, ballot) from durable commits, by node
+  // and the incarnation of its data directory (a wiped disk's votes are
+  // not the member's).
+  std::map<std::pair<slot_t, ballot>, std::set<std::pair<node_id, uint64_t>>>
+    votes_;
   /// The value of each (slot, ballot) voted for (one per pair).
   std::map<std::pair<slot_t, ballot>, log_value> vote_values_;
   std::map<slot_t, log_value> truth_;

@@ -55,7 +55,13 @@ void cluster::count_votes(slot_t slot, const ballot& b) {
   for (auto& m : governing->members)
     if (m.voter && m.has(role_acceptor)) {
       ++voters;
-      votes += v.count(m.id);
+      // Only the member's own data directory votes for it (an incarnation
+      // recorded in the configuration must match).
+      auto i = v.lower_bound({m.id, 0});
+      bool voted = false;
+      for (; i != v.end() && i->first == m.id && !voted; ++i)
+        voted = m.incarnation == 0 || i->second == m.incarnation;
+      votes += voted ? 1 : 0;
     }
   if (votes > voters / 2)
     note_truth(slot, vote_values_.at({slot, b}), "acceptors");
