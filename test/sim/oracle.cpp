@@ -128,6 +128,9 @@ void cluster::check_compaction(const node& nd, slot_t start) {
     role_learner);
   if (learners.empty())
     return;
+  // The majority is counted here from what the state stores really held,
+  // not from the learners' reports the acceptor counted (which a broken
+  // report or count in the code under test would get wrong as well).
   std::vector<slot_t> durable;
   for (auto l : learners) {
     auto i = durable_seen_.find(l);
