@@ -1,5 +1,6 @@
 // The simulator's nodes and client connections, shared by the files that
-// implement cluster (cluster.cpp runs it, clients.cpp drives the clients,
+// implement cluster (cluster.cpp runs it, network.cpp and node_faults.cpp
+// are its network and node faults, clients.cpp drives the clients,
 // final_check.cpp checks the outcome). Not for use outside test/sim.
 #pragma once
 
@@ -17,6 +18,15 @@ constexpr uint64_t operator_address = uint64_t{1} << 62;
 
 inline bool is_client(uint64_t addr) {
   return addr >= first_client_id;
+}
+
+/// SplitMix64's finaliser: a seed-derived incarnation without drawing from
+/// the run's generator.
+inline uint64_t mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
 }
 
 struct cluster::node {
