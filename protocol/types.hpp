@@ -184,7 +184,6 @@ public:
   const command& operator[](size_t i) const { return (*items_)[i]; }
   const command& at(size_t i) const { return items().at(i); }
   const command& front() const { return items().front(); }
-  const command& back() const { return items().back(); }
 
   void push_back(command c) { own().push_back(std::move(c)); }
   void reserve(size_t n) { own().reserve(n); }
